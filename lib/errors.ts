@@ -1,0 +1,55 @@
+/**
+ * Every error shmring throws on purpose. System errors carry the errno name as `.code` (Node style) plus
+ * `.syscall`/`.path`; protocol errors carry a stable `ERR_SHMRING_*` code. Misuse throws `TypeError`/`RangeError`.
+ */
+
+/** Stable codes of shmring's own (non-errno) errors. */
+export const ErrorCode = {
+  /** The file is not a shmring ring (bad magic) or is shorter than its header says. */
+  NOT_A_RING: 'ERR_SHMRING_NOT_A_RING',
+  /** The ring's layout version is not one this library speaks. */
+  VERSION_MISMATCH: 'ERR_SHMRING_VERSION_MISMATCH',
+  /** The ring was found being created and never became ready in time. */
+  NOT_READY: 'ERR_SHMRING_NOT_READY',
+  /** A value read from shared memory is out of range: another process wrote garbage. */
+  CORRUPT: 'ERR_SHMRING_CORRUPT',
+  /** Another live process is already the producer of this ring. */
+  PRODUCER_EXISTS: 'ERR_SHMRING_PRODUCER_EXISTS',
+  /** Every consumer slot of the ring is taken by a live consumer. */
+  NO_CONSUMER_SLOT: 'ERR_SHMRING_NO_CONSUMER_SLOT',
+  /** The consumer was evicted by the producer (it stalled past the timeout) and may have missed data. */
+  EVICTED: 'ERR_SHMRING_EVICTED',
+  /** The object was closed. */
+  CLOSED: 'ERR_SHMRING_CLOSED',
+  /** The file lives on a filesystem where shared mappings are not safe (NFS...) or not opted into. */
+  UNSUPPORTED_FILESYSTEM: 'ERR_SHMRING_UNSUPPORTED_FILESYSTEM',
+  /** The native addon could not be loaded. */
+  ADDON_NOT_LOADED: 'ERR_SHMRING_ADDON_NOT_LOADED',
+  /** The platform is not Linux. */
+  UNSUPPORTED_PLATFORM: 'ERR_SHMRING_UNSUPPORTED_PLATFORM',
+} as const;
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** An `Error` with a stable `code` and optional `path`. */
+export class ShmringError extends Error {
+  readonly code: string;
+  readonly path?: string;
+
+  constructor(code: ErrorCodeValue, message: string, path?: string) {
+    super(message);
+    this.name = 'ShmringError';
+    this.code = code;
+    if (path !== undefined) this.path = path;
+  }
+}
+
+/** Thrown when a value read from shared memory is impossible; names the field and the value. */
+export function corrupt(what: string, value: number, path?: string): ShmringError {
+  return new ShmringError(ErrorCode.CORRUPT, `ring is corrupt: ${what}=${value}`, path);
+}
+
+/** Throws unless the object is still open. */
+export function closedError(what: string): ShmringError {
+  return new ShmringError(ErrorCode.CLOSED, `${what} is closed`);
+}
