@@ -19,6 +19,10 @@ export const ErrorCode = {
   NO_CONSUMER_SLOT: 'ERR_SHMRING_NO_CONSUMER_SLOT',
   /** The consumer was evicted by the producer (it stalled past the timeout) and may have missed data. */
   EVICTED: 'ERR_SHMRING_EVICTED',
+  /** `commit()`/`abort()` on a claim that is not pending (double commit). */
+  CLAIM_NOT_PENDING: 'ERR_SHMRING_CLAIM_NOT_PENDING',
+  /** An operation that needs a pending claim or batch state it is not in (e.g. offer while batching is off). */
+  INVALID_STATE: 'ERR_SHMRING_INVALID_STATE',
   /** The object was closed. */
   CLOSED: 'ERR_SHMRING_CLOSED',
   /** The file lives on a filesystem where shared mappings are not safe (NFS...) or not opted into. */
@@ -27,6 +31,12 @@ export const ErrorCode = {
   ADDON_NOT_LOADED: 'ERR_SHMRING_ADDON_NOT_LOADED',
   /** The platform is not Linux. */
   UNSUPPORTED_PLATFORM: 'ERR_SHMRING_UNSUPPORTED_PLATFORM',
+  /** A shared-memory path names something other than a regular file (a FIFO, a device...). */
+  NOT_REGULAR_FILE: 'ERR_SHMRING_NOT_REGULAR_FILE',
+  /** A message carried more file descriptors than the receiver allowed; all of them were closed. */
+  FDS_TRUNCATED: 'ERR_SHMRING_FDS_TRUNCATED',
+  /** `FutexWaiter#wait` was called while a wait was already pending. */
+  WAIT_PENDING: 'ERR_SHMRING_WAIT_PENDING',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,0 +1,155 @@
+/**
+ * A receiver of a broadcast ring: Agrona's (copy) BroadcastReceiver protocol. Each record is copied out, then
+ * re-validated against tail-intent (seqlock style) before it is delivered, so a record overwritten while it was
+ * being read is never handed to the caller. A receiver that was lapped counts it and jumps to the latest record.
+ */
+import { closedError, corrupt } from './errors';
+import * as L from './layout';
+import type { MessageHandler } from './message-handler';
+import { loadPosition } from './position';
+import type { RingDescriptor, RingMemory } from './ring-file';
+import { SubscriptionBase } from './subscription-base';
+import type { StartFrom } from './reliable-subscription';
+
+/** Up to this many bytes are copied with an int32 loop (no view allocated); longer ones use TypedArray#set. */
+const WORD_COPY_LIMIT = 256;
+
+export class BroadcastSubscription extends SubscriptionBase {
+  readonly mode = 'broadcast' as const;
+  readonly capacity: number;
+  readonly memory: RingMemory;
+  /** Times this receiver was lapped by the transmitter and resynchronised to the latest record. */
+  lappedCount = 0;
+  /** Bytes of the ring skipped because of lapping (records lost, headers and padding included). */
+  lostBytes = 0;
+  private readonly i32: Int32Array;
+  private readonly u8: Uint8Array;
+  private readonly dataOffset: number;
+  private readonly mask: number;
+  private readonly maxMessageLength: number;
+  private readonly tailIntentIndex: number;
+  private readonly tailIndex: number;
+  private readonly latestIndex: number;
+  private scratch: Uint8Array;
+  private scratch32: Int32Array;
+  private cursor = 0;
+  private closed = false;
+
+  /** @internal Use `Subscription.open` / `Subscription.connect`. */
+  constructor(memory: RingMemory, d: RingDescriptor, from: StartFrom = 'latest') {
+    super();
+    this.memory = memory;
+    this.i32 = new Int32Array(memory.buffer);
+    this.u8 = new Uint8Array(memory.buffer);
+    this.dataOffset = d.dataOffset;
+    this.capacity = d.capacity;
+    this.mask = d.capacity - 1;
+    this.maxMessageLength = d.maxMessageLength;
+    const trailer = d.dataOffset + d.capacity;
+    this.tailIntentIndex = L.int32Index(trailer + L.TAIL_INTENT_COUNTER_OFFSET);
+    this.tailIndex = L.int32Index(trailer + L.TAIL_COUNTER_OFFSET);
+    this.latestIndex = L.int32Index(trailer + L.LATEST_COUNTER_OFFSET);
+    this.scratch = new Uint8Array(L.align(d.maxMessageLength, 8) + 8);
+    this.scratch32 = new Int32Array(this.scratch.buffer);
+    // Agrona starts a receiver at `latest`. Nothing older can be found safely once the ring has wrapped, so
+    // 'earliest' means position 0 only while the ring has not wrapped yet.
+    const latest = loadPosition(this.i32, this.latestIndex);
+    const tailIntent = loadPosition(this.i32, this.tailIntentIndex);
+    this.cursor = from === 'earliest' && tailIntent < this.capacity ? 0 : latest;
+  }
+
+  get position(): number {
+    return this.cursor;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Delivers up to `limit` messages (copied, validated) and returns how many. */
+  poll(handler: MessageHandler, limit = 10): number {
+    if (this.closed) throw closedError('subscription');
+    const i32 = this.i32;
+    const tail = loadPosition(i32, this.tailIndex);
+    let cursor = this.cursor;
+    let delivered = 0;
+    // Padding and resynchronisation do not deliver; the budget bounds them so hostile counters cannot spin us.
+    let budget = limit + 16;
+    while (delivered < limit && tail > cursor && budget-- > 0) {
+      const index = cursor & this.mask;
+      const recordOffset = this.dataOffset + index;
+      const length = i32[recordOffset >> 2];
+      const typeId = i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2];
+      const aligned = (length + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
+      if (length < L.HEADER_LENGTH || aligned > this.capacity - index ||
+          (typeId === L.BROADCAST_PADDING_TYPE ? aligned !== this.capacity - index
+            : length - L.HEADER_LENGTH > this.maxMessageLength || typeId < 1)) {
+        // Impossible header: either it was overwritten under us (lapped) or the ring is corrupt.
+        if (this.isValid(cursor)) throw corrupt('broadcast record length', length);
+        cursor = this.resynchronise(cursor);
+        continue;
+      }
+      if (typeId === L.BROADCAST_PADDING_TYPE) {
+        cursor += aligned;
+        continue;
+      }
+      const payload = length - L.HEADER_LENGTH;
+      this.copyOut(recordOffset + L.HEADER_LENGTH, payload);
+      if (!this.isValid(cursor)) {
+        cursor = this.resynchronise(cursor);
+        continue;
+      }
+      cursor += aligned;
+      this.cursor = cursor;
+      delivered++;
+      handler(this.scratch, 0, payload, typeId);
+    }
+    this.cursor = cursor;
+    return delivered;
+  }
+
+  /** True when the transmitter has published past this receiver's cursor. */
+  hasData(): boolean {
+    return loadPosition(this.i32, this.tailIndex) > this.cursor;
+  }
+
+  get producerAlive(): boolean {
+    return this.memory.isLocked(L.PRODUCER_LOCK_BYTE);
+  }
+
+  get producerClosed(): boolean {
+    return Atomics.load(this.i32, L.int32Index(L.PRODUCER_STATE_OFFSET)) === L.PRODUCER_STATE_CLOSED;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeWaiter();
+    this.memory.close();
+  }
+
+  /** Agrona's validate: the record at `cursor` is intact while the transmitter has not announced a lap past it. */
+  private isValid(cursor: number): boolean {
+    return cursor + this.capacity > loadPosition(this.i32, this.tailIntentIndex);
+  }
+
+  private resynchronise(cursor: number): number {
+    const latest = loadPosition(this.i32, this.latestIndex);
+    if (latest <= cursor) throw corrupt('broadcast latest counter', latest);
+    this.lappedCount++;
+    this.lostBytes += latest - cursor;
+    return latest;
+  }
+
+  private copyOut(from: number, length: number): void {
+    if (length <= WORD_COPY_LIMIT) {
+      const source = this.i32;
+      const target = this.scratch32;
+      const first = from >> 2;
+      const words = (length + 3) >> 2;
+      for (let i = 0; i < words; i++) target[i] = source[first + i];
+    } else {
+      this.scratch.set(this.u8.subarray(from, from + length), 0);
+    }
+  }
+}

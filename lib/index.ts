@@ -1,0 +1,17 @@
+/** shmring: a lock-free single-producer / multi-consumer message ring in shared memory (Linux). */
+export { Publication, type PublicationOptions, type AttachOptions } from './publication';
+export { Subscription, type SubscriptionOptions } from './subscription';
+export { ReliablePublication, type ProducerOptions, type ProducerStats } from './reliable-publication';
+export { BroadcastPublication } from './broadcast-publication';
+export { ReliableSubscription, type StartFrom } from './reliable-subscription';
+export { BroadcastSubscription } from './broadcast-subscription';
+export type { Message, WaitOptions } from './subscription-base';
+export { Claim } from './claim';
+export { OfferResult, type OfferResultValue } from './offer-result';
+export type { MessageHandler } from './message-handler';
+export {
+  createRing, ringInfo, unlinkRing, listRings, removeStaleRings,
+  type RingInfo, type RingListing, type CreateRingOptions, type OpenRingOptions, type LocationOptions,
+} from './rings';
+export type { RingDescriptor, RingMode, RingLayoutOptions } from './ring-file';
+export { ShmringError, ErrorCode, type ErrorCodeValue } from './errors';

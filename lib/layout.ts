@@ -1,0 +1,201 @@
+/**
+ * The ring file's binary layout: constants and pure helpers only (Agrona's descriptor style). This is the one
+ * place the code knows an offset; `docs/FORMAT.md` is the human spec and `test/layout.test.ts` pins every number
+ * here to the numbers written there. All integers are little-endian. This module imports nothing.
+ *
+ * File sections (each starts on a 128-byte line so words written by different processes never share one):
+ *
+ *   0      descriptor line   written once by the creator; LAYOUT_VERSION last (the "ready" signal)
+ *   128    producer line     written by the producer only
+ *   256    wake line         futex word + sleeper count (consumers and producer)
+ *   512    consumer slots    CONSUMER_SLOT_LENGTH each, one per consumer (maxConsumers of them)
+ *   dataOffset (page aligned) data region: `capacity` bytes, + a 128-byte trailer in broadcast mode
+ */
+
+/** Bytes per cache-line separation used between words that different processes write. */
+export const LINE_LENGTH = 128;
+/** The data region starts on a page boundary (so an Agrona UnsafeBuffer can wrap it at that file offset). */
+export const PAGE_LENGTH = 4096;
+
+/** "SHMR" read as a little-endian uint32. */
+export const MAGIC = 0x524d4853;
+export const VERSION_MAJOR = 1;
+export const VERSION_MINOR = 0;
+/** The layout version word: major in the high 16 bits, minor in the low 16 bits. Never 0 (0 = not ready). */
+export const LAYOUT_VERSION = (VERSION_MAJOR << 16) | VERSION_MINOR;
+
+export const MODE_RELIABLE = 1;
+export const MODE_BROADCAST = 2;
+
+/*
+ * Descriptor line (offset 0):
+ *
+ *    0                   1                   2                   3
+ *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *   +---------------------------------------------------------------+
+ *   |                         magic "SHMR"                          |  0
+ *   +---------------------------------------------------------------+
+ *   |        version major        |         version minor           |  4  (written last)
+ *   +---------------------------------------------------------------+
+ *   |                             mode                              |  8
+ *   +---------------------------------------------------------------+
+ *   |                        flags (reserved 0)                     | 12
+ *   +---------------------------------------------------------------+
+ *   |                           capacity                            | 16
+ *   +---------------------------------------------------------------+
+ *   |                       max message length                      | 20
+ *   +---------------------------------------------------------------+
+ *   |                     max frame payload length                  | 24
+ *   +---------------------------------------------------------------+
+ *   |                         max consumers                         | 28
+ *   +---------------------------------------------------------------+
+ *   |                          data offset                          | 32
+ *   +---------------------------------------------------------------+
+ *   |                          file length                          | 36
+ *   +---------------------------------------------------------------+
+ *   |                 created at, ms since epoch (int64)            | 40
+ *   +---------------------------------------------------------------+
+ *   |                          creator pid                          | 48
+ *   +---------------------------------------------------------------+
+ */
+export const MAGIC_OFFSET = 0;
+export const VERSION_OFFSET = 4;
+export const MODE_OFFSET = 8;
+export const FLAGS_OFFSET = 12;
+export const CAPACITY_OFFSET = 16;
+export const MAX_MESSAGE_LENGTH_OFFSET = 20;
+export const MAX_FRAME_PAYLOAD_OFFSET = 24;
+export const MAX_CONSUMERS_OFFSET = 28;
+export const DATA_OFFSET_OFFSET = 32;
+export const FILE_LENGTH_OFFSET = 36;
+export const CREATED_AT_OFFSET = 40;
+export const CREATOR_PID_OFFSET = 48;
+
+/*
+ * Producer line (offset 128), written only by the producer:
+ *   +0  tail checkpoint (int64, two int32 halves): the tail at the producer's last limit refresh or close.
+ *       Published BEFORE the producer reads consumer positions; a joining consumer relies on that order.
+ *   +8  producer state (0 none yet, 1 active, 2 closed cleanly)
+ *   +12 producer epoch: incremented by every producer that attaches (takeover after a crash included)
+ *   +16 producer pid (informational; liveness is the kernel lock at PRODUCER_LOCK_BYTE)
+ */
+export const PRODUCER_LINE_OFFSET = LINE_LENGTH;
+export const TAIL_CHECKPOINT_OFFSET = PRODUCER_LINE_OFFSET;
+export const PRODUCER_STATE_OFFSET = PRODUCER_LINE_OFFSET + 8;
+export const PRODUCER_EPOCH_OFFSET = PRODUCER_LINE_OFFSET + 12;
+export const PRODUCER_PID_OFFSET = PRODUCER_LINE_OFFSET + 16;
+
+export const PRODUCER_STATE_NONE = 0;
+export const PRODUCER_STATE_ACTIVE = 1;
+export const PRODUCER_STATE_CLOSED = 2;
+
+/*
+ * Wake line (offset 256):
+ *   +0  wake sequence: the futex word. The producer adds 1 and FUTEX_WAKEs it when sleepers > 0.
+ *   +4  sleepers: consumers add 1 before they sleep and subtract 1 after.
+ */
+export const WAKE_LINE_OFFSET = 2 * LINE_LENGTH;
+export const WAKE_SEQUENCE_OFFSET = WAKE_LINE_OFFSET;
+export const SLEEPERS_OFFSET = WAKE_LINE_OFFSET + 4;
+
+/*
+ * Consumer slot i at CONSUMER_SLOTS_OFFSET + i * CONSUMER_SLOT_LENGTH:
+ *   +0  position (int64, two int32 halves): bytes consumed; written by the consumer once per poll batch
+ *   +8  state word: generation << 8 | state; changed only with compareExchange
+ *   +12 pid of the consumer (informational)
+ * A live consumer holds an OFD lock on file byte CONSUMER_LOCK_BYTE_BASE + i.
+ */
+export const CONSUMER_SLOTS_OFFSET = 4 * LINE_LENGTH;
+export const CONSUMER_SLOT_LENGTH = LINE_LENGTH;
+export const SLOT_POSITION_OFFSET = 0;
+export const SLOT_STATE_OFFSET = 8;
+export const SLOT_PID_OFFSET = 12;
+
+export const SLOT_FREE = 0;
+export const SLOT_ACTIVE = 1;
+export const SLOT_EVICTED = 2;
+export const SLOT_STATE_MASK = 0xff;
+
+/** Byte of the file the producer holds an exclusive OFD lock on (locks are advisory; no data is touched). */
+export const PRODUCER_LOCK_BYTE = 0;
+/** Consumer slot i's lock byte is CONSUMER_LOCK_BYTE_BASE + i. */
+export const CONSUMER_LOCK_BYTE_BASE = 1;
+
+/*
+ * Record header (reliable mode), 8-byte aligned; a record never wraps:
+ *
+ *    0                   1                   2                   3
+ *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *   +---------------------------------------------------------------+
+ *   |   record length = header + payload (0 = not yet committed)    |  0
+ *   +-----------------------------------------------+---------------+
+ *   |                 type id (24 bits)             |     flags     |  4
+ *   +-----------------------------------------------+---------------+
+ *   |                        payload ...                            |  8
+ *
+ * The type word is typeId | flags << 24; flags: BEGIN 0x80, END 0x40 (both = unfragmented).
+ * A type word of -1 (all ones) is padding: skip `record length` bytes.
+ */
+export const HEADER_LENGTH = 8;
+export const RECORD_ALIGNMENT = 8;
+export const LENGTH_FIELD_OFFSET = 0;
+export const TYPE_FIELD_OFFSET = 4;
+export const FLAGS_SHIFT = 24;
+export const TYPE_ID_MASK = 0xffffff;
+export const MAX_TYPE_ID = TYPE_ID_MASK - 1;
+export const BEGIN_FLAG = 0x80;
+export const END_FLAG = 0x40;
+export const UNFRAGMENTED = BEGIN_FLAG | END_FLAG;
+export const PADDING_TYPE = -1;
+
+/*
+ * Broadcast mode: the data region is Agrona's broadcast buffer, byte for byte: `capacity` bytes of records
+ * (int32 length = header + payload, unaligned; int32 type >= 1, -1 = padding; 8-byte aligned starts), then a
+ * 128-byte trailer of int64 counters.
+ */
+export const BROADCAST_TRAILER_LENGTH = 128;
+export const TAIL_INTENT_COUNTER_OFFSET = 0;
+export const TAIL_COUNTER_OFFSET = 8;
+export const LATEST_COUNTER_OFFSET = 16;
+export const BROADCAST_PADDING_TYPE = -1;
+
+export const MIN_CAPACITY = 4096;
+export const MAX_CAPACITY = 1 << 30;
+export const MAX_CONSUMERS_LIMIT = 1024;
+export const DEFAULT_MAX_CONSUMERS = 16;
+export const DEFAULT_MAX_FRAME_PAYLOAD = 64 * 1024;
+
+/** Rounds `value` up to a multiple of the power of two `alignment`. */
+export function align(value: number, alignment: number): number {
+  return (value + alignment - 1) & ~(alignment - 1);
+}
+
+export function isPowerOfTwo(value: number): boolean {
+  return Number.isInteger(value) && value > 0 && (value & (value - 1)) === 0;
+}
+
+/** Byte offset of consumer slot `slot`. */
+export function consumerSlotOffset(slot: number): number {
+  return CONSUMER_SLOTS_OFFSET + slot * CONSUMER_SLOT_LENGTH;
+}
+
+/** Where the data region starts for a ring with `maxConsumers` slots. */
+export function dataOffsetFor(maxConsumers: number): number {
+  return align(consumerSlotOffset(maxConsumers), PAGE_LENGTH);
+}
+
+/** Total file length: header, data region (plus the broadcast trailer), rounded up to whole pages. */
+export function fileLengthFor(mode: number, capacity: number, maxConsumers: number): number {
+  const trailer = mode === MODE_BROADCAST ? BROADCAST_TRAILER_LENGTH : 0;
+  return align(dataOffsetFor(maxConsumers) + capacity + trailer, PAGE_LENGTH);
+}
+
+/** The largest message a ring can carry: capacity / 8 (as Aeron and Agrona). */
+export function maxMessageLengthFor(capacity: number): number {
+  return capacity >>> 3;
+}
+
+/** Converts a byte offset to an Int32Array index: the one place that does `>> 2`. */
+export function int32Index(byteOffset: number): number {
+  return byteOffset >> 2;
+}

@@ -1,0 +1,36 @@
+/**
+ * 64-bit positions in shared memory without BigInt on the per-message path. A position is stored as two int32
+ * halves (little-endian: low word at `index`, high word at `index + 1`) by a single writer:
+ * - while the high word is unchanged the writer stores only the low word (one `Atomics.store`), so a reader that
+ *   loads 8 bytes at once (a JVM, C) never sees a torn value;
+ * - when the high word changes (once per 4 GiB) the writer stores all 8 bytes with one BigInt64 `Atomics.store`.
+ * A JS reader loads high, low, high again and retries if the high word moved.
+ */
+import { corrupt } from './errors';
+
+const TWO_POW_32 = 4294967296;
+const MAX_TORN_READ_RETRIES = 16;
+
+/** Reads the position at int32 `index` (8-byte aligned). */
+export function loadPosition(i32: Int32Array, index: number): number {
+  for (let attempt = 0; attempt < MAX_TORN_READ_RETRIES; attempt++) {
+    const high = Atomics.load(i32, index + 1);
+    const low = Atomics.load(i32, index);
+    if (Atomics.load(i32, index + 1) === high) {
+      if (high < 0) throw corrupt('position high word', high);
+      return high * TWO_POW_32 + (low >>> 0);
+    }
+  }
+  // The high word changes once per 4 GiB written; 16 changes during one read means a hostile writer.
+  throw corrupt('position (never stable)', index);
+}
+
+/** Stores `value` at int32 `index`; only the position's single writer may call this. */
+export function storePosition(i32: Int32Array, i64: BigInt64Array, index: number, value: number): void {
+  const high = Math.floor(value / TWO_POW_32);
+  if (i32[index + 1] === high) {
+    Atomics.store(i32, index, value | 0);
+  } else {
+    Atomics.store(i64, index >> 1, BigInt(value));
+  }
+}

@@ -1,0 +1,415 @@
+/**
+ * The producer of a reliable (back-pressured) ring. Per message: reserve space under a cached limit, plain
+ * stores for payload, type word and the next slot's zero length, then ONE `Atomics.store` of the record length
+ * (the commit). Consumer positions are re-read only when the cached limit is reached (Aeron's publication limit).
+ *
+ * Invariant the consumers rely on: the slot at the tail always holds length 0 until its record is committed,
+ * because every commit zeroes the following slot first.
+ */
+import { Claim, type ClaimOwner } from './claim';
+import { ErrorCode, ShmringError, closedError } from './errors';
+import * as L from './layout';
+import { OfferResult } from './offer-result';
+import { loadPosition, storePosition } from './position';
+import type { RingDescriptor, RingMemory } from './ring-file';
+
+const CHECKPOINT_INDEX = L.int32Index(L.TAIL_CHECKPOINT_OFFSET);
+const SLEEPERS_INDEX = L.int32Index(L.SLEEPERS_OFFSET);
+const WAKE_SEQUENCE_INDEX = L.int32Index(L.WAKE_SEQUENCE_OFFSET);
+const UNFRAGMENTED_WORD = L.UNFRAGMENTED << L.FLAGS_SHIFT;
+/** How often (ms) a back-pressured producer may ask the kernel whether the consumers holding it back live. */
+const LIVENESS_CHECK_INTERVAL_MS = 1;
+
+export interface ProducerOptions {
+  /** A live consumer that blocks the producer without progress for this long is evicted. Default 10 000 ms. */
+  evictionTimeoutMs?: number;
+}
+
+/** Counters a producer keeps about the consumers it had to deal with. */
+export interface ProducerStats {
+  /** Dead consumers (their kernel lock was gone) whose slots were freed. */
+  reapedConsumers: number;
+  /** Live consumers evicted for stalling past `evictionTimeoutMs`. */
+  evictedConsumers: number;
+}
+
+export class ReliablePublication implements ClaimOwner {
+  readonly mode = 'reliable' as const;
+  readonly capacity: number;
+  readonly maxMessageLength: number;
+  readonly maxFramePayload: number;
+  readonly memory: RingMemory;
+  readonly stats: ProducerStats = { reapedConsumers: 0, evictedConsumers: 0 };
+  private readonly i32: Int32Array;
+  private readonly i64: BigInt64Array;
+  private readonly u8: Uint8Array;
+  private readonly dataOffset: number;
+  private readonly mask: number;
+  private readonly maxConsumers: number;
+  private readonly evictionTimeoutMs: number;
+  private readonly claim: Claim;
+  private readonly blockedSince: Float64Array;
+  private readonly blockedAt: Float64Array;
+  private tailPosition = 0;
+  private limitPosition = 0;
+  private checkpoint = -1;
+  private nextLivenessCheck = 0;
+  private anyBlocked = false;
+  private batching = false;
+  private pendingOffset = -1;
+  private pendingLength = 0;
+  private closed = false;
+
+  /** @internal Use `Publication.create` / `Publication.attach`. The caller holds the producer lock. */
+  constructor(memory: RingMemory, d: RingDescriptor, options: ProducerOptions = {}) {
+    this.memory = memory;
+    this.i32 = new Int32Array(memory.buffer);
+    this.i64 = new BigInt64Array(memory.buffer);
+    this.u8 = new Uint8Array(memory.buffer);
+    this.dataOffset = d.dataOffset;
+    this.capacity = d.capacity;
+    this.mask = d.capacity - 1;
+    this.maxConsumers = d.maxConsumers;
+    this.maxMessageLength = d.maxMessageLength;
+    this.maxFramePayload = d.maxFramePayload;
+    this.evictionTimeoutMs = options.evictionTimeoutMs ?? 10_000;
+    this.blockedSince = new Float64Array(d.maxConsumers);
+    this.blockedAt = new Float64Array(d.maxConsumers);
+    this.claim = new Claim(this.u8, this);
+    this.tailPosition = this.recoverTail();
+    const i32 = this.i32;
+    Atomics.add(i32, L.int32Index(L.PRODUCER_EPOCH_OFFSET), 1);
+    Atomics.store(i32, L.int32Index(L.PRODUCER_PID_OFFSET), process.pid);
+    Atomics.store(i32, L.int32Index(L.PRODUCER_STATE_OFFSET), L.PRODUCER_STATE_ACTIVE);
+  }
+
+  /** The producer's position: bytes written since the ring was created. */
+  get position(): number {
+    return this.tailPosition;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Copies `message` into the ring as one message. Returns the new position (>= 0), or a negative `OfferResult`
+   * (BACK_PRESSURED when a live consumer has not read far enough). Messages longer than `maxFramePayload` are
+   * fragmented; all fragments become visible at once.
+   */
+  offer(message: Uint8Array, typeId = 1): number {
+    const length = message.length;
+    if (length > this.maxFramePayload || this.claim.isPending || (typeId >>> 0) > L.MAX_TYPE_ID) {
+      return this.offerSlow(message, typeId);
+    }
+    const recordOffset = this.reserve(length + L.HEADER_LENGTH);
+    if (recordOffset < 0) return recordOffset;
+    this.u8.set(message, recordOffset + L.HEADER_LENGTH);
+    this.i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2] = typeId | UNFRAGMENTED_WORD;
+    this.commit(recordOffset, length + L.HEADER_LENGTH);
+    return this.tailPosition;
+  }
+
+  /**
+   * Claims `length` bytes for the caller to write in place (zero copy). Returns the publication's reused `Claim`,
+   * or null when back-pressured. Only one claim may be pending; `offer` is refused while it is.
+   */
+  tryClaim(length: number, typeId = 1): Claim | null {
+    if (this.claim.isPending) throw claimPending();
+    checkLength(length, this.maxFramePayload, 'maxFramePayload');
+    checkTypeId(typeId);
+    const recordOffset = this.reserve(length + L.HEADER_LENGTH);
+    if (recordOffset === OfferResult.CLOSED) throw closedError('publication');
+    if (recordOffset < 0) return null;
+    this.i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2] = typeId | UNFRAGMENTED_WORD;
+    return this.claim.arm(recordOffset, recordOffset + L.HEADER_LENGTH, length);
+  }
+
+  /** @internal Claim#commit. */
+  commitClaim(recordOffset: number, payloadLength: number): void {
+    this.commit(recordOffset, payloadLength + L.HEADER_LENGTH);
+  }
+
+  /** @internal Claim#abort: the claimed record becomes padding, which consumers skip. */
+  abortClaim(recordOffset: number, payloadLength: number): void {
+    this.i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2] = L.PADDING_TYPE;
+    this.commit(recordOffset, payloadLength + L.HEADER_LENGTH);
+  }
+
+  /**
+   * Opens a batch: records offered or claimed until `commitBatch()` stay invisible, then all become visible with
+   * one atomic store. Batches amortise the per-message fence (see docs/benchmark.md).
+   */
+  beginBatch(): void {
+    if (this.batching) throw new ShmringError(ErrorCode.INVALID_STATE, 'a batch is already open');
+    if (this.closed) throw closedError('publication');
+    this.batching = true;
+  }
+
+  /** Publishes every record written since `beginBatch()`. Returns the new position. */
+  commitBatch(): number {
+    if (!this.batching) throw new ShmringError(ErrorCode.INVALID_STATE, 'no batch is open');
+    if (this.claim.isPending) throw claimPending();
+    this.batching = false;
+    const offset = this.pendingOffset;
+    if (offset >= 0) {
+      this.pendingOffset = -1;
+      this.commit(offset, this.pendingLength);
+    }
+    return this.tailPosition;
+  }
+
+  /**
+   * Writes several buffers as ONE message (no concatenation needed by the caller), fragmenting when longer than
+   * `maxFramePayload`. Returns the new position or a negative `OfferResult`.
+   */
+  offerParts(parts: readonly Uint8Array[], typeId = 1): number {
+    let total = 0;
+    for (let i = 0; i < parts.length; i++) total += parts[i].length;
+    return this.writeMessage(parts, total, typeId);
+  }
+
+  private offerSlow(message: Uint8Array, typeId: number): number {
+    if (this.claim.isPending) throw claimPending();
+    checkTypeId(typeId);
+    singlePart[0] = message;
+    try {
+      return this.writeMessage(singlePart, message.length, typeId);
+    } finally {
+      singlePart[0] = EMPTY;
+    }
+  }
+
+  /** Writes a message of `total` bytes gathered from `parts` as one or more frames, committed together. */
+  private writeMessage(parts: readonly Uint8Array[], total: number, typeId: number): number {
+    if (this.claim.isPending) throw claimPending();
+    checkTypeId(typeId);
+    checkLength(total, this.maxMessageLength, 'maxMessageLength');
+    if (this.closed) return OfferResult.CLOSED;
+    const framePayload = this.maxFramePayload;
+    const frames = total === 0 ? 1 : Math.ceil(total / framePayload);
+    // Space needed, padding at the wrap included, so that either every frame is written or none is.
+    let index = this.tailPosition & this.mask;
+    let needed = 0;
+    for (let f = 0; f < frames; f++) {
+      const payload = f === frames - 1 ? total - f * framePayload : framePayload;
+      const aligned = L.align(payload + L.HEADER_LENGTH, L.RECORD_ALIGNMENT);
+      if (aligned > this.capacity - index) {
+        needed += this.capacity - index;
+        index = 0;
+      }
+      needed += aligned;
+      index = (index + aligned) & this.mask;
+    }
+    const required = this.tailPosition + needed + L.HEADER_LENGTH;
+    if (required > this.limitPosition && !this.refreshLimit(required)) return OfferResult.BACK_PRESSURED;
+
+    const openedBatch = !this.batching;
+    this.batching = true;
+    let part = 0;
+    let partOffset = 0;
+    for (let f = 0; f < frames; f++) {
+      const payload = f === frames - 1 ? total - f * framePayload : framePayload;
+      const recordOffset = this.reserve(payload + L.HEADER_LENGTH);
+      let flags = 0;
+      if (f === 0) flags |= L.BEGIN_FLAG;
+      if (f === frames - 1) flags |= L.END_FLAG;
+      this.i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2] = typeId | (flags << L.FLAGS_SHIFT);
+      let written = 0;
+      while (written < payload) {
+        const source = parts[part];
+        const n = Math.min(source.length - partOffset, payload - written);
+        if (n > 0) {
+          const chunk = partOffset === 0 && n === source.length ? source : source.subarray(partOffset, partOffset + n);
+          this.u8.set(chunk, recordOffset + L.HEADER_LENGTH + written);
+        }
+        written += n;
+        partOffset += n;
+        if (partOffset === source.length) {
+          part++;
+          partOffset = 0;
+        }
+      }
+      this.commit(recordOffset, payload + L.HEADER_LENGTH);
+    }
+    if (openedBatch) this.commitBatch();
+    return this.tailPosition;
+  }
+
+  /**
+   * Reserves a record of `recordLength` bytes (header included) at the tail, inserting padding when it would
+   * cross the end of the ring, and zeroes the slot after it. Returns its byte offset in the mapping, or a
+   * negative OfferResult.
+   */
+  private reserve(recordLength: number): number {
+    const aligned = (recordLength + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
+    const tail = this.tailPosition;
+    const index = tail & this.mask;
+    const toEnd = this.capacity - index;
+    const padding = aligned > toEnd ? toEnd : 0;
+    const required = tail + padding + aligned + L.HEADER_LENGTH;
+    if (required > this.limitPosition && !this.refreshLimit(required)) {
+      return this.closed ? OfferResult.CLOSED : OfferResult.BACK_PRESSURED;
+    }
+    if (padding !== 0) return this.reserveAfterPadding(index, padding, aligned);
+    const recordOffset = this.dataOffset + index;
+    this.i32[(this.dataOffset + ((index + aligned) & this.mask)) >> 2] = 0;
+    this.tailPosition = tail + aligned;
+    return recordOffset;
+  }
+
+  private reserveAfterPadding(index: number, padding: number, aligned: number): number {
+    const paddingOffset = this.dataOffset + index;
+    this.i32[(paddingOffset + L.TYPE_FIELD_OFFSET) >> 2] = L.PADDING_TYPE;
+    // Consumers go to offset 0 after the padding: that slot must read 0 before the padding is visible.
+    this.i32[this.dataOffset >> 2] = 0;
+    this.commit(paddingOffset, padding);
+    this.i32[(this.dataOffset + aligned) >> 2] = 0;
+    this.tailPosition += padding + aligned;
+    return this.dataOffset;
+  }
+
+  /** Makes a record visible: the single atomic store per message (deferred while a batch is open). */
+  private commit(recordOffset: number, recordLength: number): void {
+    if (this.batching) {
+      if (this.pendingOffset < 0) {
+        this.pendingOffset = recordOffset;
+        this.pendingLength = recordLength;
+      } else {
+        this.i32[recordOffset >> 2] = recordLength;
+      }
+      return;
+    }
+    Atomics.store(this.i32, recordOffset >> 2, recordLength);
+    if (Atomics.load(this.i32, SLEEPERS_INDEX) !== 0) this.wakeConsumers();
+  }
+
+  /** Wakes consumers sleeping on the futex word; called only when one announced that it sleeps. */
+  wakeConsumers(): void {
+    Atomics.add(this.i32, WAKE_SEQUENCE_INDEX, 1);
+    this.memory.wake(L.WAKE_SEQUENCE_OFFSET);
+  }
+
+  /**
+   * Re-reads consumer positions. Publishes the tail checkpoint FIRST: a joining consumer registers at a
+   * checkpoint and re-checks it, which is only race-free with this order (see docs/FORMAT.md, "Joining").
+   */
+  private refreshLimit(required: number): boolean {
+    if (this.closed) return false;
+    const i32 = this.i32;
+    const tail = this.tailPosition;
+    if (tail !== this.checkpoint) {
+      storePosition(i32, this.i64, CHECKPOINT_INDEX, tail);
+      this.checkpoint = tail;
+    }
+    const floor = tail - this.capacity;
+    let min = tail;
+    for (let slot = 0; slot < this.maxConsumers; slot++) {
+      const base = L.int32Index(L.consumerSlotOffset(slot));
+      if ((Atomics.load(i32, base + 2) & L.SLOT_STATE_MASK) !== L.SLOT_ACTIVE) continue;
+      let position = loadPosition(i32, base);
+      // Never trust a consumer's word beyond what is possible: it cannot be ahead of us or more than a ring behind.
+      if (position > tail) position = tail;
+      if (position < floor) position = floor;
+      if (position < min) min = position;
+    }
+    this.limitPosition = min + this.capacity;
+    if (required <= this.limitPosition) {
+      if (this.anyBlocked) this.clearBlocked();
+      return true;
+    }
+    return this.checkBlockingConsumers(required);
+  }
+
+  /** Back-pressured: frees the slots of dead consumers and evicts stalled ones that hold the producer back. */
+  private checkBlockingConsumers(required: number): boolean {
+    const now = Date.now();
+    if (now < this.nextLivenessCheck) return false;
+    this.nextLivenessCheck = now + LIVENESS_CHECK_INTERVAL_MS;
+    const i32 = this.i32;
+    const blockingBelow = required - this.capacity;
+    let changed = false;
+    for (let slot = 0; slot < this.maxConsumers; slot++) {
+      const base = L.int32Index(L.consumerSlotOffset(slot));
+      const state = Atomics.load(i32, base + 2);
+      if ((state & L.SLOT_STATE_MASK) !== L.SLOT_ACTIVE) continue;
+      const position = loadPosition(i32, base);
+      if (position >= blockingBelow) continue;
+      const nextGeneration = ((state >>> 8) + 1) << 8;
+      if (!this.memory.isLocked(L.CONSUMER_LOCK_BYTE_BASE + slot)) {
+        if (Atomics.compareExchange(i32, base + 2, state, nextGeneration | L.SLOT_FREE) === state) {
+          this.stats.reapedConsumers++;
+          changed = true;
+        }
+        continue;
+      }
+      if (this.blockedSince[slot] === 0 || this.blockedAt[slot] !== position) {
+        this.blockedSince[slot] = now;
+        this.blockedAt[slot] = position;
+        this.anyBlocked = true;
+      } else if (now - this.blockedSince[slot] >= this.evictionTimeoutMs) {
+        if (Atomics.compareExchange(i32, base + 2, state, nextGeneration | L.SLOT_EVICTED) === state) {
+          this.stats.evictedConsumers++;
+          this.blockedSince[slot] = 0;
+          changed = true;
+        }
+      }
+    }
+    return changed && this.refreshLimit(required);
+  }
+
+  private clearBlocked(): void {
+    this.blockedSince.fill(0);
+    this.anyBlocked = false;
+  }
+
+  /**
+   * Where a (new) producer continues: from the tail checkpoint, walk the committed records to the first slot that
+   * reads 0. A record a dead producer claimed but never committed is never visible and is simply overwritten.
+   */
+  private recoverTail(): number {
+    const start = loadPosition(this.i32, CHECKPOINT_INDEX);
+    let position = start;
+    while (position - start < this.capacity) {
+      const index = position & this.mask;
+      const length = Atomics.load(this.i32, (this.dataOffset + index) >> 2);
+      if (length === 0) break;
+      const aligned = L.align(length, L.RECORD_ALIGNMENT);
+      if (length < L.HEADER_LENGTH || aligned > this.capacity - index) break;
+      position += aligned;
+    }
+    this.checkpoint = -1;
+    return position;
+  }
+
+  /** Closes the producer: publishes the final checkpoint, marks the ring closed and releases the lock. */
+  close(): void {
+    if (this.closed) return;
+    if (this.batching && this.pendingOffset >= 0 && !this.claim.isPending) this.commitBatch();
+    this.closed = true;
+    this.limitPosition = -1; // every later reserve goes to refreshLimit, which refuses
+    storePosition(this.i32, this.i64, CHECKPOINT_INDEX, this.tailPosition);
+    Atomics.store(this.i32, L.int32Index(L.PRODUCER_STATE_OFFSET), L.PRODUCER_STATE_CLOSED);
+    this.wakeConsumers();
+    this.memory.close();
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const singlePart: Uint8Array[] = [EMPTY];
+
+function claimPending(): ShmringError {
+  return new ShmringError(ErrorCode.INVALID_STATE, 'a claim is pending: commit() or abort() it first');
+}
+
+function checkTypeId(typeId: number): void {
+  if (!Number.isInteger(typeId) || typeId < 0 || typeId > L.MAX_TYPE_ID) {
+    throw new RangeError(`typeId must be an integer in [0, ${L.MAX_TYPE_ID}]: typeId=${typeId}`);
+  }
+}
+
+function checkLength(length: number, max: number, what: string): void {
+  if (!Number.isInteger(length) || length < 0 || length > max) {
+    throw new RangeError(`length must be an integer in [0, ${what}=${max}]: length=${length}`);
+  }
+}

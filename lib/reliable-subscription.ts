@@ -1,0 +1,219 @@
+/**
+ * A consumer of a reliable ring. It owns a slot in the header (position + state) and holds that slot's kernel
+ * lock while it lives, so the producer can tell a dead consumer from a slow one. `poll` reads records in place
+ * (zero copy) and publishes its position once per batch, not per message.
+ */
+import { ErrorCode, ShmringError, closedError, corrupt } from './errors';
+import { FragmentAssembler } from './fragment-assembler';
+import * as L from './layout';
+import type { MessageHandler } from './message-handler';
+import { loadPosition, storePosition } from './position';
+import type { RingDescriptor, RingMemory } from './ring-file';
+import { SubscriptionBase } from './subscription-base';
+
+const CHECKPOINT_INDEX = L.int32Index(L.TAIL_CHECKPOINT_OFFSET);
+const MAX_JOIN_ATTEMPTS = 10_000;
+
+export type StartFrom = 'latest' | 'earliest';
+
+export class ReliableSubscription extends SubscriptionBase {
+  readonly mode = 'reliable' as const;
+  readonly capacity: number;
+  readonly memory: RingMemory;
+  /** The consumer slot this subscription owns. */
+  readonly slot: number;
+  private readonly i32: Int32Array;
+  private readonly i64: BigInt64Array;
+  private readonly u8: Uint8Array;
+  private readonly dataOffset: number;
+  private readonly mask: number;
+  private readonly maxRecordLength: number;
+  private readonly slotIndex: number;
+  private readonly stateIndex: number;
+  private readonly assembler: FragmentAssembler;
+  private stateWord = 0;
+  private consumerPosition = 0;
+  private closed = false;
+
+  /** @internal Use `Subscription.open` / `Subscription.connect`. */
+  constructor(memory: RingMemory, d: RingDescriptor, from: StartFrom = 'latest') {
+    super();
+    this.memory = memory;
+    this.i32 = new Int32Array(memory.buffer);
+    this.i64 = new BigInt64Array(memory.buffer);
+    this.u8 = new Uint8Array(memory.buffer);
+    this.dataOffset = d.dataOffset;
+    this.capacity = d.capacity;
+    this.mask = d.capacity - 1;
+    this.maxRecordLength = d.maxFramePayload + L.HEADER_LENGTH;
+    this.assembler = new FragmentAssembler(d.maxMessageLength);
+    this.slot = this.takeSlot(d.maxConsumers);
+    this.slotIndex = L.int32Index(L.consumerSlotOffset(this.slot));
+    this.stateIndex = this.slotIndex + L.int32Index(L.SLOT_STATE_OFFSET);
+    try {
+      this.consumerPosition = this.join(from);
+    } catch (err) {
+      this.releaseSlot();
+      throw err;
+    }
+  }
+
+  /** Bytes consumed since the ring was created. */
+  get position(): number {
+    return this.consumerPosition;
+  }
+
+  /** Fragments dropped because the message's first fragment was never seen. */
+  get droppedFragments(): number {
+    return this.assembler.droppedFragments;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Delivers up to `limit` messages to `handler` and returns how many it delivered (0 when none are ready).
+   * Throws ERR_SHMRING_EVICTED if the producer evicted this consumer for stalling, ERR_SHMRING_CORRUPT if a
+   * record header is impossible.
+   */
+  poll(handler: MessageHandler, limit = 10): number {
+    if (Atomics.load(this.i32, this.stateIndex) !== this.stateWord) this.throwNotActive();
+    const i32 = this.i32;
+    const dataOffset = this.dataOffset;
+    const mask = this.mask;
+    let position = this.consumerPosition;
+    let delivered = 0;
+    // Padding does not deliver; the budget bounds how many records one poll may skip.
+    let budget = limit + 16;
+    try {
+      while (delivered < limit && budget-- > 0) {
+        const index = position & mask;
+        const recordOffset = dataOffset + index;
+        const length = Atomics.load(i32, recordOffset >> 2);
+        if (length <= 0) {
+          if (length < 0) throw corrupt('record length', length);
+          break;
+        }
+        const aligned = (length + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
+        if (length < L.HEADER_LENGTH || aligned > this.capacity - index) throw corrupt('record length', length);
+        const typeWord = i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2];
+        position += aligned;
+        if (typeWord === L.PADDING_TYPE) continue;
+        if (length > this.maxRecordLength) throw corrupt('record length', length);
+        if (typeWord >>> L.FLAGS_SHIFT === L.UNFRAGMENTED) {
+          delivered++;
+          handler(this.u8, recordOffset + L.HEADER_LENGTH, length - L.HEADER_LENGTH, typeWord & L.TYPE_ID_MASK);
+        } else if (this.onFragment(recordOffset, length, typeWord, handler)) {
+          delivered++;
+        }
+      }
+    } finally {
+      if (position !== this.consumerPosition) {
+        this.consumerPosition = position;
+        storePosition(i32, this.i64, this.slotIndex, position);
+      }
+    }
+    return delivered;
+  }
+
+  /** True when a record is ready at this consumer's position (one atomic load; used by the waiting code). */
+  hasData(): boolean {
+    return Atomics.load(this.i32, (this.dataOffset + (this.consumerPosition & this.mask)) >> 2) !== 0;
+  }
+
+  /** Whether the producer's kernel lock is held: a live producer (one syscall). */
+  get producerAlive(): boolean {
+    return this.memory.isLocked(L.PRODUCER_LOCK_BYTE);
+  }
+
+  /** True once the producer closed cleanly (a crashed producer is seen through `producerAlive`). */
+  get producerClosed(): boolean {
+    return Atomics.load(this.i32, L.int32Index(L.PRODUCER_STATE_OFFSET)) === L.PRODUCER_STATE_CLOSED;
+  }
+
+  /** Frees the slot and unmaps. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeWaiter();
+    this.releaseSlot();
+    this.memory.close();
+  }
+
+  private onFragment(recordOffset: number, length: number, typeWord: number, handler: MessageHandler): boolean {
+    const flags = typeWord >>> L.FLAGS_SHIFT;
+    if ((flags & ~L.UNFRAGMENTED) !== 0) throw corrupt('record flags', flags);
+    return this.assembler.onFragment(this.u8, recordOffset + L.HEADER_LENGTH, length - L.HEADER_LENGTH,
+      typeWord & L.TYPE_ID_MASK, flags, handler);
+  }
+
+  private throwNotActive(): never {
+    if (this.closed) throw closedError('subscription');
+    const state = Atomics.load(this.i32, this.stateIndex) & L.SLOT_STATE_MASK;
+    throw new ShmringError(ErrorCode.EVICTED, state === L.SLOT_EVICTED
+      ? 'consumer was evicted by the producer after stalling past its eviction timeout; messages may have been lost'
+      : 'consumer slot was taken away (it was declared dead); messages may have been lost');
+  }
+
+  /** Takes the first slot whose kernel lock is free: whoever held it before is dead or gone. */
+  private takeSlot(maxConsumers: number): number {
+    for (let slot = 0; slot < maxConsumers; slot++) {
+      if (this.memory.tryLock(L.CONSUMER_LOCK_BYTE_BASE + slot, true)) return slot;
+    }
+    this.memory.close();
+    throw new ShmringError(ErrorCode.NO_CONSUMER_SLOT,
+      `all consumer slots are taken by live consumers: maxConsumers=${maxConsumers}`);
+  }
+
+  /**
+   * Registers at the producer's tail checkpoint and re-reads it until it is stable. The producer publishes the
+   * checkpoint before it reads consumer positions, so once a re-read matches, every limit the producer uses is at
+   * most checkpoint + capacity: nothing from the checkpoint on can be overwritten before we read it.
+   */
+  private join(from: StartFrom): number {
+    const i32 = this.i32;
+    let checkpoint = loadPosition(i32, CHECKPOINT_INDEX);
+    storePosition(i32, this.i64, this.slotIndex, checkpoint);
+    Atomics.store(i32, this.slotIndex + L.int32Index(L.SLOT_PID_OFFSET), process.pid);
+    for (;;) {
+      const state = Atomics.load(i32, this.stateIndex);
+      const next = (((state >>> 8) + 1) << 8) | L.SLOT_ACTIVE;
+      if (Atomics.compareExchange(i32, this.stateIndex, state, next) === state) {
+        this.stateWord = next;
+        break;
+      }
+    }
+    for (let attempt = 0; ; attempt++) {
+      const again = loadPosition(i32, CHECKPOINT_INDEX);
+      if (again === checkpoint) break;
+      if (again < checkpoint || attempt >= MAX_JOIN_ATTEMPTS) throw corrupt('tail checkpoint', again);
+      checkpoint = again;
+      storePosition(i32, this.i64, this.slotIndex, checkpoint);
+    }
+    return from === 'earliest' ? checkpoint : this.scanToTail(checkpoint);
+  }
+
+  /** Walks committed records from `position` to the first slot that reads 0: the producer's tail. */
+  private scanToTail(start: number): number {
+    let position = start;
+    while (position - start < this.capacity) {
+      const index = position & this.mask;
+      const length = Atomics.load(this.i32, (this.dataOffset + index) >> 2);
+      if (length === 0) return position;
+      const aligned = L.align(length, L.RECORD_ALIGNMENT);
+      if (length < L.HEADER_LENGTH || aligned > this.capacity - index) throw corrupt('record length', length);
+      position += aligned;
+    }
+    throw corrupt('records without end from checkpoint', start);
+  }
+
+  private releaseSlot(): void {
+    const i32 = this.i32;
+    const state = Atomics.load(i32, this.stateIndex);
+    if (state === this.stateWord) {
+      Atomics.compareExchange(i32, this.stateIndex, state, (((state >>> 8) + 1) << 8) | L.SLOT_FREE);
+    }
+    this.memory.unlock(L.CONSUMER_LOCK_BYTE_BASE + this.slot);
+  }
+}

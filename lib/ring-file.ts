@@ -1,0 +1,203 @@
+/**
+ * Creating, opening and validating a ring's header on top of a shared memory object. Nothing here runs per message.
+ * Every value read from the header is checked before it is used: the file may be foreign, truncated, of another
+ * version, or written by a buggy or hostile process.
+ */
+import type { FutexResultValue, FutexWaiter } from './binding';
+import { ErrorCode, ShmringError, corrupt } from './errors';
+import * as L from './layout';
+
+/** The shared memory a ring lives in: a `Segment` (file or memfd), or a test double. */
+export interface RingMemory {
+  readonly buffer: SharedArrayBuffer;
+  /** File path, or null for an anonymous (memfd) ring. */
+  readonly path: string | null;
+  tryLock(offset: number, exclusive: boolean): boolean;
+  unlock(offset: number): void;
+  isLocked(offset: number): boolean;
+  /** Wakes every thread/process sleeping on the int32 at `byteOffset` (native futex; no-op if none sleep). */
+  wake(byteOffset: number): void;
+  /** Sleeps while the int32 at `byteOffset` equals `expected` (native futex, cross-process). */
+  waitSync(byteOffset: number, expected: number, timeoutMs: number): FutexResultValue;
+  /** A waiter that sleeps on the int32 at `byteOffset` off the event loop. */
+  createWaiter(byteOffset: number): FutexWaiter;
+  close(): void;
+}
+
+export type RingMode = 'reliable' | 'broadcast';
+
+/** Options that shape a new ring (fixed for its life). */
+export interface RingLayoutOptions {
+  /** Data region bytes: a power of two, 4 KiB .. 1 GiB. Default 1 MiB. */
+  capacity?: number;
+  /** 'reliable' (back-pressure, default) or 'broadcast' (lossy, Agrona broadcast-buffer format). */
+  mode?: RingMode;
+  /** Consumer slots (reliable mode): 1..1024, default 16. */
+  maxConsumers?: number;
+  /** Largest message: up to capacity/8 (the default). */
+  maxMessageLength?: number;
+  /** Largest payload of one record; longer messages are fragmented (reliable mode). Default min(64 KiB, max message). */
+  maxFramePayload?: number;
+}
+
+/** A validated ring header. */
+export interface RingDescriptor {
+  mode: RingMode;
+  capacity: number;
+  maxMessageLength: number;
+  maxFramePayload: number;
+  maxConsumers: number;
+  dataOffset: number;
+  fileLength: number;
+  createdAt: number;
+  creatorPid: number;
+  version: string;
+}
+
+const DEFAULT_CAPACITY = 1 << 20;
+
+function checkInteger(name: string, value: number, min: number, max: number): void {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(`${name} must be an integer: ${name}=${String(value)}`);
+  }
+  if (value < min || value > max) throw new RangeError(`${name} must be in [${min}, ${max}]: ${name}=${value}`);
+}
+
+/** Validates creation options and computes the descriptor of a new ring. */
+export function describeNewRing(options: RingLayoutOptions = {}): RingDescriptor {
+  const mode = options.mode ?? 'reliable';
+  if (mode !== 'reliable' && mode !== 'broadcast') {
+    throw new TypeError(`mode must be 'reliable' or 'broadcast': mode=${String(mode)}`);
+  }
+  const capacity = options.capacity ?? DEFAULT_CAPACITY;
+  checkInteger('capacity', capacity, L.MIN_CAPACITY, L.MAX_CAPACITY);
+  if (!L.isPowerOfTwo(capacity)) throw new RangeError(`capacity must be a power of two: capacity=${capacity}`);
+  const maxConsumers = options.maxConsumers ?? L.DEFAULT_MAX_CONSUMERS;
+  checkInteger('maxConsumers', maxConsumers, 1, L.MAX_CONSUMERS_LIMIT);
+  const largest = L.maxMessageLengthFor(capacity);
+  const maxMessageLength = options.maxMessageLength ?? largest;
+  checkInteger('maxMessageLength', maxMessageLength, 1, largest);
+  const maxFramePayload = mode === 'broadcast'
+    ? maxMessageLength
+    : options.maxFramePayload ?? Math.min(L.DEFAULT_MAX_FRAME_PAYLOAD, maxMessageLength);
+  checkInteger('maxFramePayload', maxFramePayload, 8, maxMessageLength);
+  if (mode === 'broadcast' && options.maxFramePayload !== undefined && options.maxFramePayload !== maxMessageLength) {
+    throw new RangeError(`broadcast rings do not fragment: maxFramePayload=${options.maxFramePayload}`);
+  }
+  const modeWord = mode === 'broadcast' ? L.MODE_BROADCAST : L.MODE_RELIABLE;
+  return {
+    mode,
+    capacity,
+    maxMessageLength,
+    maxFramePayload,
+    maxConsumers,
+    dataOffset: L.dataOffsetFor(maxConsumers),
+    fileLength: L.fileLengthFor(modeWord, capacity, maxConsumers),
+    createdAt: Date.now(),
+    creatorPid: process.pid,
+    version: `${L.VERSION_MAJOR}.${L.VERSION_MINOR}`,
+  };
+}
+
+/** Writes a new ring's header into zeroed memory; the version word goes last, as the "ready" signal. */
+export function writeHeader(buffer: SharedArrayBuffer, d: RingDescriptor): void {
+  const i32 = new Int32Array(buffer);
+  const at = L.int32Index;
+  i32[at(L.MAGIC_OFFSET)] = L.MAGIC;
+  i32[at(L.MODE_OFFSET)] = d.mode === 'broadcast' ? L.MODE_BROADCAST : L.MODE_RELIABLE;
+  i32[at(L.FLAGS_OFFSET)] = 0;
+  i32[at(L.CAPACITY_OFFSET)] = d.capacity;
+  i32[at(L.MAX_MESSAGE_LENGTH_OFFSET)] = d.maxMessageLength;
+  i32[at(L.MAX_FRAME_PAYLOAD_OFFSET)] = d.maxFramePayload;
+  i32[at(L.MAX_CONSUMERS_OFFSET)] = d.maxConsumers;
+  i32[at(L.DATA_OFFSET_OFFSET)] = d.dataOffset;
+  i32[at(L.FILE_LENGTH_OFFSET)] = d.fileLength;
+  i32[at(L.CREATED_AT_OFFSET)] = d.createdAt % 4294967296 | 0;
+  i32[at(L.CREATED_AT_OFFSET) + 1] = Math.floor(d.createdAt / 4294967296);
+  i32[at(L.CREATOR_PID_OFFSET)] = d.creatorPid;
+  Atomics.store(i32, at(L.VERSION_OFFSET), L.LAYOUT_VERSION);
+}
+
+function versionString(word: number): string {
+  return `${word >>> 16}.${word & 0xffff}`;
+}
+
+/**
+ * Reads and validates the header. Returns null while the creator has not published the version word yet.
+ * Throws NOT_A_RING, VERSION_MISMATCH or CORRUPT naming the problem.
+ */
+export function readDescriptor(buffer: SharedArrayBuffer, path: string | null): RingDescriptor | null {
+  const where = path ?? 'anonymous ring';
+  if (buffer.byteLength < L.PAGE_LENGTH) {
+    throw new ShmringError(ErrorCode.NOT_A_RING, `not a shmring ring: file is ${buffer.byteLength} bytes: ${where}`,
+      path ?? undefined);
+  }
+  const i32 = new Int32Array(buffer);
+  const at = L.int32Index;
+  const magic = Atomics.load(i32, at(L.MAGIC_OFFSET));
+  const version = Atomics.load(i32, at(L.VERSION_OFFSET));
+  if (version === 0 && (magic === 0 || magic === L.MAGIC)) return null;
+  if (magic !== L.MAGIC) {
+    throw new ShmringError(ErrorCode.NOT_A_RING,
+      `not a shmring ring: bad magic 0x${(magic >>> 0).toString(16)}: ${where}`, path ?? undefined);
+  }
+  if (version >>> 16 !== L.VERSION_MAJOR) {
+    throw new ShmringError(ErrorCode.VERSION_MISMATCH,
+      `incompatible ring layout: app=${L.VERSION_MAJOR}.${L.VERSION_MINOR} file=${versionString(version)}: ${where}`,
+      path ?? undefined);
+  }
+  const modeWord = i32[at(L.MODE_OFFSET)];
+  if (modeWord !== L.MODE_RELIABLE && modeWord !== L.MODE_BROADCAST) throw corrupt('mode', modeWord, where);
+  const capacity = i32[at(L.CAPACITY_OFFSET)];
+  if (capacity < L.MIN_CAPACITY || capacity > L.MAX_CAPACITY || !L.isPowerOfTwo(capacity)) {
+    throw corrupt('capacity', capacity, where);
+  }
+  const maxConsumers = i32[at(L.MAX_CONSUMERS_OFFSET)];
+  if (maxConsumers < 1 || maxConsumers > L.MAX_CONSUMERS_LIMIT) throw corrupt('maxConsumers', maxConsumers, where);
+  const dataOffset = i32[at(L.DATA_OFFSET_OFFSET)];
+  if (dataOffset !== L.dataOffsetFor(maxConsumers)) throw corrupt('dataOffset', dataOffset, where);
+  const fileLength = i32[at(L.FILE_LENGTH_OFFSET)];
+  if (fileLength !== L.fileLengthFor(modeWord, capacity, maxConsumers)) throw corrupt('fileLength', fileLength, where);
+  if (buffer.byteLength < fileLength) {
+    throw new ShmringError(ErrorCode.NOT_A_RING,
+      `ring file is truncated: size=${buffer.byteLength} expected=${fileLength}: ${where}`, path ?? undefined);
+  }
+  const largest = L.maxMessageLengthFor(capacity);
+  const maxMessageLength = i32[at(L.MAX_MESSAGE_LENGTH_OFFSET)];
+  if (maxMessageLength < 1 || maxMessageLength > largest) throw corrupt('maxMessageLength', maxMessageLength, where);
+  const maxFramePayload = i32[at(L.MAX_FRAME_PAYLOAD_OFFSET)];
+  if (maxFramePayload < 1 || maxFramePayload > maxMessageLength) {
+    throw corrupt('maxFramePayload', maxFramePayload, where);
+  }
+  return {
+    mode: modeWord === L.MODE_BROADCAST ? 'broadcast' : 'reliable',
+    capacity,
+    maxMessageLength,
+    maxFramePayload,
+    maxConsumers,
+    dataOffset,
+    fileLength,
+    createdAt: (i32[at(L.CREATED_AT_OFFSET) + 1] >>> 0) * 4294967296 + (i32[at(L.CREATED_AT_OFFSET)] >>> 0),
+    creatorPid: i32[at(L.CREATOR_PID_OFFSET)],
+    version: versionString(version),
+  };
+}
+
+/** Sleeps the calling thread without spinning (Atomics.wait on a private buffer). */
+export function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Reads the descriptor, waiting up to `timeoutMs` for a creator that has not finished. */
+export function awaitDescriptor(buffer: SharedArrayBuffer, path: string | null, timeoutMs: number): RingDescriptor {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const d = readDescriptor(buffer, path);
+    if (d !== null) return d;
+    if (Date.now() >= deadline) {
+      throw new ShmringError(ErrorCode.NOT_READY,
+        `ring was not initialised within ${timeoutMs} ms: ${path ?? 'anonymous ring'}`, path ?? undefined);
+    }
+    sleepSync(1);
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * Rings as files (and memfds): create, open, inspect, unlink and clean up. Joins the OS layer (`Segment`, the
+ * addon) to the header format (`ring-file`). Nothing here runs per message.
+ */
+import { ErrorCode, ShmringError } from './errors';
+import * as L from './layout';
+import { loadPosition } from './position';
+import {
+  awaitDescriptor, describeNewRing, readDescriptor, sleepSync, writeHeader,
+  type RingDescriptor, type RingLayoutOptions, type RingMemory, type RingMode,
+} from './ring-file';
+import { Segment, type SegmentOptions } from './segment';
+
+/** Where ring files live and how they are opened. */
+export interface LocationOptions {
+  /** Directory of ring files. Default '/dev/shm'. */
+  dir?: string;
+  /** Accept a directory that is not tmpfs/hugetlbfs (e.g. a local disk for testing). Network filesystems never. */
+  allowAnyFilesystem?: boolean;
+}
+
+export interface CreateRingOptions extends RingLayoutOptions, LocationOptions {
+  /** File mode of a new ring. Default 0o600. */
+  fileMode?: number;
+  /** Touch every page at creation so first use never page-faults. */
+  prefault?: boolean;
+  /** mlock the mapping (needs RLIMIT_MEMLOCK). */
+  mlock?: boolean;
+}
+
+export interface OpenRingOptions extends LocationOptions {
+  /** How long to wait for a ring that is still being created. Default 2000 ms. */
+  openTimeoutMs?: number;
+}
+
+function segmentOptions(options: CreateRingOptions | OpenRingOptions): SegmentOptions {
+  const create = options as CreateRingOptions;
+  return {
+    dir: options.dir,
+    mode: create.fileMode,
+    prefault: create.prefault,
+    mlock: create.mlock,
+    allowAnyFilesystem: options.allowAnyFilesystem,
+  };
+}
+
+/** A ring just made: its memory (producer lock held when `lockProducer`) and header. */
+export interface NewRing {
+  memory: RingMemory;
+  descriptor: RingDescriptor;
+}
+
+/** Creates the file, takes the producer lock if asked, writes the header (version last). */
+export function createRingMemory(name: string, options: CreateRingOptions, lockProducer: boolean): NewRing {
+  const descriptor = describeNewRing(options);
+  const segment = Segment.create(name, descriptor.fileLength, segmentOptions(options));
+  return initialise(segment, descriptor, lockProducer, () => Segment.unlink(name, options));
+}
+
+/** Creates an anonymous ring in a sealed memfd (nothing to unlink; freed when the last process closes it). */
+export function createAnonymousRingMemory(options: CreateRingOptions): NewRing {
+  const descriptor = describeNewRing(options);
+  const segment = Segment.createAnonymous(descriptor.fileLength, { prefault: options.prefault, mlock: options.mlock });
+  return initialise(segment, descriptor, true, () => undefined);
+}
+
+function initialise(memory: RingMemory, descriptor: RingDescriptor, lockProducer: boolean, undo: () => void): NewRing {
+  try {
+    if (lockProducer && !memory.tryLock(L.PRODUCER_LOCK_BYTE, true)) {
+      throw new ShmringError(ErrorCode.PRODUCER_EXISTS, 'another process holds the new ring\'s producer lock');
+    }
+    writeHeader(memory.buffer, descriptor);
+    return { memory, descriptor };
+  } catch (err) {
+    memory.close();
+    undo();
+    throw err;
+  }
+}
+
+/** Opens an existing ring file and validates its header, waiting for a creator that has not finished. */
+export function openRingMemory(name: string, options: OpenRingOptions = {}): NewRing {
+  const timeoutMs = options.openTimeoutMs ?? 2000;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let segment: Segment;
+    try {
+      segment = Segment.open(name, segmentOptions(options));
+    } catch (err) {
+      if ((err as ShmringError).code !== ErrorCode.NOT_READY || Date.now() >= deadline) throw err;
+      sleepSync(1);
+      continue;
+    }
+    return adopt(segment, Math.max(0, deadline - Date.now()));
+  }
+}
+
+/** Adopts a ring from a received file descriptor (memfd or file). */
+export function openRingFromFd(fd: number, options: OpenRingOptions = {}): NewRing {
+  const segment = Segment.fromFd(fd, { allowAnyFilesystem: options.allowAnyFilesystem });
+  return adopt(segment, options.openTimeoutMs ?? 2000);
+}
+
+function adopt(memory: RingMemory, timeoutMs: number): NewRing {
+  try {
+    return { memory, descriptor: awaitDescriptor(memory.buffer, memory.path, timeoutMs) };
+  } catch (err) {
+    memory.close();
+    throw err;
+  }
+}
+
+/** Takes the producer lock of an opened ring or throws PRODUCER_EXISTS. */
+export function lockProducer(ring: NewRing): void {
+  if (!ring.memory.tryLock(L.PRODUCER_LOCK_BYTE, true)) {
+    ring.memory.close();
+    throw new ShmringError(ErrorCode.PRODUCER_EXISTS,
+      `another live process is the producer of this ring: ${ring.memory.path ?? 'anonymous ring'}`,
+      ring.memory.path ?? undefined);
+  }
+}
+
+/** What `ringInfo` reports. */
+export interface RingInfo extends RingDescriptor {
+  path: string | null;
+  producerAlive: boolean;
+  producerState: 'none' | 'active' | 'closed';
+  producerPid: number;
+  producerEpoch: number;
+  /** Reliable mode: the producer's last checkpoint; broadcast mode: the tail counter. */
+  producerPosition: number;
+  consumers: Array<{ slot: number; state: 'active' | 'evicted'; alive: boolean; position: number; pid: number }>;
+}
+
+/** Describes a ring without joining it. */
+export function ringInfo(name: string, options: OpenRingOptions = {}): RingInfo {
+  const ring = openRingMemory(name, options);
+  try {
+    return describe(ring);
+  } finally {
+    ring.memory.close();
+  }
+}
+
+function describe({ memory, descriptor: d }: NewRing): RingInfo {
+  const i32 = new Int32Array(memory.buffer);
+  const state = Atomics.load(i32, L.int32Index(L.PRODUCER_STATE_OFFSET));
+  const positionIndex = d.mode === 'broadcast'
+    ? L.int32Index(d.dataOffset + d.capacity + L.TAIL_COUNTER_OFFSET)
+    : L.int32Index(L.TAIL_CHECKPOINT_OFFSET);
+  const consumers: RingInfo['consumers'] = [];
+  for (let slot = 0; slot < d.maxConsumers; slot++) {
+    const base = L.int32Index(L.consumerSlotOffset(slot));
+    const slotState = Atomics.load(i32, base + L.int32Index(L.SLOT_STATE_OFFSET)) & L.SLOT_STATE_MASK;
+    if (slotState !== L.SLOT_ACTIVE && slotState !== L.SLOT_EVICTED) continue;
+    consumers.push({
+      slot,
+      state: slotState === L.SLOT_ACTIVE ? 'active' : 'evicted',
+      alive: memory.isLocked(L.CONSUMER_LOCK_BYTE_BASE + slot),
+      position: loadPosition(i32, base),
+      pid: Atomics.load(i32, base + L.int32Index(L.SLOT_PID_OFFSET)),
+    });
+  }
+  return {
+    ...d,
+    path: memory.path,
+    producerAlive: memory.isLocked(L.PRODUCER_LOCK_BYTE),
+    producerState: state === L.PRODUCER_STATE_ACTIVE ? 'active' : state === L.PRODUCER_STATE_CLOSED ? 'closed' : 'none',
+    producerPid: Atomics.load(i32, L.int32Index(L.PRODUCER_PID_OFFSET)),
+    producerEpoch: Atomics.load(i32, L.int32Index(L.PRODUCER_EPOCH_OFFSET)),
+    producerPosition: loadPosition(i32, positionIndex),
+    consumers,
+  };
+}
+
+/**
+ * Creates a ring file with no producer attached (e.g. for an external Agrona transmitter to write into a broadcast
+ * ring, or to attach a producer later with `Publication.attach`).
+ */
+export function createRing(name: string, options: CreateRingOptions = {}): RingInfo {
+  const ring = createRingMemory(name, options, false);
+  try {
+    return describe(ring);
+  } finally {
+    ring.memory.close();
+  }
+}
+
+/** Removes a ring file. Processes that have it mapped keep using it; the memory is freed when they close it. */
+export function unlinkRing(name: string, options: LocationOptions = {}): void {
+  Segment.unlink(name, options);
+}
+
+/** A ring file found by `listRings`. */
+export interface RingListing {
+  name: string;
+  path: string;
+  mode: RingMode | null;
+  producerAlive: boolean;
+  /** No live producer and no live consumer: nothing uses this ring any more. */
+  stale: boolean;
+  /** Set when the file is not a readable ring (foreign file, other version, permission...). */
+  error?: string;
+}
+
+/** Lists the ring files in a directory (default /dev/shm); other files are skipped unless they look like rings. */
+export function listRings(options: LocationOptions = {}): RingListing[] {
+  // Lazy require keeps `fs` off the import graph of the per-message modules.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fs = require('fs') as typeof import('fs');
+  const dir = options.dir ?? '/dev/shm';
+  const listings: RingListing[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = `${dir}/${entry.name}`;
+    let segment: Segment;
+    try {
+      segment = Segment.open(entry.name, { dir, allowAnyFilesystem: options.allowAnyFilesystem });
+    } catch {
+      continue;
+    }
+    const memory: RingMemory = segment;
+    try {
+      const magic = segment.size >= L.PAGE_LENGTH ? new Int32Array(segment.buffer, 0, 1)[0] : 0;
+      if (magic !== L.MAGIC) continue;
+      const d = readDescriptor(segment.buffer, path);
+      const producerAlive = memory.isLocked(L.PRODUCER_LOCK_BYTE);
+      let consumerAlive = false;
+      for (let slot = 0; d !== null && slot < d.maxConsumers && !consumerAlive; slot++) {
+        consumerAlive = memory.isLocked(L.CONSUMER_LOCK_BYTE_BASE + slot);
+      }
+      listings.push({
+        name: entry.name, path, mode: d?.mode ?? null, producerAlive, stale: !producerAlive && !consumerAlive,
+      });
+    } catch (err) {
+      listings.push({ name: entry.name, path, mode: null, producerAlive: false, stale: false,
+        error: (err as Error).message });
+    } finally {
+      memory.close();
+    }
+  }
+  return listings;
+}
+
+/**
+ * Removes rings nobody uses any more: no live producer and no live consumer (kernel locks, not pids). Returns the
+ * names removed. `olderThanMs` spares rings created recently (a producer may be about to attach).
+ */
+export function removeStaleRings(options: LocationOptions & { olderThanMs?: number } = {}): string[] {
+  const removed: string[] = [];
+  const olderThan = Date.now() - (options.olderThanMs ?? 0);
+  for (const ring of listRings(options)) {
+    if (!ring.stale) continue;
+    try {
+      const info = ringInfo(ring.name, { ...options, openTimeoutMs: 0 });
+      if (info.createdAt > olderThan || info.producerAlive || info.consumers.some((c) => c.alive)) continue;
+      Segment.unlink(ring.name, options);
+      removed.push(ring.name);
+    } catch {
+      // Vanished or became unreadable meanwhile: not ours to remove.
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,155 @@
+/**
+ * What every subscription shares: sleeping until the producer publishes, across processes.
+ *
+ * Protocol (docs/waiting.md): a consumer reads the wake sequence, adds itself to `sleepers`, re-checks for data,
+ * then futex-waits on the wake sequence. The producer, after each commit, loads `sleepers` and only when it is
+ * non-zero bumps the wake sequence and issues FUTEX_WAKE. Both sides use sequentially consistent atomics, so
+ * either the producer sees the sleeper or the sleeper sees the data: no lost wake-up, and no syscall per message
+ * while consumers are awake.
+ */
+import { FutexResult, type FutexResultValue, type FutexWaiter } from './binding';
+import { closedError } from './errors';
+import * as L from './layout';
+import type { MessageHandler } from './message-handler';
+import type { RingMemory } from './ring-file';
+
+const SLEEPERS_INDEX = L.int32Index(L.SLEEPERS_OFFSET);
+const WAKE_SEQUENCE_INDEX = L.int32Index(L.WAKE_SEQUENCE_OFFSET);
+/** A sleeper wakes at least this often to notice a producer that died without waking anyone. */
+const MAX_SLEEP_MS = 1000;
+
+/** Options for `wait`. */
+export interface WaitOptions {
+  /** Cancels the wait: the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Give up after this long and resolve false. Default: wait forever. */
+  timeoutMs?: number;
+}
+
+/** A message copied out by the async iterator. */
+export interface Message {
+  data: Uint8Array;
+  typeId: number;
+}
+
+export abstract class SubscriptionBase {
+  abstract readonly memory: RingMemory;
+  abstract poll(handler: MessageHandler, limit?: number): number;
+  /** True when a message (or padding) is ready to be polled. */
+  abstract hasData(): boolean;
+  abstract get producerClosed(): boolean;
+  abstract get isClosed(): boolean;
+  private waiter: FutexWaiter | null = null;
+  private waiterUnref = false;
+
+  /**
+   * Blocks the calling thread (use it in workers and dedicated processes) until data is ready. Returns true when
+   * it is, false on timeout or when the producer closed and nothing is left.
+   */
+  waitSync(timeoutMs = -1): boolean {
+    const deadline = timeoutMs >= 0 ? Date.now() + timeoutMs : Infinity;
+    const i32 = this.int32();
+    for (;;) {
+      if (this.hasData()) return true;
+      if (this.isClosed) throw closedError('subscription');
+      if (this.producerClosed) return false;
+      const remaining = Math.min(deadline - Date.now(), MAX_SLEEP_MS);
+      if (remaining <= 0) return false;
+      const sequence = Atomics.load(i32, WAKE_SEQUENCE_INDEX);
+      Atomics.add(i32, SLEEPERS_INDEX, 1);
+      try {
+        if (this.hasData() || this.producerClosed) continue;
+        this.memory.waitSync(L.WAKE_SEQUENCE_OFFSET, sequence, remaining);
+      } finally {
+        Atomics.sub(i32, SLEEPERS_INDEX, 1);
+      }
+    }
+  }
+
+  /**
+   * Resolves true once data is ready without blocking the event loop (a native waiter thread sleeps on the futex),
+   * false on timeout or when the producer closed and nothing is left or the subscription was closed.
+   */
+  async wait(options: WaitOptions = {}): Promise<boolean> {
+    const { signal, timeoutMs = -1 } = options;
+    signal?.throwIfAborted();
+    const deadline = timeoutMs >= 0 ? Date.now() + timeoutMs : Infinity;
+    for (;;) {
+      if (this.isClosed) return false;
+      if (this.hasData()) return true;
+      if (this.producerClosed) return false;
+      const remaining = Math.min(deadline - Date.now(), MAX_SLEEP_MS);
+      if (remaining <= 0) return false;
+      const result = await this.sleepOnce(remaining, signal);
+      if (result === FutexResult.CANCELLED) {
+        signal?.throwIfAborted();
+        return false;
+      }
+    }
+  }
+
+  /** Whether a pending `wait` keeps the process alive (default true, like a timer). */
+  set keepsProcessAlive(value: boolean) {
+    this.waiterUnref = !value;
+    if (this.waiter !== null) {
+      if (value) this.waiter.ref();
+      else this.waiter.unref();
+    }
+  }
+
+  /** Copies each message out and yields it; sleeps (futex) while the ring is empty; ends at a clean close. */
+  async *messages(batch = 64): AsyncGenerator<Message, void, undefined> {
+    const queue: Message[] = [];
+    const collect: MessageHandler = (buffer, offset, length, typeId) => {
+      queue.push({ data: buffer.slice(offset, offset + length), typeId });
+    };
+    while (!this.isClosed) {
+      if (this.poll(collect, batch) === 0) {
+        if (!(await this.wait()) && (this.isClosed || (this.producerClosed && !this.hasData()))) return;
+        continue;
+      }
+      for (let i = 0; i < queue.length; i++) yield queue[i];
+      queue.length = 0;
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncGenerator<Message, void, undefined> {
+    return this.messages();
+  }
+
+  /** Releases the waiter thread (a pending `wait` resolves false). */
+  protected closeWaiter(): void {
+    if (this.waiter !== null) {
+      this.waiter.close();
+      this.waiter = null;
+    }
+  }
+
+  private int32(): Int32Array {
+    return new Int32Array(this.memory.buffer, 0, L.int32Index(L.PAGE_LENGTH));
+  }
+
+  private sleepOnce(timeoutMs: number, signal: AbortSignal | undefined): Promise<FutexResultValue> {
+    const i32 = this.int32();
+    const sequence = Atomics.load(i32, WAKE_SEQUENCE_INDEX);
+    Atomics.add(i32, SLEEPERS_INDEX, 1);
+    if (this.hasData() || this.producerClosed) {
+      Atomics.sub(i32, SLEEPERS_INDEX, 1);
+      return Promise.resolve(FutexResult.WOKEN);
+    }
+    if (this.waiter === null) {
+      this.waiter = this.memory.createWaiter(L.WAKE_SEQUENCE_OFFSET);
+      if (this.waiterUnref) this.waiter.unref();
+    }
+    const waiter = this.waiter;
+    return new Promise((resolve) => {
+      const onAbort = (): void => waiter.cancel();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      waiter.wait(sequence, Math.ceil(timeoutMs), (result) => {
+        Atomics.sub(i32, SLEEPERS_INDEX, 1);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(result);
+      });
+    });
+  }
+}

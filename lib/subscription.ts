@@ -1,0 +1,33 @@
+/**
+ * `Subscription`: the consumer side. Opening a ring picks the protocol from its header: a reliable ring gets a
+ * `ReliableSubscription` (own slot, zero copy), a broadcast ring a `BroadcastSubscription` (copy + validate).
+ */
+import { BroadcastSubscription } from './broadcast-subscription';
+import { ReliableSubscription, type StartFrom } from './reliable-subscription';
+import { openRingFromFd, openRingMemory, type NewRing, type OpenRingOptions } from './rings';
+
+export interface SubscriptionOptions extends OpenRingOptions {
+  /** 'latest' (default): messages published from now on; 'earliest': the oldest the ring still guarantees. */
+  from?: StartFrom;
+}
+
+/** A consumer of a ring; narrow with `sub.mode`. */
+export type Subscription = ReliableSubscription | BroadcastSubscription;
+
+function subscriberFor(ring: NewRing, from: StartFrom | undefined): Subscription {
+  return ring.descriptor.mode === 'broadcast'
+    ? new BroadcastSubscription(ring.memory, ring.descriptor, from)
+    : new ReliableSubscription(ring.memory, ring.descriptor, from);
+}
+
+/** Opens `/dev/shm/<name>` (O_NOFOLLOW, header validated) and joins it as a consumer. */
+function open(name: string, options: SubscriptionOptions = {}): Subscription {
+  return subscriberFor(openRingMemory(name, options), options.from);
+}
+
+/** Joins a ring from a file descriptor (e.g. a memfd received over a Unix socket or inherited from a parent). */
+function fromFd(fd: number, options: SubscriptionOptions = {}): Subscription {
+  return subscriberFor(openRingFromFd(fd, options), options.from);
+}
+
+export const Subscription = { open, fromFd };
