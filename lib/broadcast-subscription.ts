@@ -11,6 +11,7 @@ import type { RingDescriptor, RingMemory } from './ring-file';
 import { SubscriptionBase } from './subscription-base';
 import type { StartFrom } from './reliable-subscription';
 
+const SLEEPERS_INDEX = L.int32Index(L.SLEEPERS_OFFSET);
 /** Up to this many bytes are copied with an int32 loop (no view allocated); longer ones use TypedArray#set. */
 const WORD_COPY_LIMIT = 256;
 
@@ -111,6 +112,18 @@ export class BroadcastSubscription extends SubscriptionBase {
   /** True when the transmitter has published past this receiver's cursor. */
   hasData(): boolean {
     return loadPosition(this.i32, this.tailIndex) > this.cursor;
+  }
+
+  /** @internal Counts this receiver in `sleepers` (the transmitter checks it after each publish). */
+  protected announceSleep(): boolean {
+    Atomics.add(this.i32, SLEEPERS_INDEX, 1);
+    if (!this.hasData()) return true;
+    Atomics.sub(this.i32, SLEEPERS_INDEX, 1);
+    return false;
+  }
+
+  protected endSleep(): void {
+    Atomics.sub(this.i32, SLEEPERS_INDEX, 1);
   }
 
   get producerAlive(): boolean {

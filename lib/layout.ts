@@ -92,7 +92,8 @@ export const PRODUCER_STATE_CLOSED = 2;
 /*
  * Wake line (offset 256):
  *   +0  wake sequence: the futex word. The producer adds 1 and FUTEX_WAKEs it when sleepers > 0.
- *   +4  sleepers: consumers add 1 before they sleep and subtract 1 after.
+ *   +4  sleepers (broadcast mode): receivers add 1 before they sleep and subtract 1 after. Reliable consumers
+ *       mark the empty record slot instead (SLEEPING_MARK), which costs the producer nothing per message.
  */
 export const WAKE_LINE_OFFSET = 2 * LINE_LENGTH;
 export const WAKE_SEQUENCE_OFFSET = WAKE_LINE_OFFSET;
@@ -147,6 +148,11 @@ export const BEGIN_FLAG = 0x80;
 export const END_FLAG = 0x40;
 export const UNFRAGMENTED = BEGIN_FLAG | END_FLAG;
 export const PADDING_TYPE = -1;
+/**
+ * A consumer about to sleep swaps the empty length word at its position from 0 to SLEEPING_MARK; the producer
+ * commits with an atomic exchange and wakes the futex when it replaces this mark (reliable mode).
+ */
+export const SLEEPING_MARK = -1;
 
 /*
  * Broadcast mode: the data region is Agrona's broadcast buffer, byte for byte: `capacity` bytes of records

@@ -3,8 +3,8 @@
  * stores for payload, type word and the next slot's zero length, then ONE `Atomics.store` of the record length
  * (the commit). Consumer positions are re-read only when the cached limit is reached (Aeron's publication limit).
  *
- * Invariant the consumers rely on: the slot at the tail always holds length 0 until its record is committed,
- * because every commit zeroes the following slot first.
+ * Invariant the consumers rely on: the slot at the tail always holds length 0 (or a sleeping consumer's mark)
+ * until its record is committed, because every commit zeroes the following slot first.
  */
 import { Claim, type ClaimOwner } from './claim';
 import { ErrorCode, ShmringError, closedError } from './errors';
@@ -14,7 +14,6 @@ import { loadPosition, storePosition } from './position';
 import type { RingDescriptor, RingMemory } from './ring-file';
 
 const CHECKPOINT_INDEX = L.int32Index(L.TAIL_CHECKPOINT_OFFSET);
-const SLEEPERS_INDEX = L.int32Index(L.SLEEPERS_OFFSET);
 const WAKE_SEQUENCE_INDEX = L.int32Index(L.WAKE_SEQUENCE_OFFSET);
 const UNFRAGMENTED_WORD = L.UNFRAGMENTED << L.FLAGS_SHIFT;
 /** How often (ms) a back-pressured producer may ask the kernel whether the consumers holding it back live. */
@@ -280,8 +279,9 @@ export class ReliablePublication implements ClaimOwner {
       }
       return;
     }
-    Atomics.store(this.i32, recordOffset >> 2, recordLength);
-    if (Atomics.load(this.i32, SLEEPERS_INDEX) !== 0) this.wakeConsumers();
+    // exchange costs what a store costs (both are a locked xchg) and tells us whether a consumer marked this slot
+    // SLEEPING before going to sleep on the futex: no extra atomic per message to find sleepers.
+    if (Atomics.exchange(this.i32, recordOffset >> 2, recordLength) === L.SLEEPING_MARK) this.wakeConsumers();
   }
 
   /** Wakes consumers sleeping on the futex word; called only when one announced that it sleeps. */
@@ -373,7 +373,7 @@ export class ReliablePublication implements ClaimOwner {
     while (position - start < this.capacity) {
       const index = position & this.mask;
       const length = Atomics.load(this.i32, (this.dataOffset + index) >> 2);
-      if (length === 0) break;
+      if (length === 0 || length === L.SLEEPING_MARK) break;
       const aligned = L.align(length, L.RECORD_ALIGNMENT);
       if (length < L.HEADER_LENGTH || aligned > this.capacity - index) break;
       position += aligned;

@@ -92,7 +92,7 @@ export class ReliableSubscription extends SubscriptionBase {
         const recordOffset = dataOffset + index;
         const length = Atomics.load(i32, recordOffset >> 2);
         if (length <= 0) {
-          if (length < 0) throw corrupt('record length', length);
+          if (length < 0 && length !== L.SLEEPING_MARK) throw corrupt('record length', length);
           break;
         }
         const aligned = (length + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
@@ -117,9 +117,23 @@ export class ReliableSubscription extends SubscriptionBase {
     return delivered;
   }
 
-  /** True when a record is ready at this consumer's position (one atomic load; used by the waiting code). */
+  /** True when a record is ready at this consumer's position (one atomic load). */
   hasData(): boolean {
-    return Atomics.load(this.i32, (this.dataOffset + (this.consumerPosition & this.mask)) >> 2) !== 0;
+    return Atomics.load(this.i32, (this.dataOffset + (this.consumerPosition & this.mask)) >> 2) > 0;
+  }
+
+  /**
+   * @internal Marks the empty slot at this consumer's position SLEEPING; the producer's commit (an exchange) sees
+   * the mark and wakes the futex. Returns false when a record arrived first (then do not sleep).
+   */
+  protected announceSleep(): boolean {
+    const index = (this.dataOffset + (this.consumerPosition & this.mask)) >> 2;
+    const previous = Atomics.compareExchange(this.i32, index, 0, L.SLEEPING_MARK);
+    return previous === 0 || previous === L.SLEEPING_MARK;
+  }
+
+  protected endSleep(): void {
+    // The mark stays: the next commit clears it and issues one (possibly unneeded) wake.
   }
 
   /** Whether the producer's kernel lock is held: a live producer (one syscall). */
@@ -200,7 +214,7 @@ export class ReliableSubscription extends SubscriptionBase {
     while (position - start < this.capacity) {
       const index = position & this.mask;
       const length = Atomics.load(this.i32, (this.dataOffset + index) >> 2);
-      if (length === 0) return position;
+      if (length === 0 || length === L.SLEEPING_MARK) return position;
       const aligned = L.align(length, L.RECORD_ALIGNMENT);
       if (length < L.HEADER_LENGTH || aligned > this.capacity - index) throw corrupt('record length', length);
       position += aligned;

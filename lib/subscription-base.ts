@@ -1,11 +1,12 @@
 /**
  * What every subscription shares: sleeping until the producer publishes, across processes.
  *
- * Protocol (docs/waiting.md): a consumer reads the wake sequence, adds itself to `sleepers`, re-checks for data,
- * then futex-waits on the wake sequence. The producer, after each commit, loads `sleepers` and only when it is
- * non-zero bumps the wake sequence and issues FUTEX_WAKE. Both sides use sequentially consistent atomics, so
- * either the producer sees the sleeper or the sleeper sees the data: no lost wake-up, and no syscall per message
- * while consumers are awake.
+ * Protocol (docs/waiting.md): a consumer reads the wake sequence, announces that it sleeps (reliable: marks the
+ * empty slot at its position; broadcast: adds itself to `sleepers`) while re-checking for data, then futex-waits
+ * on the wake sequence. The producer's commit notices the announcement (reliable: its exchange returns the mark;
+ * broadcast: it loads `sleepers`) and only then bumps the wake sequence and issues FUTEX_WAKE. All of it is
+ * sequentially consistent atomics, so either the producer sees the sleeper or the sleeper sees the data: no lost
+ * wake-up, and no syscall per message while consumers are awake.
  */
 import { FutexResult, type FutexResultValue, type FutexWaiter } from './binding';
 import { closedError } from './errors';
@@ -13,7 +14,6 @@ import * as L from './layout';
 import type { MessageHandler } from './message-handler';
 import type { RingMemory } from './ring-file';
 
-const SLEEPERS_INDEX = L.int32Index(L.SLEEPERS_OFFSET);
 const WAKE_SEQUENCE_INDEX = L.int32Index(L.WAKE_SEQUENCE_OFFSET);
 /** A sleeper wakes at least this often to notice a producer that died without waking anyone. */
 const MAX_SLEEP_MS = 1000;
@@ -39,6 +39,10 @@ export abstract class SubscriptionBase {
   abstract hasData(): boolean;
   abstract get producerClosed(): boolean;
   abstract get isClosed(): boolean;
+  /** Announces a sleep; false when data arrived meanwhile (then do not sleep). */
+  protected abstract announceSleep(): boolean;
+  /** Undoes what announceSleep did, after waking. */
+  protected abstract endSleep(): void;
   private waiter: FutexWaiter | null = null;
   private waiterUnref = false;
 
@@ -56,12 +60,12 @@ export abstract class SubscriptionBase {
       const remaining = Math.min(deadline - Date.now(), MAX_SLEEP_MS);
       if (remaining <= 0) return false;
       const sequence = Atomics.load(i32, WAKE_SEQUENCE_INDEX);
-      Atomics.add(i32, SLEEPERS_INDEX, 1);
+      if (!this.announceSleep()) continue;
       try {
-        if (this.hasData() || this.producerClosed) continue;
+        if (this.producerClosed) continue;
         this.memory.waitSync(L.WAKE_SEQUENCE_OFFSET, sequence, remaining);
       } finally {
-        Atomics.sub(i32, SLEEPERS_INDEX, 1);
+        this.endSleep();
       }
     }
   }
@@ -125,16 +129,19 @@ export abstract class SubscriptionBase {
     }
   }
 
+  private header: Int32Array | null = null;
+
   private int32(): Int32Array {
-    return new Int32Array(this.memory.buffer, 0, L.int32Index(L.PAGE_LENGTH));
+    if (this.header === null) this.header = new Int32Array(this.memory.buffer, 0, L.int32Index(L.PAGE_LENGTH));
+    return this.header;
   }
 
   private sleepOnce(timeoutMs: number, signal: AbortSignal | undefined): Promise<FutexResultValue> {
     const i32 = this.int32();
     const sequence = Atomics.load(i32, WAKE_SEQUENCE_INDEX);
-    Atomics.add(i32, SLEEPERS_INDEX, 1);
-    if (this.hasData() || this.producerClosed) {
-      Atomics.sub(i32, SLEEPERS_INDEX, 1);
+    if (!this.announceSleep()) return Promise.resolve(FutexResult.WOKEN);
+    if (this.producerClosed) {
+      this.endSleep();
       return Promise.resolve(FutexResult.WOKEN);
     }
     if (this.waiter === null) {
@@ -146,7 +153,7 @@ export abstract class SubscriptionBase {
       const onAbort = (): void => waiter.cancel();
       signal?.addEventListener('abort', onAbort, { once: true });
       waiter.wait(sequence, Math.ceil(timeoutMs), (result) => {
-        Atomics.sub(i32, SLEEPERS_INDEX, 1);
+        this.endSleep();
         signal?.removeEventListener('abort', onAbort);
         resolve(result);
       });
