@@ -11,6 +11,7 @@ import * as L from './layout';
 import { OfferResult } from './offer-result';
 import { loadPosition, storePosition } from './position';
 import type { RingDescriptor, RingMemory } from './ring-file';
+import { RingServer } from './ring-server';
 
 const SLEEPERS_INDEX = L.int32Index(L.SLEEPERS_OFFSET);
 const WAKE_SEQUENCE_INDEX = L.int32Index(L.WAKE_SEQUENCE_OFFSET);
@@ -166,6 +167,15 @@ export class BroadcastPublication {
     }
     throw new RangeError(`length must be at most maxMessageLength=${this.maxMessageLength} ` +
       `(broadcast rings do not fragment): length=${length}`);
+  }
+
+  /**
+   * Hands this ring's file descriptor to each consumer that connects to `socketPath` (for anonymous rings made by
+   * `Publication.createAnonymous`; works for file rings too). Consumers join with `Subscription.connect`.
+   */
+  serve(socketPath: string): Promise<RingServer> {
+    if (this.closed) throw closedError('publication');
+    return RingServer.listen(this.memory, socketPath);
   }
 
   close(): void {

@@ -14,4 +14,8 @@ export {
   type RingInfo, type RingListing, type CreateRingOptions, type OpenRingOptions, type LocationOptions,
 } from './rings';
 export type { RingDescriptor, RingMode, RingLayoutOptions } from './ring-file';
+export { RingServer } from './ring-server';
+export {
+  BusySpinIdleStrategy, YieldingIdleStrategy, SleepingIdleStrategy, BackoffIdleStrategy, type IdleStrategy,
+} from './idle-strategy';
 export { ShmringError, ErrorCode, type ErrorCodeValue } from './errors';

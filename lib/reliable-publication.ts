@@ -12,6 +12,7 @@ import * as L from './layout';
 import { OfferResult } from './offer-result';
 import { loadPosition, storePosition } from './position';
 import type { RingDescriptor, RingMemory } from './ring-file';
+import { RingServer } from './ring-server';
 
 const CHECKPOINT_INDEX = L.int32Index(L.TAIL_CHECKPOINT_OFFSET);
 const WAKE_SEQUENCE_INDEX = L.int32Index(L.WAKE_SEQUENCE_OFFSET);
@@ -380,6 +381,15 @@ export class ReliablePublication implements ClaimOwner {
     }
     this.checkpoint = -1;
     return position;
+  }
+
+  /**
+   * Hands this ring's file descriptor to each consumer that connects to `socketPath` (for anonymous rings made by
+   * `Publication.createAnonymous`; works for file rings too). Consumers join with `Subscription.connect`.
+   */
+  serve(socketPath: string): Promise<RingServer> {
+    if (this.closed) throw closedError('publication');
+    return RingServer.listen(this.memory, socketPath);
   }
 
   /** Closes the producer: publishes the final checkpoint, marks the ring closed and releases the lock. */

@@ -21,6 +21,8 @@ export interface RingMemory {
   waitSync(byteOffset: number, expected: number, timeoutMs: number): FutexResultValue;
   /** A waiter that sleeps on the int32 at `byteOffset` off the event loop. */
   createWaiter(byteOffset: number): FutexWaiter;
+  /** Sends the ring's fd over a connected Unix socket (anonymous rings). */
+  sendTo(socketFd: number): void;
   close(): void;
 }
 

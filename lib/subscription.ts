@@ -4,6 +4,7 @@
  */
 import { BroadcastSubscription } from './broadcast-subscription';
 import { ReliableSubscription, type StartFrom } from './reliable-subscription';
+import { receiveRingFd } from './ring-server';
 import { openRingFromFd, openRingMemory, type NewRing, type OpenRingOptions } from './rings';
 
 export interface SubscriptionOptions extends OpenRingOptions {
@@ -30,4 +31,11 @@ function fromFd(fd: number, options: SubscriptionOptions = {}): Subscription {
   return subscriberFor(openRingFromFd(fd, options), options.from);
 }
 
-export const Subscription = { open, fromFd };
+/** Fetches a ring's fd from a producer's `pub.serve(socketPath)` and joins it. */
+async function connect(socketPath: string, options: SubscriptionOptions & { connectTimeoutMs?: number } = {}):
+  Promise<Subscription> {
+  const fd = await receiveRingFd(socketPath, options.connectTimeoutMs ?? 5000);
+  return fromFd(fd, options);
+}
+
+export const Subscription = { open, fromFd, connect };
