@@ -1,0 +1,88 @@
+// Mapping a file into memory as a real SharedArrayBuffer, and releasing it explicitly.
+//
+// Lifetime: the SharedArrayBuffer's backing store owns the mapping; V8 calls Release() (on a background thread,
+// after every isolate that saw the buffer has collected it) and that munmaps. unmap() is the explicit close: it cannot
+// munmap, because JS may still hold the buffer and a stray access would be a SIGSEGV. It swaps the whole range for
+// private zero pages instead (one mmap(MAP_FIXED) call, atomic for other threads): the shared pages are released now,
+// the address stays valid, and a late access reads zeros.
+#include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <unordered_map>
+
+#include "args.h"
+#include "errors.h"
+#include "exports.h"
+#include "shared-buffer.h"
+
+namespace shmring {
+namespace {
+
+struct Mapping {
+  size_t length;
+  bool released;  // unmap() swapped in zero pages
+};
+
+// Every live mapping this process made, by address. Guarded by a mutex: the deleter runs on V8's threads.
+std::mutex registryMutex;
+std::unordered_map<void*, Mapping>& Registry() {
+  static auto* registry = new std::unordered_map<void*, Mapping>();  // never destroyed: deleters may run at exit
+  return *registry;
+}
+
+// V8's deleter. Thread-safe, no Node-API.
+void Release(void* data, size_t length, void* /*deleterData*/) {
+  std::lock_guard<std::mutex> lock(registryMutex);
+  Registry().erase(data);
+  munmap(data, length);  // the address must leave the registry before it can be handed out again
+}
+
+// map(fd, length, populate, lock) -> SharedArrayBuffer
+Napi::Value Map(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  size_t length = static_cast<size_t>(Int64Arg(info, 1));
+  bool populate = BoolArg(info, 2);
+  bool lockPages = BoolArg(info, 3);
+
+  int flags = MAP_SHARED | (populate ? MAP_POPULATE : 0);
+  void* data = mmap(nullptr, length, PROT_READ | PROT_WRITE, flags, fd, 0);
+  if (data == MAP_FAILED) ThrowErrno(env, errno, "mmap");
+  if (lockPages && mlock(data, length) != 0) {
+    int err = errno;
+    munmap(data, length);
+    ThrowErrno(env, err, "mlock");
+  }
+  {
+    std::lock_guard<std::mutex> lock(registryMutex);
+    Registry()[data] = Mapping{length, false};
+  }
+  std::unique_ptr<v8::BackingStore> store = v8::SharedArrayBuffer::NewBackingStore(data, length, Release, nullptr);
+  return NewSharedArrayBuffer(env, std::move(store));
+}
+
+// unmap(sab): idempotent explicit release (see the top of the file).
+void Unmap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SharedBufferView view = GetSharedBuffer(env, info[0], "buffer");
+  std::lock_guard<std::mutex> lock(registryMutex);
+  auto it = Registry().find(view.data);
+  if (it == Registry().end() || it->second.length != view.length) {
+    ThrowTypeError(env, "buffer is not a mapping made by shmring's map()");
+  }
+  if (it->second.released) return;
+  void* zeros = mmap(view.data, view.length, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (zeros == MAP_FAILED) ThrowErrno(env, errno, "mmap");
+  it->second.released = true;
+}
+
+}  // namespace
+
+void InitMapping(Napi::Env env, Napi::Object exports) {
+  exports.Set("map", Napi::Function::New(env, Map, "map"));
+  exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
+}
+
+}  // namespace shmring
