@@ -45,12 +45,13 @@ export class BroadcastSubscription extends SubscriptionBase {
     this.dataOffset = d.dataOffset;
     this.capacity = d.capacity;
     this.mask = d.capacity - 1;
-    this.maxMessageLength = d.maxMessageLength;
+    // Agrona's limit, not the header's: any transmitter (a JVM one too) may send capacity/8 bytes.
+    this.maxMessageLength = L.maxMessageLengthFor(d.capacity);
     const trailer = d.dataOffset + d.capacity;
     this.tailIntentIndex = L.int32Index(trailer + L.TAIL_INTENT_COUNTER_OFFSET);
     this.tailIndex = L.int32Index(trailer + L.TAIL_COUNTER_OFFSET);
     this.latestIndex = L.int32Index(trailer + L.LATEST_COUNTER_OFFSET);
-    this.scratch = new Uint8Array(L.align(d.maxMessageLength, 8) + 8);
+    this.scratch = new Uint8Array(L.align(this.maxMessageLength, 8) + 8);
     this.scratch32 = new Int32Array(this.scratch.buffer);
     // Agrona starts a receiver at `latest`. Nothing older can be found safely once the ring has wrapped, so
     // 'earliest' means position 0 only while the ring has not wrapped yet.

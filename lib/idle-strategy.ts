@@ -100,5 +100,7 @@ export class BackoffIdleStrategy implements IdleStrategy {
 }
 
 function checkNanos(name: string, value: number): void {
-  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number: ${name}=${value}`);
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`${name} must be a positive number: ${name}=${value}`);
+  }
 }

@@ -38,7 +38,7 @@ export interface RingLayoutOptions {
   maxConsumers?: number;
   /** Largest message: up to capacity/8 (the default). */
   maxMessageLength?: number;
-  /** Largest payload of one record; longer messages are fragmented (reliable mode). Default min(64 KiB, max message). */
+  /** Largest payload of one record; longer messages are fragmented (reliable). Default min(64 KiB, max message). */
   maxFramePayload?: number;
 }
 
@@ -79,10 +79,15 @@ export function describeNewRing(options: RingLayoutOptions = {}): RingDescriptor
   const largest = L.maxMessageLengthFor(capacity);
   const maxMessageLength = options.maxMessageLength ?? largest;
   checkInteger('maxMessageLength', maxMessageLength, 1, largest);
+  if (mode === 'broadcast' && maxMessageLength !== largest) {
+    // Agrona's format fixes it: any transmitter (a JVM one too) may send capacity/8 bytes.
+    throw new RangeError(
+      `broadcast rings carry messages up to capacity/8=${largest}: maxMessageLength=${maxMessageLength}`);
+  }
   const maxFramePayload = mode === 'broadcast'
     ? maxMessageLength
     : options.maxFramePayload ?? Math.min(L.DEFAULT_MAX_FRAME_PAYLOAD, maxMessageLength);
-  checkInteger('maxFramePayload', maxFramePayload, 8, maxMessageLength);
+  checkInteger('maxFramePayload', maxFramePayload, 1, maxMessageLength);
   if (mode === 'broadcast' && options.maxFramePayload !== undefined && options.maxFramePayload !== maxMessageLength) {
     throw new RangeError(`broadcast rings do not fragment: maxFramePayload=${options.maxFramePayload}`);
   }
