@@ -62,8 +62,9 @@ struct timespec FromMs(double ms) {
   return ts;
 }
 
-// A wait with a finite timeout has a deadline on CLOCK_MONOTONIC, in nanoseconds.
-bool HasTimeout(double timeoutMs) { return timeoutMs >= 0 && std::isfinite(timeoutMs); }
+// Negative, NaN, infinite or absurd (beyond ~31 years, where int64 nanoseconds and time_t conversions would
+// overflow) timeouts mean "no timeout".
+bool HasTimeout(double timeoutMs) { return timeoutMs >= 0 && timeoutMs < 1e12; }
 
 int64_t NowNs() {
   struct timespec ts;

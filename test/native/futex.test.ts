@@ -49,6 +49,7 @@ describe('futexWait / futexWake (blocking)', () => {
     expect(futexWait(buffer, 4, -1, 30)).toBe(FutexResult.TIMED_OUT); // -1 and 0xffffffff are the same word
     expect(performance.now() - started).toBeGreaterThanOrEqual(29);
     expect(futexWait(buffer, 4, 0xffffffff, 0)).toBe(FutexResult.TIMED_OUT);
+    expect(futexWait(buffer, 4, 0, 1e300)).toBe(FutexResult.NOT_EQUAL); // an absurd timeout is accepted as "forever"
     expect(futexWake(buffer, 4)).toBe(0);
   });
 
@@ -130,6 +131,10 @@ describe('FutexWaiter', () => {
     waiter.cancel();
     expect(await cancelled).toBe(FutexResult.CANCELLED);
     waiter.cancel(); // idle: no-op
+    const huge = waiter.waitAsync(9, 1e300); // an absurd timeout means "forever", not an overflowed deadline
+    await sleep(20);
+    waiter.cancel();
+    expect(await huge).toBe(FutexResult.CANCELLED);
     const woken = waiter.waitAsync(9, 10_000);
     await sleep(20);
     Atomics.store(new Int32Array(buffer), 0, 10);
