@@ -58,6 +58,8 @@ export class ReliablePublication implements ClaimOwner {
   private batching = false;
   private pendingOffset = -1;
   private pendingLength = 0;
+  /** Position of an open batch's first record: the limit and the checkpoint must not pass it (see refreshLimit). */
+  private batchStart = 0;
   private closed = false;
 
   /** @internal Use `Publication.create` / `Publication.attach`. The caller holds the producer lock. */
@@ -99,7 +101,8 @@ export class ReliablePublication implements ClaimOwner {
    */
   offer(message: Uint8Array, typeId = 1): number {
     const length = message.length;
-    if (length > this.maxFramePayload || this.claim.isPending || (typeId >>> 0) > L.MAX_TYPE_ID) {
+    // `typeId >>> 0 !== typeId` sends non-integers and values >= 2^32 (which `>>> 0` would wrap) to the checks.
+    if (length > this.maxFramePayload || this.claim.isPending || (typeId >>> 0) !== typeId || typeId > L.MAX_TYPE_ID) {
       return this.offerSlow(message, typeId);
     }
     const recordOffset = this.reserve(length + L.HEADER_LENGTH);
@@ -144,6 +147,7 @@ export class ReliablePublication implements ClaimOwner {
     if (this.batching) throw new ShmringError(ErrorCode.INVALID_STATE, 'a batch is already open');
     if (this.closed) throw closedError('publication');
     this.batching = true;
+    this.batchStart = this.tailPosition;
   }
 
   /** Publishes every record written since `beginBatch()`. Returns the new position. */
@@ -205,6 +209,7 @@ export class ReliablePublication implements ClaimOwner {
     if (required > this.limitPosition && !this.refreshLimit(required)) return OfferResult.BACK_PRESSURED;
 
     const openedBatch = !this.batching;
+    if (openedBatch) this.batchStart = this.tailPosition;
     this.batching = true;
     let part = 0;
     let partOffset = 0;
@@ -298,7 +303,10 @@ export class ReliablePublication implements ClaimOwner {
   private refreshLimit(required: number): boolean {
     if (this.closed) return false;
     const i32 = this.i32;
-    const tail = this.tailPosition;
+    // While a batch is open its records after the first are already written but not yet visible. Checkpoint and
+    // limit count from the batch's first record: a consumer joining now must start there (not inside the batch,
+    // where it would see records before commitBatch), and the batch must not wrap onto its own first record.
+    const tail = this.batching ? this.batchStart : this.tailPosition;
     if (tail !== this.checkpoint) {
       storePosition(i32, this.i64, CHECKPOINT_INDEX, tail);
       this.checkpoint = tail;
@@ -375,9 +383,10 @@ export class ReliablePublication implements ClaimOwner {
       const index = position & this.mask;
       const length = Atomics.load(this.i32, (this.dataOffset + index) >> 2);
       if (length === 0 || length === L.SLEEPING_MARK) break;
-      const aligned = L.align(length, L.RECORD_ALIGNMENT);
-      if (length < L.HEADER_LENGTH || aligned > this.capacity - index) break;
-      position += aligned;
+      // Compare the length itself, not the aligned length: aligning a hostile length near 2^31 overflows to a
+      // negative number, which passed this check and walked the position backwards forever.
+      if (length < L.HEADER_LENGTH || length > this.capacity - index) break;
+      position += L.align(length, L.RECORD_ALIGNMENT);
     }
     this.checkpoint = -1;
     return position;
@@ -395,7 +404,10 @@ export class ReliablePublication implements ClaimOwner {
   /** Closes the producer: publishes the final checkpoint, marks the ring closed and releases the lock. */
   close(): void {
     if (this.closed) return;
-    if (this.batching && this.pendingOffset >= 0 && !this.claim.isPending) this.commitBatch();
+    // A claim left pending would stay a hole (length 0) that consumers wait at forever, and the checkpoint stored
+    // below is past it, so the next producer would never fill it: turn it into padding that consumers skip.
+    if (this.claim.isPending) this.claim.abort();
+    if (this.batching && this.pendingOffset >= 0) this.commitBatch();
     this.closed = true;
     this.limitPosition = -1; // every later reserve goes to refreshLimit, which refuses
     storePosition(this.i32, this.i64, CHECKPOINT_INDEX, this.tailPosition);

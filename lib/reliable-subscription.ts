@@ -95,12 +95,14 @@ export class ReliableSubscription extends SubscriptionBase {
           if (length < 0 && length !== L.SLEEPING_MARK) throw corrupt('record length', length);
           break;
         }
+        // The length itself is checked (aligning a hostile length near 2^31 overflows to a negative number), and
+        // before the position moves: a corrupt record is never skipped as if it had been consumed.
+        if (length < L.HEADER_LENGTH || length > this.capacity - index) throw corrupt('record length', length);
         const aligned = (length + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
-        if (length < L.HEADER_LENGTH || aligned > this.capacity - index) throw corrupt('record length', length);
         const typeWord = i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2];
+        if (typeWord !== L.PADDING_TYPE && length > this.maxRecordLength) throw corrupt('record length', length);
         position += aligned;
         if (typeWord === L.PADDING_TYPE) continue;
-        if (length > this.maxRecordLength) throw corrupt('record length', length);
         if (typeWord >>> L.FLAGS_SHIFT === L.UNFRAGMENTED) {
           delivered++;
           handler(this.u8, recordOffset + L.HEADER_LENGTH, length - L.HEADER_LENGTH, typeWord & L.TYPE_ID_MASK);
@@ -215,9 +217,9 @@ export class ReliableSubscription extends SubscriptionBase {
       const index = position & this.mask;
       const length = Atomics.load(this.i32, (this.dataOffset + index) >> 2);
       if (length === 0 || length === L.SLEEPING_MARK) return position;
-      const aligned = L.align(length, L.RECORD_ALIGNMENT);
-      if (length < L.HEADER_LENGTH || aligned > this.capacity - index) throw corrupt('record length', length);
-      position += aligned;
+      // The length itself, not the aligned length (which overflows to a negative number near 2^31).
+      if (length < L.HEADER_LENGTH || length > this.capacity - index) throw corrupt('record length', length);
+      position += L.align(length, L.RECORD_ALIGNMENT);
     }
     throw corrupt('records without end from checkpoint', start);
   }
