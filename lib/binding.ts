@@ -91,6 +91,13 @@ export interface NativeBinding {
   map(fd: number, length: number, populate: boolean, lock: boolean): SharedArrayBuffer;
   /** Swaps the mapping for private zero pages now (idempotent); TypeError for a buffer `map` did not make. */
   unmap(buffer: SharedArrayBuffer): void;
+  /**
+   * A second shared mapping of the file as a plain ArrayBuffer: payload copies through it run at memcpy speed
+   * (V8 copies SharedArrayBuffers with relaxed atomic word copies). Atomics stay on the SharedArrayBuffer.
+   */
+  mapAlias(fd: number, length: number): ArrayBuffer;
+  /** Explicit close of an alias: swaps in zero pages like `unmap`. Idempotent. */
+  unmapAlias(buffer: ArrayBuffer): void;
 
   socketPair(): [number, number];
   unixListen(path: string, backlog: number): number;

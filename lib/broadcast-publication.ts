@@ -40,7 +40,8 @@ export class BroadcastPublication {
     this.memory = memory;
     this.i32 = new Int32Array(memory.buffer);
     this.i64 = new BigInt64Array(memory.buffer);
-    this.u8 = new Uint8Array(memory.buffer);
+    // Payload bytes go through the plain-ArrayBuffer alias (memcpy speed); atomics stay on the SharedArrayBuffer.
+    this.u8 = new Uint8Array(memory.alias ?? memory.buffer);
     this.dataOffset = d.dataOffset;
     this.capacity = d.capacity;
     this.mask = d.capacity - 1;
@@ -71,7 +72,8 @@ export class BroadcastPublication {
    */
   offer(message: Uint8Array, typeId = 1): number {
     const length = message.length;
-    if (length > this.maxMessageLength || !(typeId >= 1 && typeId <= MAX_BROADCAST_TYPE_ID) || this.closed) {
+    // `(typeId | 0) === typeId` also sends non-integers (1.5, NaN) to rejectOffer instead of storing them truncated.
+    if (length > this.maxMessageLength || !((typeId | 0) === typeId && typeId >= 1) || this.closed) {
       return this.rejectOffer(length, typeId);
     }
     const recordOffset = this.reserve(length);
@@ -85,7 +87,7 @@ export class BroadcastPublication {
   offerParts(parts: readonly Uint8Array[], typeId = 1): number {
     let length = 0;
     for (let i = 0; i < parts.length; i++) length += parts[i].length;
-    if (length > this.maxMessageLength || !(typeId >= 1 && typeId <= MAX_BROADCAST_TYPE_ID) || this.closed) {
+    if (length > this.maxMessageLength || !((typeId | 0) === typeId && typeId >= 1) || this.closed) {
       return this.rejectOffer(length, typeId);
     }
     const recordOffset = this.reserve(length);

@@ -41,7 +41,8 @@ export class BroadcastSubscription extends SubscriptionBase {
     super();
     this.memory = memory;
     this.i32 = new Int32Array(memory.buffer);
-    this.u8 = new Uint8Array(memory.buffer);
+    // Large payloads are copied out through the plain-ArrayBuffer alias (memcpy speed).
+    this.u8 = new Uint8Array(memory.alias ?? memory.buffer);
     this.dataOffset = d.dataOffset;
     this.capacity = d.capacity;
     this.mask = d.capacity - 1;

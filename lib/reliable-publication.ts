@@ -67,7 +67,8 @@ export class ReliablePublication implements ClaimOwner {
     this.memory = memory;
     this.i32 = new Int32Array(memory.buffer);
     this.i64 = new BigInt64Array(memory.buffer);
-    this.u8 = new Uint8Array(memory.buffer);
+    // Payload bytes go through the plain-ArrayBuffer alias (memcpy speed); atomics stay on the SharedArrayBuffer.
+    this.u8 = new Uint8Array(memory.alias ?? memory.buffer);
     this.dataOffset = d.dataOffset;
     this.capacity = d.capacity;
     this.mask = d.capacity - 1;

@@ -41,7 +41,8 @@ export class ReliableSubscription extends SubscriptionBase {
     this.memory = memory;
     this.i32 = new Int32Array(memory.buffer);
     this.i64 = new BigInt64Array(memory.buffer);
-    this.u8 = new Uint8Array(memory.buffer);
+    // Payload bytes go through the plain-ArrayBuffer alias (memcpy speed); atomics stay on the SharedArrayBuffer.
+    this.u8 = new Uint8Array(memory.alias ?? memory.buffer);
     this.dataOffset = d.dataOffset;
     this.capacity = d.capacity;
     this.mask = d.capacity - 1;
@@ -121,7 +122,11 @@ export class ReliableSubscription extends SubscriptionBase {
 
   /** True when a record is ready at this consumer's position (one atomic load). */
   hasData(): boolean {
-    return Atomics.load(this.i32, (this.dataOffset + (this.consumerPosition & this.mask)) >> 2) > 0;
+    // Also true once this consumer was evicted, so that wait()/waitSync() return and the next poll throws
+    // ERR_SHMRING_EVICTED: the producer may have lapped our position, and the word there is then someone else's
+    // payload. Without this, a negative payload word made wait() spin forever (announceSleep kept failing).
+    return Atomics.load(this.i32, (this.dataOffset + (this.consumerPosition & this.mask)) >> 2) > 0 ||
+      Atomics.load(this.i32, this.stateIndex) !== this.stateWord;
   }
 
   /**
@@ -129,6 +134,8 @@ export class ReliableSubscription extends SubscriptionBase {
    * the mark and wakes the futex. Returns false when a record arrived first (then do not sleep).
    */
   protected announceSleep(): boolean {
+    // Never mark once evicted: a lapped position reading 0 is inside a committed payload, not an empty slot.
+    if (Atomics.load(this.i32, this.stateIndex) !== this.stateWord) return false;
     const index = (this.dataOffset + (this.consumerPosition & this.mask)) >> 2;
     const previous = Atomics.compareExchange(this.i32, index, 0, L.SLEEPING_MARK);
     return previous === 0 || previous === L.SLEEPING_MARK;

@@ -10,6 +10,11 @@ import * as L from './layout';
 /** The shared memory a ring lives in: a `Segment` (file or memfd), or a test double. */
 export interface RingMemory {
   readonly buffer: SharedArrayBuffer;
+  /**
+   * The same memory as a plain ArrayBuffer (a second mapping) for payload copies, or the SharedArrayBuffer itself.
+   * Every atomic (commit, observe) stays on `buffer`; payload bytes are only touched between such atomics.
+   */
+  readonly alias?: ArrayBuffer | SharedArrayBuffer;
   /** File path, or null for an anonymous (memfd) ring. */
   readonly path: string | null;
   tryLock(offset: number, exclusive: boolean): boolean;

@@ -60,6 +60,7 @@ export class Segment {
   /** Mapped length in bytes. */
   readonly size: number;
   private closed = false;
+  private aliasBuffer: ArrayBuffer | null = null;
 
   private constructor(buffer: SharedArrayBuffer, fd: number, filePath: string | null, size: number) {
     this.buffer = buffer;
@@ -248,7 +249,19 @@ export class Segment {
   }
 
   /**
-   * Releases the shared pages now (the buffer then reads zeros, it never faults) and closes the fd, dropping this
+   * The same file mapped a second time, as a plain ArrayBuffer (made on first use). Bulk copies through it run at
+   * memcpy speed; V8 copies SharedArrayBuffers with relaxed atomic word copies. Keep atomics on `buffer`.
+   */
+  get alias(): ArrayBuffer {
+    if (this.aliasBuffer === null) {
+      this.ensureOpen();
+      this.aliasBuffer = binding().mapAlias(this.fd, this.size);
+    }
+    return this.aliasBuffer;
+  }
+
+  /**
+   * Releases the shared pages now (the buffers then read zeros, they never fault) and closes the fd, dropping this
    * description's locks. Idempotent; other methods then throw ERR_SHMRING_CLOSED.
    */
   close(): void {
@@ -257,6 +270,7 @@ export class Segment {
     const native = binding();
     try {
       native.unmap(this.buffer);
+      if (this.aliasBuffer !== null) native.unmapAlias(this.aliasBuffer);
     } finally {
       native.closeFd(this.fd);
     }
