@@ -6,6 +6,7 @@
  * before anything in it runs. See docs/native.md for what each call does.
  */
 import fs from 'fs';
+import os from 'os';
 import path from 'path';
 import { ErrorCode, ShmringError } from './errors';
 
@@ -151,6 +152,22 @@ export function candidatePaths(root: string = packageRoot()): string[] {
   ];
 }
 
+/** glibc's RTLD_NODELETE; `os.constants.dlopen` does not export it. */
+const RTLD_NODELETE = 0x1000;
+
+/**
+ * Loads an addon file so that it is never unloaded. Node dlclose()s an addon when the worker_thread that loaded it
+ * ends, but V8 drops that worker's last SharedArrayBuffer references only later, at isolate teardown, through a
+ * shared_ptr control block whose vtable lives in the addon: a process that used shmring from a worker only (the
+ * main thread never loaded it) died with SIGSEGV when the worker ended (test/recovery/waiting.test.ts).
+ */
+function loadAddon(file: string): unknown {
+  const module = { exports: {} };
+  // require.resolve first: a missing file fails as require() would ("Cannot find module ...").
+  process.dlopen(module, require.resolve(file), os.constants.dlopen.RTLD_LAZY | RTLD_NODELETE);
+  return module.exports;
+}
+
 /**
  * Loads the first candidate that loads and matches this Node's ABI. Throws UNSUPPORTED_PLATFORM off Linux, else
  * ADDON_NOT_LOADED listing every path with its error and what to run. `load` is injectable for tests.
@@ -159,7 +176,7 @@ export function loadBinding(
   candidates: string[],
   root: string,
   platform: string = process.platform,
-  load: (file: string) => unknown = require,
+  load: (file: string) => unknown = loadAddon,
 ): NativeBinding {
   if (platform !== 'linux') {
     throw new ShmringError(

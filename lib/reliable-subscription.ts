@@ -120,13 +120,14 @@ export class ReliableSubscription extends SubscriptionBase {
     return delivered;
   }
 
-  /** True when a record is ready at this consumer's position (one atomic load). */
+  /** True when a record is ready at this consumer's position, or when poll would throw ERR_SHMRING_EVICTED. */
   hasData(): boolean {
     // Also true once this consumer was evicted, so that wait()/waitSync() return and the next poll throws
     // ERR_SHMRING_EVICTED: the producer may have lapped our position, and the word there is then someone else's
     // payload. Without this, a negative payload word made wait() spin forever (announceSleep kept failing).
+    // (Not after close(), which changes the slot too: waitSync must still throw ERR_SHMRING_CLOSED.)
     return Atomics.load(this.i32, (this.dataOffset + (this.consumerPosition & this.mask)) >> 2) > 0 ||
-      Atomics.load(this.i32, this.stateIndex) !== this.stateWord;
+      (!this.closed && Atomics.load(this.i32, this.stateIndex) !== this.stateWord);
   }
 
   /**
