@@ -126,7 +126,10 @@ export class ReliableSubscription extends SubscriptionBase {
     // ERR_SHMRING_EVICTED: the producer may have lapped our position, and the word there is then someone else's
     // payload. Without this, a negative payload word made wait() spin forever (announceSleep kept failing).
     // (Not after close(), which changes the slot too: waitSync must still throw ERR_SHMRING_CLOSED.)
-    return Atomics.load(this.i32, (this.dataOffset + (this.consumerPosition & this.mask)) >> 2) > 0 ||
+    // Any word but "empty" (0) or the sleeping mark counts: a corrupt negative length must reach poll, which throws
+    // ERR_SHMRING_CORRUPT, rather than make wait() spin.
+    const word = Atomics.load(this.i32, (this.dataOffset + (this.consumerPosition & this.mask)) >> 2);
+    return (word !== 0 && word !== L.SLEEPING_MARK) ||
       (!this.closed && Atomics.load(this.i32, this.stateIndex) !== this.stateWord);
   }
 
