@@ -15,6 +15,16 @@ export type AttachOptions = OpenRingOptions & ProducerOptions;
 /** The producer of a ring; narrow with `pub.mode`. */
 export type Publication = ReliablePublication | BroadcastPublication;
 
+/** Refuses bad producer options before any file is created or opened (they used to be taken as they came). */
+function checkProducerOptions(options: ProducerOptions): void {
+  const timeout = options.evictionTimeoutMs;
+  if (timeout === undefined) return;
+  if (typeof timeout !== 'number' || Number.isNaN(timeout)) {
+    throw new TypeError(`evictionTimeoutMs must be a number: evictionTimeoutMs=${String(timeout)}`);
+  }
+  if (timeout < 0) throw new RangeError(`evictionTimeoutMs must be >= 0: evictionTimeoutMs=${timeout}`);
+}
+
 function producerFor(ring: NewRing, options: ProducerOptions): Publication {
   return ring.descriptor.mode === 'broadcast'
     ? new BroadcastPublication(ring.memory, ring.descriptor)
@@ -26,6 +36,7 @@ function create(name: string, options?: PublicationOptions & { mode?: 'reliable'
 function create(name: string, options?: PublicationOptions): Publication;
 /** Creates `/dev/shm/<name>` (mode 0600, fails with EEXIST if it exists) and becomes its producer. */
 function create(name: string, options: PublicationOptions = {}): Publication {
+  checkProducerOptions(options);
   return producerFor(createRingMemory(name, options, true), options);
 }
 
@@ -35,6 +46,7 @@ function create(name: string, options: PublicationOptions = {}): Publication {
  * while another producer lives.
  */
 function attach(name: string, options: AttachOptions = {}): Publication {
+  checkProducerOptions(options);
   const ring = openRingMemory(name, options);
   lockProducer(ring);
   return producerFor(ring, options);
@@ -44,6 +56,7 @@ function createAnonymous(options: PublicationOptions & { mode: 'broadcast' }): B
 function createAnonymous(options?: PublicationOptions & { mode?: 'reliable' }): ReliablePublication;
 /** Creates a ring in a sealed memfd: no file, freed when the last process closes it; share it with `serveRing`. */
 function createAnonymous(options: PublicationOptions = {}): Publication {
+  checkProducerOptions(options);
   return producerFor(createAnonymousRingMemory(options), options);
 }
 

@@ -54,8 +54,9 @@ export abstract class SubscriptionBase {
     const deadline = timeoutMs >= 0 ? Date.now() + timeoutMs : Infinity;
     const i32 = this.int32();
     for (;;) {
-      if (this.hasData()) return true;
+      // Closed first: a closed reliable subscription's hasData() is true (its slot state no longer matches).
       if (this.isClosed) throw closedError('subscription');
+      if (this.hasData()) return true;
       if (this.producerClosed) return false;
       const remaining = Math.min(deadline - Date.now(), MAX_SLEEP_MS);
       if (remaining <= 0) return false;

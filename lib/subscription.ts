@@ -15,6 +15,13 @@ export interface SubscriptionOptions extends OpenRingOptions {
 /** A consumer of a ring; narrow with `sub.mode`. */
 export type Subscription = ReliableSubscription | BroadcastSubscription;
 
+/** Misuse is refused before the ring is opened (an unknown value used to mean 'latest' silently). */
+function checkFrom(from: unknown): void {
+  if (from !== undefined && from !== 'latest' && from !== 'earliest') {
+    throw new TypeError(`from must be 'latest' or 'earliest': from=${String(from)}`);
+  }
+}
+
 function subscriberFor(ring: NewRing, from: StartFrom | undefined): Subscription {
   return ring.descriptor.mode === 'broadcast'
     ? new BroadcastSubscription(ring.memory, ring.descriptor, from)
@@ -23,11 +30,13 @@ function subscriberFor(ring: NewRing, from: StartFrom | undefined): Subscription
 
 /** Opens `/dev/shm/<name>` (O_NOFOLLOW, header validated) and joins it as a consumer. */
 function open(name: string, options: SubscriptionOptions = {}): Subscription {
+  checkFrom(options.from);
   return subscriberFor(openRingMemory(name, options), options.from);
 }
 
 /** Joins a ring from a file descriptor (e.g. a memfd received over a Unix socket or inherited from a parent). */
 function fromFd(fd: number, options: SubscriptionOptions = {}): Subscription {
+  checkFrom(options.from);
   return subscriberFor(openRingFromFd(fd, options), options.from);
 }
 

@@ -433,6 +433,7 @@ describe('BroadcastSubscription#poll', () => {
     sub.close();
     sub.close();
     expectShmringError(() => sub.poll(() => undefined), ErrorCode.CLOSED, 'subscription is closed');
+    expectShmringError(() => sub.waitSync(10), ErrorCode.CLOSED, 'subscription is closed');
   });
 });
 

@@ -326,7 +326,7 @@ describe('ReliablePublication#tryClaim', () => {
     expect(claim.offset).toBe(ring.dataOffset + L.HEADER_LENGTH);
     expect(ring.lengthAt(0)).toBe(0);
     expect(ring.lengthAt(32)).toBe(0);
-    expect(pub.position).toBe(2 * CAPACITY + 32 - CAPACITY);
+    expect(pub.position).toBe(CAPACITY + 32);
     // A consumer skips the padding, delivers nothing and waits at offset 0.
     expect(sub.poll(() => undefined)).toBe(0);
     expect(sub.position).toBe(CAPACITY);
@@ -861,6 +861,7 @@ describe('ReliablePublication liveness', () => {
     sub.close();
     sub.close(); // idempotent
     expectShmringError(() => sub.poll(() => undefined), ErrorCode.CLOSED, 'subscription is closed');
+    expectShmringError(() => sub.waitSync(10), ErrorCode.CLOSED, 'subscription is closed');
     expect(ring.slotState(sub.slot)).toBe(L.SLOT_FREE);
     expect(ring.locks.has(L.CONSUMER_LOCK_BYTE_BASE + sub.slot)).toBe(false);
   });
@@ -948,7 +949,8 @@ describe('ReliableSubscription on hostile record words', () => {
 
   it.each([-2, -8, -0x80000000])('refuses a negative length other than the sleeping mark: length=%i', (length) => {
     const { ring, sub } = ringWithRecord(length, UNFRAGMENTED_TYPE_WORD(1));
-    expect(sub.hasData()).toBe(false);
+    // hasData() reports it, so that a waiting consumer polls and meets the error instead of spinning in wait().
+    expect(sub.hasData()).toBe(true);
     expectCorruptAndStill(sub, ring, corruptLength(length));
   });
 

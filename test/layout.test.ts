@@ -1,0 +1,216 @@
+/**
+ * docs/FORMAT.md is the human spec of a ring file and lib/layout.ts the code's copy of it (as Aeron's C client pins
+ * every field with `_Static_assert(offsetof(...) == N)`): this reads the numbers written in the document (the
+ * offset table, the section diagram, the per-structure bit diagrams) and asserts each constant equals them, in both
+ * directions, so the two cannot drift.
+ */
+import fs from 'fs';
+import path from 'path';
+import { describe, expect, it } from 'vitest';
+import * as L from '../lib/layout';
+import { describeNewRing, readDescriptor, writeHeader } from '../lib/ring-file';
+
+const FORMAT = fs.readFileSync(path.resolve(__dirname, '..', 'docs', 'FORMAT.md'), 'utf8');
+
+interface Row {
+  name: string;
+  offset: number;
+  size: number | null;
+}
+
+/** The `| NAME | offset | size | written by |` rows of the offset table, in document order. */
+function offsetTable(): Row[] {
+  const rows: Row[] = [];
+  for (const match of FORMAT.matchAll(/^\| ([A-Z][A-Z0-9_]*) \| (\d+) \| ([^|]*)\|/gm)) {
+    const size = /^\d+$/.test(match[3].trim()) ? Number(match[3].trim()) : null;
+    rows.push({ name: match[1], offset: Number(match[2]), size });
+  }
+  return rows;
+}
+
+/** The fenced code block that follows the heading (or line) containing `marker`. */
+function diagramAfter(marker: string): string {
+  const start = FORMAT.indexOf(marker);
+  if (start < 0) throw new Error(`docs/FORMAT.md has no ${JSON.stringify(marker)}`);
+  const open = FORMAT.indexOf('```', start);
+  const close = FORMAT.indexOf('```', open + 3);
+  return FORMAT.slice(open + 3, close);
+}
+
+/** Bit-diagram rows `| label ... |  N`: label (first words inside the box) -> byte offset N on the right. */
+function bitDiagramOffsets(marker: string): Map<string, number> {
+  const offsets = new Map<string, number>();
+  for (const match of diagramAfter(marker).matchAll(/^\|(.*)\|\s+(\d+)\b/gm)) {
+    const label = match[1].replace(/\s*\|\s*/g, ' | ').replace(/\s+/g, ' ').trim();
+    offsets.set(label, Number(match[2]));
+  }
+  return offsets;
+}
+
+/** The offset in `offsets` of the row whose label starts with `prefix` (exactly one must). */
+function offsetOf(offsets: Map<string, number>, prefix: string): number {
+  const found = [...offsets].filter(([label]) => label.startsWith(prefix));
+  if (found.length !== 1) throw new Error(`expected one row starting ${JSON.stringify(prefix)}: ${JSON.stringify([...offsets])}`);
+  return found[0][1];
+}
+
+const layout = L as unknown as Record<string, unknown>;
+
+describe('docs/FORMAT.md offset table', () => {
+  const rows = offsetTable();
+
+  it('has a row for every field the table promises (and each name only once)', () => {
+    expect(rows.length).toBeGreaterThanOrEqual(30);
+    expect(new Set(rows.map((r) => r.name)).size).toBe(rows.length);
+  });
+
+  it('matches the exported constant of lib/layout.ts for every row', () => {
+    const mismatches = rows
+      .filter((row) => layout[row.name] !== row.offset)
+      .map((row) => `${row.name}: doc=${row.offset} code=${String(layout[row.name])}`);
+    expect(mismatches).toEqual([]);
+  });
+
+  it('has a row for every exported *_OFFSET and *_LENGTH constant (the line starts are in the section diagram)', () => {
+    const inSectionDiagram = new Set(['PRODUCER_LINE_OFFSET', 'WAKE_LINE_OFFSET']);
+    const documented = new Set(rows.map((r) => r.name));
+    const missing = Object.keys(layout)
+      .filter((name) => typeof layout[name] === 'number' && /_(OFFSET|LENGTH)$/.test(name))
+      .filter((name) => !documented.has(name) && !inSectionDiagram.has(name));
+    expect(missing).toEqual([]);
+  });
+
+  it('lists fields that do not overlap, and header fields that stay inside one 128-byte line', () => {
+    for (let i = 0; i + 1 < rows.length; i++) {
+      const [row, next] = [rows[i], rows[i + 1]];
+      if (row.size !== null && next.offset > row.offset) {
+        expect(row.offset + row.size, `${row.name} runs into ${next.name}`).toBeLessThanOrEqual(next.offset);
+      }
+    }
+    for (const row of rows.filter((r) => r.size !== null && r.offset < L.CONSUMER_SLOTS_OFFSET && r.offset >= 4)) {
+      const size = row.size as number;
+      expect(Math.floor(row.offset / L.LINE_LENGTH), row.name)
+        .toBe(Math.floor((row.offset + size - 1) / L.LINE_LENGTH));
+    }
+  });
+});
+
+describe('docs/FORMAT.md diagrams', () => {
+  it('puts each section at the file offset the section diagram shows', () => {
+    const sections = new Map<string, number>();
+    const lines = diagramAfter('## Sections').split('\n');
+    for (let i = 0; i + 1 < lines.length; i++) {
+      const start = /^ (\d+)\s+\+-+\+/.exec(lines[i]);
+      const label = /^\s+\| (.+?)\s*\|/.exec(lines[i + 1]);
+      if (start !== null && label !== null) sections.set(label[1].replace(/\s*\(\d+ B\)$/, ''), Number(start[1]));
+    }
+    expect(sections.get('descriptor line')).toBe(0);
+    expect(sections.get('producer line')).toBe(L.PRODUCER_LINE_OFFSET);
+    expect(sections.get('wake line')).toBe(L.WAKE_LINE_OFFSET);
+    expect(sections.get('consumer slot 0')).toBe(L.CONSUMER_SLOTS_OFFSET);
+    // The reserved line sits between the wake line and the slots: nothing of ours lives there.
+    expect(sections.get('(reserved, 128 B)')).toBe(L.WAKE_LINE_OFFSET + L.LINE_LENGTH);
+    expect(L.CONSUMER_SLOTS_OFFSET - L.WAKE_LINE_OFFSET).toBe(2 * L.LINE_LENGTH);
+  });
+
+  it('draws the descriptor line with the constants\' offsets', () => {
+    const d = bitDiagramOffsets('## Descriptor line');
+    expect(offsetOf(d, 'magic')).toBe(L.MAGIC_OFFSET);
+    expect(offsetOf(d, 'version minor')).toBe(L.VERSION_OFFSET);
+    expect(offsetOf(d, 'mode')).toBe(L.MODE_OFFSET);
+    expect(offsetOf(d, 'flags')).toBe(L.FLAGS_OFFSET);
+    expect(offsetOf(d, 'capacity')).toBe(L.CAPACITY_OFFSET);
+    expect(offsetOf(d, 'max message length')).toBe(L.MAX_MESSAGE_LENGTH_OFFSET);
+    expect(offsetOf(d, 'max frame payload length')).toBe(L.MAX_FRAME_PAYLOAD_OFFSET);
+    expect(offsetOf(d, 'max consumers')).toBe(L.MAX_CONSUMERS_OFFSET);
+    expect(offsetOf(d, 'data offset')).toBe(L.DATA_OFFSET_OFFSET);
+    expect(offsetOf(d, 'file length')).toBe(L.FILE_LENGTH_OFFSET);
+    expect(offsetOf(d, 'created at')).toBe(L.CREATED_AT_OFFSET);
+    expect(offsetOf(d, 'creator pid')).toBe(L.CREATOR_PID_OFFSET);
+  });
+
+  it('draws the consumer slot, the record header and the broadcast trailer with the constants\' offsets', () => {
+    const slot = bitDiagramOffsets('## Consumer slots');
+    expect(offsetOf(slot, 'position (int64, low word)')).toBe(L.SLOT_POSITION_OFFSET);
+    expect(offsetOf(slot, 'position (int64, high word)')).toBe(L.SLOT_POSITION_OFFSET + 4);
+    expect(offsetOf(slot, 'generation')).toBe(L.SLOT_STATE_OFFSET);
+    expect(offsetOf(slot, 'consumer pid')).toBe(L.SLOT_PID_OFFSET);
+    const record = bitDiagramOffsets('## Records (reliable mode)');
+    expect(offsetOf(record, 'record length')).toBe(L.LENGTH_FIELD_OFFSET);
+    expect(offsetOf(record, 'type id')).toBe(L.TYPE_FIELD_OFFSET);
+    expect(offsetOf(record, 'payload')).toBe(L.HEADER_LENGTH);
+    const trailer = bitDiagramOffsets('## Broadcast mode');
+    expect(offsetOf(trailer, 'tail-intent counter')).toBe(L.TAIL_INTENT_COUNTER_OFFSET);
+    expect(offsetOf(trailer, 'tail counter')).toBe(L.TAIL_COUNTER_OFFSET);
+    expect(offsetOf(trailer, 'latest counter')).toBe(L.LATEST_COUNTER_OFFSET);
+    expect(offsetOf(trailer, 'zero (104 bytes)') + 104).toBe(L.BROADCAST_TRAILER_LENGTH);
+  });
+
+  it('states the magic, the version, the flags and the type id range the code uses', () => {
+    expect(FORMAT).toContain(`magic 0x${L.MAGIC.toString(16).toUpperCase()} ("SHMR")`);
+    expect(Buffer.from('SHMR', 'latin1').readUInt32LE(0)).toBe(L.MAGIC);
+    expect(FORMAT).toMatch(new RegExp(`^# shmring file format, layout version ${L.VERSION_MAJOR}\\.${L.VERSION_MINOR}$`, 'm'));
+    expect(L.LAYOUT_VERSION).toBe(L.VERSION_MAJOR * 65536 + L.VERSION_MINOR);
+    expect(FORMAT).toContain(`\`0x${L.BEGIN_FLAG.toString(16)}\` BEGIN, \`0x${L.END_FLAG.toString(16)}\` END; ` +
+      `\`0x${L.UNFRAGMENTED.toString(16).toUpperCase()}\` an unfragmented message`);
+    expect(FORMAT).toContain('Type ids are 0 .. 2^24 - 2.');
+    expect(L.MAX_TYPE_ID).toBe(2 ** 24 - 2);
+    expect(L.PADDING_TYPE).toBe(-1);
+    expect(L.BROADCAST_PADDING_TYPE).toBe(-1);
+    expect(L.SLEEPING_MARK).toBe(-1);
+    expect(FORMAT).toContain('mode (1 reliable, 2 broadcast)');
+    expect([L.MODE_RELIABLE, L.MODE_BROADCAST]).toEqual([1, 2]);
+    expect(FORMAT).toContain('(0 free, 1 active, 2 evicted)');
+    expect([L.SLOT_FREE, L.SLOT_ACTIVE, L.SLOT_EVICTED]).toEqual([0, 1, 2]);
+    expect(FORMAT).toContain('producer (0 none, 1 active, 2 closed cleanly)');
+    expect([L.PRODUCER_STATE_NONE, L.PRODUCER_STATE_ACTIVE, L.PRODUCER_STATE_CLOSED]).toEqual([0, 1, 2]);
+    expect(FORMAT).toContain('capacity a power of two in [4096, 2^30], 1 ≤ maxConsumers ≤ 1024');
+    expect([L.MIN_CAPACITY, L.MAX_CAPACITY, L.MAX_CONSUMERS_LIMIT]).toEqual([4096, 2 ** 30, 1024]);
+    expect(FORMAT).toContain('OFD write lock on file byte `1 + slot`; the producer holds one on byte 0');
+    expect([L.PRODUCER_LOCK_BYTE, L.CONSUMER_LOCK_BYTE_BASE]).toEqual([0, 1]);
+  });
+
+  it('stores the version word as little-endian major << 16 | minor: minor at bytes 4-5, major at 6-7', () => {
+    const d = describeNewRing({ capacity: L.MIN_CAPACITY });
+    const buffer = new SharedArrayBuffer(d.fileLength);
+    writeHeader(buffer, d);
+    const view = new DataView(buffer);
+    expect(view.getUint32(L.MAGIC_OFFSET, true)).toBe(L.MAGIC);
+    expect(view.getUint16(L.VERSION_OFFSET, true)).toBe(L.VERSION_MINOR);
+    expect(view.getUint16(L.VERSION_OFFSET + 2, true)).toBe(L.VERSION_MAJOR);
+    expect(readDescriptor(buffer, null)).toEqual(d);
+  });
+});
+
+describe('layout helpers', () => {
+  it('dataOffsetFor puts the data region on the first page boundary after the slots', () => {
+    expect(L.dataOffsetFor(1)).toBe(4096);
+    expect(L.dataOffsetFor(16)).toBe(4096);
+    expect(L.dataOffsetFor(28)).toBe(4096); // 512 + 28 * 128 = 4096 exactly
+    expect(L.dataOffsetFor(29)).toBe(8192);
+    expect(L.dataOffsetFor(1024)).toBe(135168);
+    // The formula the section diagram gives: align(512 + 128 * maxConsumers, 4096).
+    for (let n = 1; n <= L.MAX_CONSUMERS_LIMIT; n++) {
+      expect(L.dataOffsetFor(n)).toBe(Math.ceil((512 + 128 * n) / 4096) * 4096);
+    }
+  });
+
+  it('fileLengthFor adds the data region (and the broadcast trailer) and rounds up to whole pages', () => {
+    expect(L.fileLengthFor(L.MODE_RELIABLE, 4096, 16)).toBe(8192);
+    expect(L.fileLengthFor(L.MODE_BROADCAST, 4096, 16)).toBe(12288);
+    expect(L.fileLengthFor(L.MODE_RELIABLE, 1 << 20, 16)).toBe(4096 + (1 << 20));
+    expect(L.fileLengthFor(L.MODE_BROADCAST, 1 << 20, 29)).toBe(8192 + (1 << 20) + 4096);
+    expect(L.fileLengthFor(L.MODE_BROADCAST, L.MAX_CAPACITY, 1024)).toBe(135168 + 2 ** 30 + 4096);
+  });
+
+  it('align, isPowerOfTwo, consumerSlotOffset, maxMessageLengthFor and int32Index', () => {
+    expect([0, 1, 7, 8, 9, 13, 16].map((v) => L.align(v, 8))).toEqual([0, 8, 8, 8, 16, 16, 16]);
+    expect([4096, 1, 2 ** 30].every(L.isPowerOfTwo)).toBe(true);
+    expect([0, -4, 12288, 1.5, Number.NaN].some(L.isPowerOfTwo)).toBe(false);
+    expect(L.consumerSlotOffset(0)).toBe(L.CONSUMER_SLOTS_OFFSET);
+    expect(L.consumerSlotOffset(3)).toBe(512 + 3 * 128);
+    expect(L.maxMessageLengthFor(4096)).toBe(512);
+    expect(L.maxMessageLengthFor(2 ** 30)).toBe(2 ** 27);
+    expect(L.int32Index(L.SLEEPERS_OFFSET)).toBe(65);
+  });
+});
