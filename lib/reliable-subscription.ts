@@ -102,12 +102,16 @@ export class ReliableSubscription extends SubscriptionBase {
         const aligned = (length + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
         const typeWord = i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2];
         if (typeWord !== L.PADDING_TYPE && length > this.maxRecordLength) throw corrupt('record length', length);
+        const flags = typeWord >>> L.FLAGS_SHIFT;
+        if (typeWord !== L.PADDING_TYPE && (flags & ~L.UNFRAGMENTED) !== 0) throw corrupt('record flags', flags);
+        // Moved before the handler runs: a handler that throws does not get the same message again.
         position += aligned;
         if (typeWord === L.PADDING_TYPE) continue;
-        if (typeWord >>> L.FLAGS_SHIFT === L.UNFRAGMENTED) {
+        if (flags === L.UNFRAGMENTED) {
           delivered++;
           handler(this.u8, recordOffset + L.HEADER_LENGTH, length - L.HEADER_LENGTH, typeWord & L.TYPE_ID_MASK);
-        } else if (this.onFragment(recordOffset, length, typeWord, handler)) {
+        } else if (this.assembler.onFragment(this.u8, recordOffset + L.HEADER_LENGTH, length - L.HEADER_LENGTH,
+          typeWord & L.TYPE_ID_MASK, flags, handler)) {
           delivered++;
         }
       }
@@ -166,13 +170,6 @@ export class ReliableSubscription extends SubscriptionBase {
     this.closeWaiter();
     this.releaseSlot();
     this.memory.close();
-  }
-
-  private onFragment(recordOffset: number, length: number, typeWord: number, handler: MessageHandler): boolean {
-    const flags = typeWord >>> L.FLAGS_SHIFT;
-    if ((flags & ~L.UNFRAGMENTED) !== 0) throw corrupt('record flags', flags);
-    return this.assembler.onFragment(this.u8, recordOffset + L.HEADER_LENGTH, length - L.HEADER_LENGTH,
-      typeWord & L.TYPE_ID_MASK, flags, handler);
   }
 
   private throwNotActive(): never {

@@ -200,9 +200,13 @@ export function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** Reads the descriptor, waiting up to `timeoutMs` for a creator that has not finished. */
-export function awaitDescriptor(buffer: SharedArrayBuffer, path: string | null, timeoutMs: number): RingDescriptor {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * Reads the descriptor, waiting until `deadline` (ms since epoch) for a creator that has not finished; the error
+ * names the caller's whole `timeoutMs`.
+ */
+export function awaitDescriptor(
+  buffer: SharedArrayBuffer, path: string | null, deadline: number, timeoutMs: number,
+): RingDescriptor {
   for (;;) {
     const d = readDescriptor(buffer, path);
     if (d !== null) return d;

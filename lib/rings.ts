@@ -91,19 +91,20 @@ export function openRingMemory(name: string, options: OpenRingOptions = {}): New
       sleepSync(1);
       continue;
     }
-    return adopt(segment, Math.max(0, deadline - Date.now()));
+    return adopt(segment, deadline, timeoutMs);
   }
 }
 
 /** Adopts a ring from a received file descriptor (memfd or file). */
 export function openRingFromFd(fd: number, options: OpenRingOptions = {}): NewRing {
   const segment = Segment.fromFd(fd, { allowAnyFilesystem: options.allowAnyFilesystem });
-  return adopt(segment, options.openTimeoutMs ?? 2000);
+  const timeoutMs = options.openTimeoutMs ?? 2000;
+  return adopt(segment, Date.now() + timeoutMs, timeoutMs);
 }
 
-function adopt(memory: RingMemory, timeoutMs: number): NewRing {
+function adopt(memory: RingMemory, deadline: number, timeoutMs: number): NewRing {
   try {
-    return { memory, descriptor: awaitDescriptor(memory.buffer, memory.path, timeoutMs) };
+    return { memory, descriptor: awaitDescriptor(memory.buffer, memory.path, deadline, timeoutMs) };
   } catch (err) {
     memory.close();
     throw err;
