@@ -10,7 +10,7 @@ import { ErrorCode, ShmringError, closedError } from './errors';
 import * as L from './layout';
 import { OfferResult } from './offer-result';
 import { loadPosition, storePosition } from './position';
-import type { RingDescriptor, RingMemory } from './ring-file';
+import { markProducerActive, markProducerClosed, type RingDescriptor, type RingMemory } from './ring-file';
 import { RingServer } from './ring-server';
 
 const SLEEPERS_INDEX = L.int32Index(L.SLEEPERS_OFFSET);
@@ -52,10 +52,7 @@ export class BroadcastPublication {
     this.latestIndex = L.int32Index(trailer + L.LATEST_COUNTER_OFFSET);
     // A previous transmitter may have died between tail-intent and tail: continue from the committed tail.
     this.tailPosition = loadPosition(this.i32, this.tailIndex);
-    const i32 = this.i32;
-    Atomics.add(i32, L.int32Index(L.PRODUCER_EPOCH_OFFSET), 1);
-    Atomics.store(i32, L.int32Index(L.PRODUCER_PID_OFFSET), process.pid);
-    Atomics.store(i32, L.int32Index(L.PRODUCER_STATE_OFFSET), L.PRODUCER_STATE_ACTIVE);
+    markProducerActive(this.i32);
   }
 
   get position(): number {
@@ -184,7 +181,7 @@ export class BroadcastPublication {
     if (this.closed) return;
     if (this.batching) this.commitBatch();
     this.closed = true;
-    Atomics.store(this.i32, L.int32Index(L.PRODUCER_STATE_OFFSET), L.PRODUCER_STATE_CLOSED);
+    markProducerClosed(this.i32);
     this.wakeConsumers();
     this.memory.close();
   }

@@ -128,14 +128,6 @@ export class BroadcastSubscription extends SubscriptionBase {
     Atomics.sub(this.i32, SLEEPERS_INDEX, 1);
   }
 
-  get producerAlive(): boolean {
-    return this.memory.isLocked(L.PRODUCER_LOCK_BYTE);
-  }
-
-  get producerClosed(): boolean {
-    return Atomics.load(this.i32, L.int32Index(L.PRODUCER_STATE_OFFSET)) === L.PRODUCER_STATE_CLOSED;
-  }
-
   close(): void {
     if (this.closed) return;
     this.closed = true;

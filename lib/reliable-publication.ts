@@ -11,7 +11,7 @@ import { ErrorCode, ShmringError, closedError } from './errors';
 import * as L from './layout';
 import { OfferResult } from './offer-result';
 import { loadPosition, storePosition } from './position';
-import type { RingDescriptor, RingMemory } from './ring-file';
+import { markProducerActive, markProducerClosed, type RingDescriptor, type RingMemory } from './ring-file';
 import { RingServer } from './ring-server';
 
 const CHECKPOINT_INDEX = L.int32Index(L.TAIL_CHECKPOINT_OFFSET);
@@ -80,10 +80,7 @@ export class ReliablePublication implements ClaimOwner {
     this.blockedAt = new Float64Array(d.maxConsumers);
     this.claim = new Claim(this.u8, this);
     this.tailPosition = this.recoverTail();
-    const i32 = this.i32;
-    Atomics.add(i32, L.int32Index(L.PRODUCER_EPOCH_OFFSET), 1);
-    Atomics.store(i32, L.int32Index(L.PRODUCER_PID_OFFSET), process.pid);
-    Atomics.store(i32, L.int32Index(L.PRODUCER_STATE_OFFSET), L.PRODUCER_STATE_ACTIVE);
+    markProducerActive(this.i32);
   }
 
   /** The producer's position: bytes written since the ring was created. */
@@ -412,7 +409,7 @@ export class ReliablePublication implements ClaimOwner {
     this.closed = true;
     this.limitPosition = -1; // every later reserve goes to refreshLimit, which refuses
     storePosition(this.i32, this.i64, CHECKPOINT_INDEX, this.tailPosition);
-    Atomics.store(this.i32, L.int32Index(L.PRODUCER_STATE_OFFSET), L.PRODUCER_STATE_CLOSED);
+    markProducerClosed(this.i32);
     this.wakeConsumers();
     this.memory.close();
   }

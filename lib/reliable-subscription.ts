@@ -126,12 +126,9 @@ export class ReliableSubscription extends SubscriptionBase {
 
   /** True when a record is ready at this consumer's position, or when poll would throw ERR_SHMRING_EVICTED. */
   hasData(): boolean {
-    // Also true once this consumer was evicted, so that wait()/waitSync() return and the next poll throws
-    // ERR_SHMRING_EVICTED: the producer may have lapped our position, and the word there is then someone else's
-    // payload. Without this, a negative payload word made wait() spin forever (announceSleep kept failing).
-    // (Not after close(), which changes the slot too: waitSync must still throw ERR_SHMRING_CLOSED.)
-    // Any word but "empty" (0) or the sleeping mark counts: a corrupt negative length must reach poll, which throws
-    // ERR_SHMRING_CORRUPT, rather than make wait() spin.
+    // Any word but "empty" (0) or the sleeping mark counts, so that wait() returns and the next poll reports it: a
+    // corrupt negative length (ERR_SHMRING_CORRUPT), or, once evicted, whatever payload now lies at our lapped
+    // position (ERR_SHMRING_EVICTED). Not after close(), which changes the slot too (waitSync throws CLOSED).
     const word = Atomics.load(this.i32, (this.dataOffset + (this.consumerPosition & this.mask)) >> 2);
     return (word !== 0 && word !== L.SLEEPING_MARK) ||
       (!this.closed && Atomics.load(this.i32, this.stateIndex) !== this.stateWord);
@@ -151,16 +148,6 @@ export class ReliableSubscription extends SubscriptionBase {
 
   protected endSleep(): void {
     // The mark stays: the next commit clears it and issues one (possibly unneeded) wake.
-  }
-
-  /** Whether the producer's kernel lock is held: a live producer (one syscall). */
-  get producerAlive(): boolean {
-    return this.memory.isLocked(L.PRODUCER_LOCK_BYTE);
-  }
-
-  /** True once the producer closed cleanly (a crashed producer is seen through `producerAlive`). */
-  get producerClosed(): boolean {
-    return Atomics.load(this.i32, L.int32Index(L.PRODUCER_STATE_OFFSET)) === L.PRODUCER_STATE_CLOSED;
   }
 
   /** Frees the slot and unmaps. Idempotent. */

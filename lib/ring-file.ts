@@ -217,3 +217,15 @@ export function awaitDescriptor(
     sleepSync(1);
   }
 }
+
+/** A producer announces itself: epoch + 1 (one per attach, takeovers included), its pid, state active. */
+export function markProducerActive(i32: Int32Array): void {
+  Atomics.add(i32, L.int32Index(L.PRODUCER_EPOCH_OFFSET), 1);
+  Atomics.store(i32, L.int32Index(L.PRODUCER_PID_OFFSET), process.pid);
+  Atomics.store(i32, L.int32Index(L.PRODUCER_STATE_OFFSET), L.PRODUCER_STATE_ACTIVE);
+}
+
+/** A producer's clean close: consumers' `producerClosed` turns true. */
+export function markProducerClosed(i32: Int32Array): void {
+  Atomics.store(i32, L.int32Index(L.PRODUCER_STATE_OFFSET), L.PRODUCER_STATE_CLOSED);
+}

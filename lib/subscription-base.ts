@@ -37,7 +37,6 @@ export abstract class SubscriptionBase {
   abstract poll(handler: MessageHandler, limit?: number): number;
   /** True when a message (or padding) is ready to be polled. */
   abstract hasData(): boolean;
-  abstract get producerClosed(): boolean;
   abstract get isClosed(): boolean;
   /** Announces a sleep; false when data arrived meanwhile (then do not sleep). */
   protected abstract announceSleep(): boolean;
@@ -91,6 +90,16 @@ export abstract class SubscriptionBase {
         return false;
       }
     }
+  }
+
+  /** Whether the producer's kernel lock is held: a live producer (one syscall). */
+  get producerAlive(): boolean {
+    return this.memory.isLocked(L.PRODUCER_LOCK_BYTE);
+  }
+
+  /** True once the producer closed cleanly (a crashed producer is seen through `producerAlive`). */
+  get producerClosed(): boolean {
+    return Atomics.load(this.int32(), L.int32Index(L.PRODUCER_STATE_OFFSET)) === L.PRODUCER_STATE_CLOSED;
   }
 
   /** Whether a pending `wait` keeps the process alive (default true, like a timer). */
