@@ -1,0 +1,29 @@
+'use strict';
+// GC check: a fixed count of 32-byte messages through shmring between two processes; both sides count the GCs
+// (PerformanceObserver 'gc' entries) that started while they were sending / receiving. Must be 0.
+module.exports = {
+  id: 'gc',
+  scenario: 'gc',
+  runAs: 'throughput',
+  measure: 'throughput',
+  title: 'GC check: garbage collections while moving messages',
+  prose:
+    'A fixed number of 32-byte messages through shmring between two processes (after a warm-up); producer and ' +
+    'consumer count the garbage collections that started meanwhile (PerformanceObserver "gc" entries). Must be 0.',
+  points(profile) {
+    return [
+      {
+        payloadBytes: 32,
+        consumers: 1,
+        rounds: 1,
+        params: { count: profile.quick ? 1_000_000 : 10_000_000, warm: 200_000, durationMs: 0 },
+        runs: [
+          { contender: 'shmring', strategy: 'spin' },
+          { contender: 'shmring-claim', strategy: 'spin' },
+          { contender: 'shmring-batch', strategy: 'spin' },
+        ],
+        ref: { shmring: () => 'shmring|spin', c: () => null },
+      },
+    ];
+  },
+};

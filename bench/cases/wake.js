@@ -1,0 +1,37 @@
+'use strict';
+// Wake-up latency of a consumer asleep on the ring's futex, one way: the sender (spinning until each intended send
+// time, 250 µs apart so the consumer is surely asleep) writes the intended time into the message; the consumer
+// records its wake-up time minus that. native-c is the raw cross-process FUTEX_WAIT/FUTEX_WAKE floor.
+const RUNS = [
+  { contender: 'native-c', strategy: 'futex' },
+  { contender: 'shmring', strategy: 'futex' },
+  { contender: 'shmring-async', strategy: 'async' },
+];
+
+module.exports = {
+  id: 'wake',
+  scenario: 'wake',
+  measure: 'wake',
+  title: 'Wake-up latency of a sleeping consumer (one way)',
+  prose:
+    'The consumer sleeps (shmring: `sub.waitSync()` or `await sub.wait()`; native-c: a bare FUTEX_WAIT); the ' +
+    'producer sends every 250 µs and the consumer records wake-up time - intended send time. native-c is the raw ' +
+    'futex wake floor of this machine.',
+  points(profile) {
+    return [
+      {
+        payloadBytes: 32,
+        consumers: 1,
+        rounds: 1,
+        params: {
+          intervalNs: 250_000,
+          durationMs: profile.quick ? 150 : 1000,
+          maxSamples: 100_000,
+          warmSamples: 20,
+        },
+        runs: RUNS,
+        ref: { shmring: () => 'shmring|futex', c: () => 'native-c|futex' },
+      },
+    ];
+  },
+};

@@ -1,0 +1,384 @@
+'use strict';
+// shmring between processes, through its public API (dist/lib/index.js, compiled from lib/).
+// Variants (bench/contenders/index.js): send = offer | batch | claim, mode = reliable | broadcast, wait = the
+// consumer's idle strategy when no `strategy` is given by the case.
+const fs = require('fs');
+const path = require('path');
+const {
+  DATA_TYPE,
+  END_TYPE,
+  hr,
+  makePayload,
+  SeqReader,
+  SeqVerifier,
+  gcCounter,
+  shortSleep,
+  idleStrategy,
+  readInt32,
+} = require('../common');
+const { jsProcess, writeSamples, RttSchedule } = require('./js-process');
+
+const DIST = path.resolve(__dirname, '../../dist/lib/index.js');
+const CAPACITY = 1 << 20;
+const POLL_LIMIT = 4096;
+const FAR_FUTURE = 1n << 62n;
+
+let cachedLib = null;
+function lib() {
+  if (cachedLib === null) cachedLib = require(DIST);
+  return cachedLib;
+}
+
+/** Why shmring rows cannot run (null when they can); checked by the parent before spawning. */
+function unavailable() {
+  if (!fs.existsSync(DIST)) return 'dist/lib/index.js is missing (lib/ not built: npx tsc -p tsconfig.build.json)';
+  try {
+    const { Publication, Subscription } = lib();
+    if (!Publication || typeof Publication.create !== 'function') return 'lib/index.ts does not export Publication';
+    if (!Subscription || typeof Subscription.open !== 'function') return 'lib/index.ts does not export Subscription';
+  } catch (err) {
+    return `dist/lib/index.js does not load: ${err.message.split('\n')[0]}`;
+  }
+  return null;
+}
+
+function version() {
+  return require('../../package.json').version;
+}
+
+function strategyOf(scenario, p) {
+  if (scenario === 'micro') return 'in-process';
+  if (p.wait === 'async') return 'async';
+  return p.strategy || 'spin';
+}
+
+/** Idle strategy of a consumer: spin, backoff (spin, then futex-sleep until the producer publishes), futex. */
+function consumerIdle(kind, sub) {
+  if (kind === 'spin') return () => {};
+  if (kind === 'futex') return (work) => {
+    if (work === 0) sub.waitSync(1000);
+  };
+  return idleStrategy('backoff', () => sub.waitSync(1), 100);
+}
+
+/** Idle strategy of a back-pressured producer: spin, or spin then sleep ~50 us. */
+function producerIdle(kind) {
+  return kind === 'spin' ? () => {} : idleStrategy('backoff', shortSleep, 100);
+}
+
+function ensureWaiting(sub, kind) {
+  if ((kind === 'futex' || kind === 'backoff') && typeof sub.waitSync !== 'function') return 'Subscription#waitSync';
+  if (kind === 'async' && typeof sub.wait !== 'function') return 'Subscription#wait';
+  return null;
+}
+
+// ---- per-message send loops: small, monomorphic, no allocation ----
+
+function sendOffer(pub, payload, seq, limit, deadline, idle) {
+  const bytes = payload.bytes;
+  const i32 = payload.i32;
+  const last = payload.last;
+  while (seq < limit) {
+    if ((seq & 1023) === 0 && hr() >= deadline) break;
+    i32[0] = seq;
+    i32[last] = seq;
+    while (pub.offer(bytes, DATA_TYPE) < 0) idle(0);
+    seq++;
+  }
+  return seq;
+}
+
+function sendBatch(pub, payload, seq, limit, deadline, idle, batch) {
+  const bytes = payload.bytes;
+  const i32 = payload.i32;
+  const last = payload.last;
+  while (seq < limit) {
+    if (hr() >= deadline) break;
+    pub.beginBatch();
+    const end = Math.min(seq + batch, limit);
+    const first = seq;
+    while (seq < end) {
+      i32[0] = seq;
+      i32[last] = seq;
+      if (pub.offer(bytes, DATA_TYPE) < 0) break;
+      seq++;
+    }
+    pub.commitBatch();
+    if (seq === first) idle(0);
+  }
+  return seq;
+}
+
+/** tryClaim + commit: the payload is encoded in place (copied in, sequence numbers written), as a user would. */
+function sendClaim(pub, payload, seq, limit, deadline, idle) {
+  const bytes = payload.bytes;
+  const length = bytes.length;
+  let buffer = null;
+  let words = null;
+  while (seq < limit) {
+    if ((seq & 1023) === 0 && hr() >= deadline) break;
+    let claim = pub.tryClaim(length, DATA_TYPE);
+    while (claim === null) {
+      idle(0);
+      claim = pub.tryClaim(length, DATA_TYPE);
+    }
+    if (claim.buffer !== buffer) {
+      buffer = claim.buffer;
+      words = new Int32Array(buffer.buffer, 0, buffer.buffer.byteLength >> 2);
+    }
+    const at = buffer.byteOffset + claim.offset;
+    buffer.set(bytes, claim.offset);
+    words[at >> 2] = seq;
+    words[(at + length - 4) >> 2] = seq;
+    claim.commit();
+    seq++;
+  }
+  return seq;
+}
+
+function offerEnd(pub, total) {
+  const end = new Uint8Array(8);
+  new Int32Array(end.buffer)[0] = total;
+  const t0 = Date.now();
+  while (pub.offer(end, END_TYPE) < 0) {
+    if (Date.now() - t0 > 30_000) throw new Error('end marker back-pressured for 30 s');
+    shortSleep();
+  }
+}
+
+function createPublication(name, p) {
+  return lib().Publication.create(name, { capacity: CAPACITY, mode: p.mode || 'reliable' });
+}
+
+// ---- throughput ----
+
+async function producer(p, io) {
+  const pub = createPublication(p.name, p);
+  io.ready();
+  await io.go();
+  const payload = makePayload(p.payloadBytes);
+  const idle = producerIdle(p.strategy || 'spin');
+  const send = p.send || 'offer';
+  const limit = p.count ? p.warm + p.count : 0x7fffffff;
+  const run = (seq, lim, deadline) =>
+    send === 'batch'
+      ? sendBatch(pub, payload, seq, lim, deadline, idle, p.batch)
+      : send === 'claim'
+        ? sendClaim(pub, payload, seq, lim, deadline, idle)
+        : sendOffer(pub, payload, seq, lim, deadline, idle);
+  const gc = gcCounter();
+  let seq = run(0, p.warm, FAR_FUTURE);
+  gc.start();
+  const start = hr();
+  seq = run(seq, limit, p.count ? FAR_FUTURE : start + BigInt(p.durationMs) * 1000000n);
+  const end = hr();
+  gc.stop();
+  offerEnd(pub, seq);
+  io.report({
+    kind: 'producer',
+    sent: seq,
+    measured: seq - p.warm,
+    tStartNs: String(start),
+    tEndNs: String(end),
+    gcs: await gc.count(),
+  });
+}
+
+async function consumer(p, io) {
+  const sub = lib().Subscription.open(p.name, { from: 'earliest' });
+  const kind = p.wait === 'async' ? 'async' : p.strategy || 'spin';
+  const missing = ensureWaiting(sub, kind);
+  if (missing) return io.skip(`${missing} is not implemented`);
+  io.ready();
+  await io.go();
+  const verifier = new SeqVerifier(sub.mode === 'broadcast', p.warm);
+  const reader = new SeqReader(p.payloadBytes);
+  let total = -1;
+  const handler = (buffer, offset, length, typeId) => {
+    if (typeId === DATA_TYPE) verifier.check(reader.read(buffer, offset, length));
+    else if (typeId === END_TYPE) total = readInt32(buffer, offset);
+  };
+  const gc = gcCounter();
+  gc.start();
+  if (kind === 'async') {
+    while (total < 0) if (sub.poll(handler, POLL_LIMIT) === 0) await sub.wait();
+  } else {
+    const idle = consumerIdle(kind, sub);
+    while (total < 0) idle(sub.poll(handler, POLL_LIMIT));
+  }
+  const end = hr();
+  gc.stop();
+  verifier.finish(total);
+  io.report(verifier.result({ kind: 'consumer', tEndNs: String(end), gcs: await gc.count() }));
+}
+
+// ---- round trip: ping (creates <name>-ping, reads <name>-pong) and pong ----
+
+async function ping(p, io) {
+  const pub = createPublication(`${p.name}-ping`, p);
+  io.ready();
+  await io.go();
+  const sub = lib().Subscription.open(`${p.name}-pong`, { from: 'earliest' });
+  const kind = p.strategy === 'futex' || p.wait === 'async' ? 'futex' : 'spin';
+  const payload = makePayload(p.payloadBytes);
+  const reader = new SeqReader(p.payloadBytes);
+  let got = -2;
+  const handler = (buffer, offset, length) => {
+    got = reader.read(buffer, offset, length);
+  };
+  let errors = 0;
+  let seq = 0;
+  const roundTrip = kind === 'spin'
+    ? () => {
+      payload.i32[0] = seq;
+      payload.i32[payload.last] = seq;
+      while (pub.offer(payload.bytes, DATA_TYPE) < 0);
+      while (sub.poll(handler, 1) === 0);
+      if (got !== seq) errors++;
+      seq++;
+    }
+    : () => {
+      payload.i32[0] = seq;
+      payload.i32[payload.last] = seq;
+      while (pub.offer(payload.bytes, DATA_TYPE) < 0);
+      while (sub.poll(handler, 1) === 0) sub.waitSync(1000);
+      if (got !== seq) errors++;
+      seq++;
+    };
+  const schedule = new RttSchedule(p);
+  schedule.start();
+  do roundTrip();
+  while (schedule.next());
+  offerEnd(pub, seq);
+  schedule.write(p.samplesFile);
+  io.report({ kind: 'pinger', sent: seq, samples: schedule.count, intervalNs: schedule.intervalNs, errors });
+}
+
+async function pong(p, io) {
+  const pub = createPublication(`${p.name}-pong`, p);
+  const sub = lib().Subscription.open(`${p.name}-ping`, { from: 'earliest' });
+  const kind = p.wait === 'async' ? 'async' : p.strategy || 'spin';
+  const missing = ensureWaiting(sub, kind);
+  if (missing) return io.skip(`${missing} is not implemented`);
+  io.ready();
+  await io.go();
+  const reply = makePayload(p.payloadBytes);
+  const verifier = new SeqVerifier(false, 0);
+  const reader = new SeqReader(p.payloadBytes);
+  let total = -1;
+  const handler = (buffer, offset, length, typeId) => {
+    if (typeId === END_TYPE) {
+      total = readInt32(buffer, offset);
+      return;
+    }
+    const seq = reader.read(buffer, offset, length);
+    verifier.check(seq);
+    reply.i32[0] = seq;
+    reply.i32[reply.last] = seq;
+    while (pub.offer(reply.bytes, DATA_TYPE) < 0);
+  };
+  if (kind === 'async') {
+    while (total < 0) if (sub.poll(handler, 1) === 0) await sub.wait();
+  } else if (kind === 'futex') {
+    while (total < 0) if (sub.poll(handler, 1) === 0) sub.waitSync(1000);
+  } else {
+    while (total < 0) sub.poll(handler, 1);
+  }
+  verifier.finish(total);
+  io.report(verifier.result({ kind: 'ponger' }));
+}
+
+// ---- wake-up of a sleeping consumer (one way): sender writes the intended send time into the message ----
+
+async function sender(p, io) {
+  const pub = createPublication(p.name, p);
+  io.ready();
+  await io.go();
+  const payload = makePayload(Math.max(p.payloadBytes, 24));
+  const when = new BigInt64Array(payload.bytes.buffer, 8, 1);
+  const interval = BigInt(p.intervalNs);
+  const t = new BigInt64Array(3); // intended send time, end, now
+  t[1] = hr() + BigInt(p.durationMs) * 1000000n;
+  t[0] = hr();
+  let seq = 0;
+  while (seq < p.maxSamples) {
+    t[0] = t[0] + interval;
+    while ((t[2] = hr()) < t[0]);
+    if (t[2] >= t[1]) break;
+    payload.i32[0] = seq;
+    payload.i32[payload.last] = seq;
+    when[0] = t[0];
+    while (pub.offer(payload.bytes, DATA_TYPE) < 0);
+    seq++;
+  }
+  offerEnd(pub, seq);
+  io.report({ kind: 'sender', sent: seq, intervalNs: p.intervalNs });
+}
+
+async function waiter(p, io) {
+  const sub = lib().Subscription.open(p.name, { from: 'earliest' });
+  const kind = p.wait === 'async' ? 'async' : 'futex';
+  const missing = ensureWaiting(sub, kind);
+  if (missing) return io.skip(`${missing} is not implemented`);
+  io.ready();
+  await io.go();
+  const length = Math.max(p.payloadBytes, 24);
+  const verifier = new SeqVerifier(false, 0);
+  const reader = new SeqReader(length);
+  const samples = new BigInt64Array(p.maxSamples);
+  let words = null;
+  let mapping = null;
+  let count = 0;
+  let total = -1;
+  const handler = (buffer, offset, len, typeId) => {
+    const now = hr();
+    if (typeId === END_TYPE) {
+      total = readInt32(buffer, offset);
+      return;
+    }
+    if (buffer !== mapping) {
+      mapping = buffer;
+      words = new BigInt64Array(buffer.buffer, 0, buffer.buffer.byteLength >> 3);
+    }
+    verifier.check(reader.read(buffer, offset, len));
+    const at = buffer.byteOffset + offset + 8;
+    if (count < samples.length && (at & 7) === 0) samples[count++] = now - words[at >> 3];
+  };
+  if (kind === 'async') {
+    while (total < 0) if (sub.poll(handler, 1) === 0) await sub.wait();
+  } else {
+    while (total < 0) if (sub.poll(handler, 1) === 0) sub.waitSync(1000);
+  }
+  verifier.finish(total);
+  writeSamples(p.samplesFile, samples, count);
+  io.report(verifier.result({ kind: 'waiter', samples: count }));
+}
+
+// ---- micro benchmarks (benchmark.js) in one process ----
+
+async function micro(p, io) {
+  io.ready();
+  await io.go();
+  const results = await require('../micro/shmring').run(lib(), p);
+  for (const r of results) io.report({ kind: 'micro', ...r });
+}
+
+const SCENARIOS = new Set(['throughput', 'rtt', 'wake', 'micro']);
+
+module.exports = {
+  scenarios: SCENARIOS,
+  unavailable,
+  version,
+  strategyOf,
+  plan(id, scenario, p) {
+    if (scenario === 'throughput') {
+      const procs = [jsProcess(id, 'producer', p)];
+      for (let i = 0; i < p.consumers; i++) procs.push(jsProcess(id, 'consumer', { ...p, consumerIndex: i }));
+      return { procs };
+    }
+    if (scenario === 'rtt') return { procs: [jsProcess(id, 'ping', p), jsProcess(id, 'pong', p)] };
+    if (scenario === 'wake') return { procs: [jsProcess(id, 'sender', p), jsProcess(id, 'waiter', p)] };
+    return { procs: [jsProcess(id, 'micro', p)] };
+  },
+  roles: { producer, consumer, ping, pong, sender, waiter, micro },
+};

@@ -1,0 +1,293 @@
+'use strict';
+// Everything the benchmark prints or saves: the terminal table, the targets, docs/benchmark.md and its two SVG
+// charts (hand-written SVG, no chart library).
+const fs = require('fs');
+const path = require('path');
+const { throughputChart, latencyChart } = require('./charts');
+
+// ---- formatting ----
+
+function rate(n) {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '-';
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} G`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(n >= 1e8 ? 0 : n >= 1e7 ? 1 : 2)} M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(n >= 1e5 ? 0 : 1)} k`;
+  return n.toFixed(0);
+}
+
+function num(n, digits = 1) {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '-';
+  if (n >= 1000) return Math.round(n).toLocaleString('en-US');
+  return n.toFixed(digits);
+}
+
+function us(n) {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '-';
+  if (n < 10) return n.toFixed(2);
+  if (n < 100) return n.toFixed(1);
+  return Math.round(n).toLocaleString('en-US');
+}
+
+function ratio(n) {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '-';
+  if (n >= 100) return `${Math.round(n)}×`;
+  if (n >= 10) return `${n.toFixed(1)}×`;
+  return `${n.toFixed(2)}×`;
+}
+
+function bytes(n) {
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
+  return `${n} B`;
+}
+
+/** Fixed-width table: `align` per column is 'l' or 'r'. */
+function table(header, rows, align) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const fmt = (cells) =>
+    cells
+      .map((c, i) => (align[i] === 'r' ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [fmt(header), ...rows.map(fmt)].map((l) => `  ${l}`).join('\n');
+}
+
+function mdTable(header, rows, align) {
+  const sep = align.map((a) => (a === 'r' ? '---:' : ':---'));
+  const line = (cells) => `| ${cells.map((c) => String(c).replace(/\|/g, '\\|')).join(' | ')} |`;
+  return [line(header), line(sep), ...rows.map(line)].join('\n');
+}
+
+// ---- targets ----
+
+function find(rows, where) {
+  return rows.find((r) => Object.entries(where).every(([k, v]) => r[k] === v) && !r.skipped && !r.error) || null;
+}
+
+/** The issue's targets, each with the measured value and whether it was met (null when not measured). */
+function targets(rows) {
+  const t = (id, text, value, goal, cmp, detail) => ({
+    id,
+    text,
+    value: value ?? null,
+    goal,
+    met: value === null || value === undefined || !Number.isFinite(value) ? null : cmp === '>=' ? value >= goal : value <= goal,
+    detail,
+  });
+  const tp = (contender, payloadBytes) => find(rows, { case: 'throughput', contender, payloadBytes });
+  const rtt = (contender, strategy, payloadBytes = 32) => find(rows, { case: 'rtt', contender, strategy, payloadBytes });
+  const offer32 = tp('shmring', 32);
+  const batch32 = tp('shmring-batch', 32);
+  const kib = tp('shmring', 1024);
+  const spin = rtt('shmring', 'spin');
+  const pm = tp('postMessage', 32);
+  const pmRtt = rtt('postMessage', 'event-loop');
+  const wakeAsync = find(rows, { case: 'wake', contender: 'shmring-async' });
+  const gcRows = rows.filter((r) => r.case === 'gc' && !r.skipped && !r.error);
+  const measured = rows.filter((r) => typeof r.errors === 'number');
+  return [
+    t('offer-32', '32 B per-message offer, cross-process, vs C', offer32?.vsC, 0.5, '>=', 'msgs/s ratio'),
+    t('batch-32', '32 B batched (64 per commitBatch) vs C', batch32?.vsC, 0.7, '>=', 'msgs/s ratio'),
+    t('offer-1k', '1 KiB per-message offer vs C', kib?.vsC, 0.9, '>=', 'msgs/s ratio'),
+    t('rtt-p50', 'RTT p50 busy-spin (32 B) vs C', spin?.vsC, 2, '<=', 'p50 ratio'),
+    t('rtt-p99', 'RTT p99 busy-spin (32 B), µs', spin?.p99Us, 1, '<=', 'µs'),
+    t('vs-postmessage', 'throughput vs postMessage per message (32 B)', pm?.vsShmring ? 1 / pm.vsShmring : null, 30, '>=', 'shmring ÷ postMessage'),
+    t('rtt-vs-postmessage', 'RTT p50 vs postMessage (32 B)', pmRtt?.vsShmring, 100, '>=', 'postMessage p50 ÷ shmring p50'),
+    t('async-wake', 'async consumer woken from sleep, p50 vs raw futex wake floor', wakeAsync?.vsC, 1.3, '<=', 'p50 ratio'),
+    t('gc', `GCs over ${gcRows.length ? rate(gcRows[0].messages).replace(' ', '') : '10M'} messages (worst GC-check row)`, gcRows.length ? Math.max(...gcRows.map((r) => r.gcs ?? Infinity)) : null, 0, '<=', 'GCs'),
+    t('errors', 'verification errors (every row)', measured.length ? measured.reduce((s, r) => s + r.errors, 0) : null, 0, '<=', 'count'),
+  ];
+}
+
+// ---- sections ----
+
+const mark = (r) => (r.noisy ? '*' : '');
+const status = (r) => (r.skipped ? `skipped: ${r.skipped}` : r.error ? `FAILED: ${firstLine(r.error)}` : null);
+const firstLine = (s) => String(s).split('\n')[0].slice(0, 120);
+
+function throughputSection(rows, fanout) {
+  const header = ['payload', ...(fanout ? ['consumers'] : []), 'contender', 'strategy', 'msgs/s', 'MB/s', 'errors', 'vs shmring', 'shmring vs C'];
+  const align = ['l', ...(fanout ? ['r'] : []), 'l', 'l', 'r', 'r', 'r', 'r', 'r'];
+  let prev = null;
+  const body = rows.map((r) => {
+    const group = `${r.payloadBytes}/${r.consumers}`;
+    const first = group !== prev;
+    prev = group;
+    const s = status(r);
+    return [
+      first ? bytes(r.payloadBytes) : '',
+      ...(fanout ? [first ? r.consumers : ''] : []),
+      r.contender + mark(r),
+      r.strategy,
+      s ? s : rate(r.msgsPerSec),
+      s ? '' : num(r.mbPerSec, r.mbPerSec < 100 ? 1 : 0),
+      s ? '' : r.errors,
+      s ? '' : ratio(r.vsShmring),
+      s ? '' : ratio(r.shmringVsC),
+    ];
+  });
+  return { header, align, body };
+}
+
+function latencySection(rows, wake) {
+  const header = wake
+    ? ['contender', 'strategy', 'p50', 'p99', 'p99.9', 'max', 'samples', 'errors', 'vs shmring', 'vs floor']
+    : ['payload', 'contender', 'strategy', 'p50', 'p99', 'p99.9', 'max', 'samples', 'errors', 'vs shmring', 'shmring vs C'];
+  const align = wake ? ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'] : ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'];
+  let prev = null;
+  const body = rows.map((r) => {
+    const first = r.payloadBytes !== prev;
+    prev = r.payloadBytes;
+    const s = status(r);
+    const cells = s
+      ? [s, '', '', '', '', '', '', '']
+      : [us(r.p50Us), us(r.p99Us), us(r.p999Us), us(r.maxUs), r.samples, r.errors, ratio(r.vsShmring), ratio(wake ? r.vsC : r.shmringVsC)];
+    return wake ? [r.contender + mark(r), r.strategy, ...cells] : [first ? bytes(r.payloadBytes) : '', r.contender + mark(r), r.strategy, ...cells];
+  });
+  return { header, align, body };
+}
+
+function microSection(rows) {
+  const header = ['call (32 B)', 'contender', 'ns/call', 'calls/s', '±', 'what else it includes'];
+  const align = ['l', 'l', 'r', 'r', 'r', 'l'];
+  const body = rows.map((r) =>
+    status(r)
+      ? [status(r), '', '', '', '', '']
+      : [r.op, r.contender, num(r.nsPerOp, 1), rate(r.msgsPerSec), `${r.rme.toFixed(1)}%`, r.note || ''],
+  );
+  return { header, align, body };
+}
+
+function gcSection(rows) {
+  const header = ['contender', 'messages', 'GCs (producer + consumer)', 'errors', 'msgs/s'];
+  const align = ['l', 'r', 'r', 'r', 'r'];
+  const body = rows.map((r) =>
+    status(r) ? [r.contender, status(r), '', '', ''] : [r.contender, num(r.messages, 0), r.gcs ?? '-', r.errors, rate(r.msgsPerSec)],
+  );
+  return { header, align, body };
+}
+
+function sections(result) {
+  const rows = result.results;
+  const of = (id) => rows.filter((r) => r.case === id);
+  const caseInfo = (id) => result.cases.find((c) => c.id === id) || { title: id, prose: '' };
+  const out = [];
+  const add = (id, legend, section) => {
+    const rs = of(id);
+    if (rs.length) out.push({ id, title: caseInfo(id).title, prose: caseInfo(id).prose, legend, ...section(rs) });
+  };
+  add('throughput', 'vs shmring = msgs/s ÷ shmring (offer per message) in the same round; shmring vs C = shmring msgs/s ÷ native-c msgs/s', (rs) => throughputSection(rs, false));
+  add('fanout', 'msgs/s per consumer (the slowest); vs shmring = msgs/s ÷ shmring (reliable) in the same round; there is no C fan-out baseline', (rs) => throughputSection(rs, true));
+  add('rtt', 'µs from the intended send time; vs shmring = p50 ÷ shmring p50 with the same kind of waiting (higher = slower); shmring vs C = shmring p50 ÷ native-c p50', (rs) => latencySection(rs, false));
+  add('wake', 'µs from the intended send time to the consumer running; vs floor = p50 ÷ native-c (raw futex) p50', (rs) => latencySection(rs, true));
+  add('micro', 'benchmark.js, mean over its samples', microSection);
+  add('gc', 'PerformanceObserver "gc" entries started while messages moved', gcSection);
+  return out;
+}
+
+function targetLine(t) {
+  const v = t.value === null ? 'not measured' : t.detail === 'µs' || t.detail === 'GCs' || t.detail === 'count' ? `${num(t.value, 2)} ${t.detail}` : ratio(t.value);
+  const goal = `${t.id === 'rtt-p50' || t.id === 'async-wake' || t.id === 'rtt-p99' || t.id === 'gc' || t.id === 'errors' ? '≤' : '≥'} ${t.detail === 'µs' ? `${t.goal} µs` : t.detail === 'GCs' || t.detail === 'count' ? t.goal : `${t.goal}×`}`;
+  return { status: t.met === null ? 'n/a' : t.met ? 'met' : 'MISSED', text: t.text, goal, value: v };
+}
+
+// ---- terminal ----
+
+function header(result) {
+  const m = result.machine;
+  return [
+    `shmring benchmark — ${result.date.replace('T', ' ').slice(0, 16)} UTC — ${result.command}`,
+    `${m.cpu}, ${m.cores} cores, ${m.kernel}, Node ${result.node} (${result.profile} profile, ${result.durationSec} s)`,
+    'Read the ratios: each is taken within one round (contenders interleaved); absolute numbers drift with the VM.',
+  ].join('\n');
+}
+
+function text(result) {
+  const parts = [header(result)];
+  for (const s of sections(result)) {
+    parts.push(`\n${s.title}\n  (${s.legend})\n${table(s.header, s.body, s.align)}`);
+  }
+  const ts = result.targets.map(targetLine);
+  parts.push(`\nTargets\n${table(['', 'target', 'goal', 'measured'], ts.map((t) => [t.status, t.text, t.goal, t.value]), ['l', 'l', 'r', 'r'])}`);
+  if (result.results.some((r) => r.noisy)) {
+    parts.push('\n* another process used more than a quarter of a core during this run: treat its numbers with care');
+  }
+  return `${parts.join('\n')}\n`;
+}
+
+// ---- docs/benchmark.md ----
+
+function markdown(result) {
+  const m = result.machine;
+  const ts = result.targets.map(targetLine);
+  const lines = [
+    '# shmring benchmark',
+    '',
+    `Measured ${result.date.slice(0, 10)} (${result.date.slice(11, 16)} UTC) with \`${result.command}\` ` +
+      `(${result.profile} profile, ${result.durationSec} s) on ${m.cpu}, ${m.cores} cores, ${m.kernel}, ` +
+      `Node ${result.node} (V8 ${m.v8}). Regenerate with \`npm run bench -- --save\`.`,
+    '',
+    '> Only ratios mean anything across machines and even across minutes: this 2-core VM drifts between a fast and ' +
+      'a slow state every few minutes. Every round runs each contender once (order rotated between rounds), every ' +
+      'ratio is taken within a round, and the median over rounds is shown.',
+    '',
+    '![Throughput by payload, 1 producer → 1 consumer (log scale)](benchmark-throughput.svg)',
+    '',
+    '![Round-trip and wake-up latency percentiles (log scale)](benchmark-latency.svg)',
+    '',
+    '## Targets',
+    '',
+    mdTable(['', 'target', 'goal', 'measured'], ts.map((t) => [t.status === 'met' ? '✅ met' : t.status === 'MISSED' ? '❌ missed' : 'n/a', t.text, t.goal, t.value]), ['l', 'l', 'r', 'r']),
+    '',
+  ];
+  for (const s of sections(result)) {
+    lines.push(`## ${s.title}`, '', s.prose, '', `_${s.legend}._`, '', mdTable(s.header, s.body, s.align), '');
+  }
+  if (result.results.some((r) => r.noisy)) {
+    lines.push('\\* another process used more than a quarter of a core during this run.', '');
+  }
+  lines.push(
+    '## Contenders',
+    '',
+    mdTable(['id', 'what', 'version'], result.contenders.map((c) => [`\`${c.id}\``, c.label, c.version]), ['l', 'l', 'l']),
+    '',
+    '## Method',
+    '',
+    '- Every case × contender runs in fresh processes (`bench/child.js`, or the C baseline `shmring_baseline`): ' +
+      'each side prints `ready`, the harness sends `go` to the consumers first, then the producer.',
+    '- Every message carries a sequence number in its first and last 4 bytes; consumers check each one (and the ' +
+      'length). `errors` counts wrong, repeated or missing messages and must be 0; broadcast gaps count as loss.',
+    '- Throughput runs for a fixed time after a warm-up; msgs/s counts post-warm-up messages from the first measured ' +
+      'send to the end marker reaching the (slowest) consumer.',
+    '- Latency: one message in flight, sent at intended times `t0 + i × interval` (interval = max(2 µs, 4 × the ' +
+      'median of a back-to-back warm-up)); each sample is reply time − intended send time, so a stall delays every ' +
+      'sample behind it instead of hiding (no coordinated omission). Percentiles from an HdrHistogram ' +
+      '(`hdr-histogram-js`, 3 significant digits).',
+    '- The C baseline (`bench/native/baseline_ring.c`, CMake target `shmring_baseline`): SPSC, 8-byte-aligned ' +
+      'length-prefixed records, one release store of the tail per message, the consumer copies each payload out ' +
+      'and checks its sequence numbers; spin waits use the CPU pause hint. Its wake mode is a bare ' +
+      'FUTEX_WAIT/FUTEX_WAKE pair between two processes: the raw futex wake floor.',
+    '- shmring consumers read in place (zero copy) and check the sequence numbers; `shmring-claim` copies the ' +
+      'payload into the claimed space, as an encoder would.',
+    '- A run during which other processes used more than a quarter of a core (from `/proc/stat`) is marked `*`.',
+    '',
+  );
+  return lines.join('\n');
+}
+
+function save(result, docsDir) {
+  fs.mkdirSync(docsDir, { recursive: true });
+  const files = {
+    'benchmark.md': markdown(result),
+    'benchmark-throughput.svg': throughputChart(result),
+    'benchmark-latency.svg': latencyChart(result),
+  };
+  const written = [];
+  for (const [name, content] of Object.entries(files)) {
+    const file = path.join(docsDir, name);
+    fs.writeFileSync(file, content);
+    written.push(file);
+  }
+  return written;
+}
+
+module.exports = { text, targets, save, markdown, rate, us, bytes };

@@ -1,0 +1,129 @@
+/**
+ * The benchmark harness end to end: `node bench/run.js --quick --json FILE` runs every case x contender in fresh
+ * processes; the JSON must have the documented shape and every verified count must be exact (every consumer saw
+ * every sequence number once, in order; broadcast gaps are counted as loss, not hidden). No timing assertions: the
+ * numbers depend on the machine.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+interface Row {
+  contender: string;
+  scenario: string;
+  case: string;
+  payloadBytes: number;
+  consumers: number;
+  strategy: string;
+  msgsPerSec: number | null;
+  mbPerSec: number | null;
+  p50Us: number | null;
+  p99Us: number | null;
+  p999Us: number | null;
+  maxUs: number | null;
+  errors: number | null;
+  sent?: number;
+  received?: number;
+  lost?: number;
+  samples?: number;
+  gcs?: number | null;
+  skipped?: string | null;
+  error?: string | null;
+}
+
+interface BenchJson {
+  machine: { cpu: string; cores: number; kernel: string };
+  node: string;
+  date: string;
+  results: Row[];
+  targets: { id: string; met: boolean | null }[];
+}
+
+const ROOT = path.resolve(__dirname, '..');
+const CONTENDERS = [
+  'shmring', 'shmring-broadcast', 'shmring-batch', 'shmring-claim', 'shmring-async',
+  'postMessage', 'postMessage-batch', 'unix-socket', 'native-c',
+];
+const measured = (rows: Row[]): Row[] => rows.filter((r) => !r.skipped);
+
+describe('npm run bench -- --quick --json', () => {
+  let json: BenchJson;
+  let stdout: string;
+
+  beforeAll(() => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'shmring-bench-test-')), 'bench.json');
+    const run = spawnSync(process.execPath, ['bench/run.js', '--quick', '--json', file], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 170_000,
+    });
+    if (run.status !== 0) throw new Error(`bench exited with ${run.status ?? run.signal}:\n${run.stderr}`);
+    stdout = run.stdout;
+    json = JSON.parse(fs.readFileSync(file, 'utf8')) as BenchJson;
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  }, 180_000);
+
+  it('describes the machine, the Node version and the date', () => {
+    expect(json.machine.cpu).toEqual(expect.any(String));
+    expect(json.machine.cores).toBeGreaterThan(0);
+    expect(json.machine.kernel).toMatch(/Linux/);
+    expect(json.node).toBe(process.version);
+    expect(Number.isNaN(Date.parse(json.date))).toBe(false);
+  });
+
+  it('gives every row the documented fields', () => {
+    expect(json.results.length).toBeGreaterThan(0);
+    for (const r of json.results) {
+      expect(CONTENDERS).toContain(r.contender);
+      for (const key of ['scenario', 'payloadBytes', 'consumers', 'msgsPerSec', 'mbPerSec', 'p50Us', 'p99Us', 'p999Us', 'maxUs', 'errors']) {
+        expect(r, `${r.case}/${r.contender}`).toHaveProperty(key);
+      }
+    }
+  });
+
+  it('runs every scenario, and no run fails', () => {
+    expect(json.results.filter((r) => r.error)).toEqual([]);
+    const scenarios = new Set(json.results.map((r) => r.scenario));
+    for (const s of ['throughput', 'rtt', 'wake', 'micro', 'gc']) expect(scenarios).toContain(s);
+    expect(measured(json.results).some((r) => r.contender === 'native-c')).toBe(true);
+  });
+
+  it('verifies every message: no errors, and sent = received + lost for each consumer', () => {
+    for (const r of measured(json.results)) {
+      const where = `${r.case}/${r.contender}/${r.payloadBytes}B/${r.consumers}c/${r.strategy}`;
+      expect(r.errors, where).toBe(0);
+      if (r.scenario === 'micro') continue;
+      expect(r.sent, where).toBeGreaterThan(0);
+      const perConsumer = r.scenario === 'throughput' || r.scenario === 'gc' ? r.consumers : 1;
+      expect((r.received ?? 0) + (r.lost ?? 0), where).toBe((r.sent ?? 0) * perConsumer);
+      // Only a broadcast ring may drop messages (a lapped receiver), and the bare futex floor may coalesce wake-ups.
+      if (r.contender !== 'shmring-broadcast' && !(r.scenario === 'wake' && r.contender === 'native-c')) {
+        expect(r.lost, where).toBe(0);
+      }
+    }
+  });
+
+  it('reports throughput for throughput rows and percentiles for latency rows', () => {
+    for (const r of measured(json.results)) {
+      if (r.scenario === 'throughput' || r.scenario === 'gc' || r.scenario === 'micro') {
+        expect(r.msgsPerSec).toBeGreaterThan(0);
+      } else {
+        expect(r.samples).toBeGreaterThan(0);
+        expect(r.p50Us).toBeGreaterThan(0);
+        expect(r.p99Us!).toBeGreaterThanOrEqual(r.p50Us!);
+        expect(r.p999Us!).toBeGreaterThanOrEqual(r.p99Us!);
+        expect(r.maxUs!).toBeGreaterThanOrEqual(r.p999Us!);
+      }
+      if (r.scenario === 'gc') expect(r.gcs).toEqual(expect.any(Number));
+    }
+  });
+
+  it('prints the table and the targets', () => {
+    expect(stdout).toMatch(/Throughput, 1 producer → 1 consumer/);
+    expect(stdout).toMatch(/Round-trip latency/);
+    expect(stdout).toMatch(/Targets/);
+    expect(json.targets.map((t) => t.id)).toContain('offer-32');
+  });
+});
