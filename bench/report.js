@@ -104,9 +104,16 @@ const mark = (r) => (r.noisy ? '*' : '');
 const status = (r) => (r.skipped ? `skipped: ${r.skipped}` : r.error ? `FAILED: ${firstLine(r.error)}` : null);
 const firstLine = (s) => String(s).split('\n')[0].slice(0, 120);
 
+/** Share of the messages sent that a consumer never got (broadcast receivers that were lapped). */
+function lostShare(r) {
+  if (!r.lost) return '0';
+  const share = (100 * r.lost) / (r.lost + r.received);
+  return `${share < 1 ? share.toFixed(2) : share.toFixed(1)}%`;
+}
+
 function throughputSection(rows, fanout) {
-  const header = ['payload', ...(fanout ? ['consumers'] : []), 'contender', 'strategy', 'msgs/s', 'MB/s', 'errors', 'vs shmring', 'shmring vs C'];
-  const align = ['l', ...(fanout ? ['r'] : []), 'l', 'l', 'r', 'r', 'r', 'r', 'r'];
+  const header = ['payload', ...(fanout ? ['consumers'] : []), 'contender', 'strategy', 'msgs/s', 'MB/s', 'errors', 'lost', 'vs shmring', 'shmring vs C'];
+  const align = ['l', ...(fanout ? ['r'] : []), 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'];
   let prev = null;
   const body = rows.map((r) => {
     const group = `${r.payloadBytes}/${r.consumers}`;
@@ -121,6 +128,7 @@ function throughputSection(rows, fanout) {
       s ? s : rate(r.msgsPerSec),
       s ? '' : num(r.mbPerSec, r.mbPerSec < 100 ? 1 : 0),
       s ? '' : r.errors,
+      s ? '' : lostShare(r),
       s ? '' : ratio(r.vsShmring),
       s ? '' : ratio(r.shmringVsC),
     ];
@@ -175,7 +183,7 @@ function sections(result) {
     const rs = of(id);
     if (rs.length) out.push({ id, title: caseInfo(id).title, prose: caseInfo(id).prose, legend, ...section(rs) });
   };
-  add('throughput', 'vs shmring = msgs/s ÷ shmring (offer per message) in the same round; shmring vs C = shmring msgs/s ÷ native-c msgs/s', (rs) => throughputSection(rs, false));
+  add('throughput', 'msgs/s delivered; lost = share a lapped broadcast receiver never got; vs shmring = msgs/s ÷ shmring (offer per message) in the same round; shmring vs C = shmring msgs/s ÷ native-c msgs/s', (rs) => throughputSection(rs, false));
   add('fanout', 'msgs/s per consumer (the slowest); vs shmring = msgs/s ÷ shmring (reliable) in the same round; there is no C fan-out baseline', (rs) => throughputSection(rs, true));
   add('rtt', 'µs from the intended send time; vs shmring = p50 ÷ shmring p50 with the same kind of waiting (higher = slower); shmring vs C = shmring p50 ÷ native-c p50', (rs) => latencySection(rs, false));
   add('wake', 'µs from the intended send time to the consumer running; vs floor = p50 ÷ native-c (raw futex) p50', (rs) => latencySection(rs, true));
@@ -258,17 +266,22 @@ function markdown(result) {
       'length). `errors` counts wrong, repeated or missing messages and must be 0; broadcast gaps count as loss.',
     '- Throughput runs for a fixed time after a warm-up; msgs/s counts post-warm-up messages from the first measured ' +
       'send to the end marker reaching the (slowest) consumer.',
-    '- Latency: one message in flight, sent at intended times `t0 + i × interval` (interval = max(2 µs, 4 × the ' +
-      'median of a back-to-back warm-up)); each sample is reply time − intended send time, so a stall delays every ' +
-      'sample behind it instead of hiding (no coordinated omission). Percentiles from an HdrHistogram ' +
-      '(`hdr-histogram-js`, 3 significant digits).',
-    '- The C baseline (`bench/native/baseline_ring.c`, CMake target `shmring_baseline`): SPSC, 8-byte-aligned ' +
-      'length-prefixed records, one release store of the tail per message, the consumer copies each payload out ' +
-      'and checks its sequence numbers; spin waits use the CPU pause hint. Its wake mode is a bare ' +
-      'FUTEX_WAIT/FUTEX_WAKE pair between two processes: the raw futex wake floor.',
-    '- shmring consumers read in place (zero copy) and check the sequence numbers; `shmring-claim` copies the ' +
-      'payload into the claimed space, as an encoder would.',
-    '- A run during which other processes used more than a quarter of a core (from `/proc/stat`) is marked `*`.',
+    '- Latency: one message in flight. Back-to-back round trips warm up and set the interval = max(2 µs, 4 × median, ' +
+      '1.5 × mean of their second half); paced round trips then warm up the paced path (discarded); then the pinger ' +
+      'sends at intended times `t0 + i × interval` and each sample is reply time − intended send time, so a stall ' +
+      'delays every sample behind it instead of hiding (no coordinated omission). Percentiles from an HdrHistogram ' +
+      '(`hdr-histogram-js`, 3 significant digits, capped at the exact max).',
+    '- The C baseline (`bench/native/baseline_ring.c`, CMake target `shmring_baseline`) is SPSC with shmring\'s ' +
+      'reliable-mode protocol: 8-byte-aligned length-prefixed records, payload written plainly, then one release ' +
+      'store of the record length commits it (the next slot zeroed first); the consumer spins on that length word, ' +
+      'copies each payload out and checks its sequence numbers; spin waits use the CPU pause hint. Its futex mode ' +
+      'sleeps like shmring (waiter count, wake sequence word); its wake mode is a bare FUTEX_WAIT/FUTEX_WAKE pair ' +
+      'between two processes: the raw futex wake floor.',
+    '- shmring consumers read in place (zero copy) and check the sequence numbers, while the C consumer copies every ' +
+      'payload out: at 64 KiB that copy is most of the C consumer\'s work. `shmring-claim` copies the payload into ' +
+      'the claimed space, as an encoder would.',
+    '- A run during which other processes used more than a quarter of a core (from `/proc/stat`) is re-run once ' +
+      'the machine is quiet; if it is still disturbed it is marked `*`.',
     '',
   );
   return lines.join('\n');

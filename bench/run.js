@@ -287,7 +287,7 @@ async function main() {
   const started = Date.now();
   const bar = progress(process.stderr.isTTY);
   const outcomes = [];
-  let retryBudgetMs = opts.quick ? 10_000 : 30_000;
+  let retryBudgetMs = opts.quick ? 10_000 : 20_000;
   let lastCase = null;
   for (let i = 0; i < jobs.length; i++) {
     const job = jobs[i];

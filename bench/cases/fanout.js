@@ -13,8 +13,9 @@ module.exports = {
   title: 'Throughput, 1 producer → N consumers (fan-out)',
   prose:
     'As above with every message delivered to each of N consumer processes (postMessage: N worker threads); ' +
-    'msgs/s counts messages per consumer (the slowest one). Backoff idle strategies keep 2 cores from being ' +
-    'oversubscribed by spinners.',
+    'msgs/s counts messages per consumer (the slowest one). "backoff": a consumer spins 100 empty polls, then ' +
+    'sleeps on the ring\'s futex (`sub.waitSync(1)`) until the producer publishes; a back-pressured producer spins ' +
+    '100 times, then sleeps ~50 µs. So 2 cores are not oversubscribed by spinners.',
   points(profile) {
     const payloadBytes = 32;
     return (profile.quick ? [2] : [2, 4]).map((consumers) => ({

@@ -9,7 +9,8 @@ module.exports = {
   title: 'GC check: garbage collections while moving messages',
   prose:
     'A fixed number of 32-byte messages through shmring between two processes (after a warm-up); producer and ' +
-    'consumer count the garbage collections that started meanwhile (PerformanceObserver "gc" entries). Must be 0.',
+    'consumer count the garbage collections that started meanwhile (PerformanceObserver "gc" entries; the ' +
+    'consumer from the first message after the warm-up). Must be 0.',
   points(profile) {
     return [
       {

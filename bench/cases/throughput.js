@@ -40,7 +40,7 @@ module.exports = {
     return payloads.map((payloadBytes) => ({
       payloadBytes,
       consumers: 1,
-      rounds: profile.quick ? 1 : 3,
+      rounds: profile.quick ? 1 : 4,
       params: { durationMs: profile.quick ? 100 : 250, warm: warmFor(payloadBytes, profile.quick) },
       runs: CONTENDERS.map((contender) => ({ contender, strategy: naturalStrategy(contender, 'spin') })),
       ref: { shmring: () => 'shmring|spin', c: () => 'native-c|spin' },
