@@ -1,10 +1,10 @@
 /**
  * The producer of a reliable (back-pressured) ring. Per message: reserve space under a cached limit, plain
- * stores for payload, type word and the next slot's zero length, then ONE `Atomics.store` of the record length
- * (the commit). Consumer positions are re-read only when the cached limit is reached (Aeron's publication limit).
+ * stores for payload and type word, then ONE atomic store (an exchange) of the record length: the commit.
+ * Consumer positions are re-read only when the cached limit is reached (Aeron's publication limit).
  *
  * Invariant the consumers rely on: the slot at the tail always holds length 0 (or a sleeping consumer's mark)
- * until its record is committed, because every commit zeroes the following slot first.
+ * until its record is committed, because the producer zeroes the ring ahead of its tail in bulk (cleanAhead).
  */
 import { Claim, type ClaimOwner } from './claim';
 import { ErrorCode, ShmringError, closedError } from './errors';
@@ -17,6 +17,8 @@ import { RingServer } from './ring-server';
 const CHECKPOINT_INDEX = L.int32Index(L.TAIL_CHECKPOINT_OFFSET);
 const WAKE_SEQUENCE_INDEX = L.int32Index(L.WAKE_SEQUENCE_OFFSET);
 const UNFRAGMENTED_WORD = L.UNFRAGMENTED << L.FLAGS_SHIFT;
+/** Bytes zeroed ahead of the tail at a time (at most capacity / 8). */
+const CLEAN_CHUNK_LENGTH = 64 * 1024;
 /** How often (ms) a back-pressured producer may ask the kernel whether the consumers holding it back live. */
 const LIVENESS_CHECK_INTERVAL_MS = 1;
 
@@ -52,6 +54,9 @@ export class ReliablePublication implements ClaimOwner {
   private readonly blockedAt: Float64Array;
   private tailPosition = 0;
   private limitPosition = 0;
+  /** Positions from the tail slot (exclusive) up to this one read 0: see cleanAhead. */
+  private cleanPosition = 0;
+  private readonly cleanChunk: number;
   private checkpoint = -1;
   private nextLivenessCheck = 0;
   private anyBlocked = false;
@@ -79,7 +84,11 @@ export class ReliablePublication implements ClaimOwner {
     this.blockedSince = new Float64Array(d.maxConsumers);
     this.blockedAt = new Float64Array(d.maxConsumers);
     this.claim = new Claim(this.u8, this);
+    this.cleanChunk = Math.min(d.capacity >>> 3, CLEAN_CHUNK_LENGTH);
     this.tailPosition = this.recoverTail();
+    // Past the tail slot lie stale laps or a dead producer's uncommitted records: the first reserve cleans from
+    // right after it (the tail slot itself reads 0 or a sleeping mark and is never touched).
+    this.cleanPosition = this.tailPosition + L.HEADER_LENGTH;
     markProducerActive(this.i32);
   }
 
@@ -254,22 +263,37 @@ export class ReliablePublication implements ClaimOwner {
     if (required > this.limitPosition && !this.refreshLimit(required)) {
       return this.closed ? OfferResult.CLOSED : OfferResult.BACK_PRESSURED;
     }
+    // The slot after the record (and slot 0 after padding) must read 0 before the record is committed; the
+    // region ahead of the tail is zeroed in bulk, so this is one compare per message, not a store.
+    if (required > this.cleanPosition) this.cleanAhead(required);
     if (padding !== 0) return this.reserveAfterPadding(index, padding, aligned);
-    const recordOffset = this.dataOffset + index;
-    this.i32[(this.dataOffset + ((index + aligned) & this.mask)) >> 2] = 0;
     this.tailPosition = tail + aligned;
-    return recordOffset;
+    return this.dataOffset + index;
   }
 
   private reserveAfterPadding(index: number, padding: number, aligned: number): number {
     const paddingOffset = this.dataOffset + index;
     this.i32[(paddingOffset + L.TYPE_FIELD_OFFSET) >> 2] = L.PADDING_TYPE;
-    // Consumers go to offset 0 after the padding: that slot must read 0 before the padding is visible.
-    this.i32[this.dataOffset >> 2] = 0;
     this.commit(paddingOffset, padding);
-    this.i32[(this.dataOffset + aligned) >> 2] = 0;
     this.tailPosition += padding + aligned;
     return this.dataOffset;
+  }
+
+  /**
+   * Zeroes the ring from `cleanPosition` up to at least `required` (a chunk ahead when the limit allows), so that
+   * every slot a consumer can reach next reads 0 until its record commits (Aeron cleans ahead of its tail the same
+   * way). Never at or before the tail slot: a sleeping consumer's mark may be there. Never past the limit: those
+   * bytes may still be unread.
+   */
+  private cleanAhead(required: number): void {
+    const from = this.cleanPosition;
+    const to = Math.min(this.limitPosition, Math.max(required, this.tailPosition + this.cleanChunk));
+    const start = from & this.mask;
+    const length = to - from;
+    const first = Math.min(length, this.capacity - start);
+    this.u8.fill(0, this.dataOffset + start, this.dataOffset + start + first);
+    if (first < length) this.u8.fill(0, this.dataOffset, this.dataOffset + length - first);
+    this.cleanPosition = to;
   }
 
   /** Makes a record visible: the single atomic store per message (deferred while a batch is open). */
