@@ -13,7 +13,7 @@ import { loadPosition, storePosition } from './position';
 import { markProducerActive, markProducerClosed, type RingDescriptor, type RingMemory } from './ring-file';
 import { RingServer } from './ring-server';
 
-const SLEEPERS_INDEX = L.int32Index(L.SLEEPERS_OFFSET);
+const WAKE_REQUESTED_INDEX = L.int32Index(L.WAKE_REQUESTED_OFFSET);
 const WAKE_SEQUENCE_INDEX = L.int32Index(L.WAKE_SEQUENCE_OFFSET);
 const MAX_BROADCAST_TYPE_ID = 0x7fffffff;
 
@@ -151,7 +151,12 @@ export class BroadcastPublication {
 
   private publishTail(): void {
     storePosition(this.i32, this.i64, this.tailIndex, this.tailPosition);
-    if (Atomics.load(this.i32, SLEEPERS_INDEX) !== 0) this.wakeConsumers();
+    // One load per publish; the flag is cleared by whoever wakes, so a sleeping receiver costs one wake, not one per
+    // message until it gets to run.
+    const i32 = this.i32;
+    if (Atomics.load(i32, WAKE_REQUESTED_INDEX) !== 0 && Atomics.exchange(i32, WAKE_REQUESTED_INDEX, 0) !== 0) {
+      this.wakeConsumers();
+    }
   }
 
   wakeConsumers(): void {

@@ -11,9 +11,12 @@ import type { RingDescriptor, RingMemory } from './ring-file';
 import { SubscriptionBase } from './subscription-base';
 import type { StartFrom } from './reliable-subscription';
 
-const SLEEPERS_INDEX = L.int32Index(L.SLEEPERS_OFFSET);
-/** Up to this many bytes are copied with an int32 loop (no view allocated); longer ones use TypedArray#set. */
-const WORD_COPY_LIMIT = 256;
+const WAKE_REQUESTED_INDEX = L.int32Index(L.WAKE_REQUESTED_OFFSET);
+/**
+ * Up to this many bytes are copied with an int32 loop (no view allocated, so no garbage per message); longer ones
+ * use TypedArray#set on a subarray, whose one small allocation is noise next to the copy.
+ */
+const WORD_COPY_LIMIT = 4096;
 
 export class BroadcastSubscription extends SubscriptionBase {
   readonly mode = 'broadcast' as const;
@@ -116,16 +119,19 @@ export class BroadcastSubscription extends SubscriptionBase {
     return loadPosition(this.i32, this.tailIndex) > this.cursor;
   }
 
-  /** @internal Counts this receiver in `sleepers` (the transmitter checks it after each publish). */
+  /**
+   * @internal Raises the wake-requested flag, then re-checks the tail. The transmitter loads the flag after it
+   * publishes the tail, and whoever finds it set clears it and wakes every sleeper (the sequence moves, so a receiver
+   * that read the old sequence does not sleep), so a sleeping receiver costs the transmitter one wake, not one per
+   * message until the receiver gets to run.
+   */
   protected announceSleep(): boolean {
-    Atomics.add(this.i32, SLEEPERS_INDEX, 1);
-    if (!this.hasData()) return true;
-    Atomics.sub(this.i32, SLEEPERS_INDEX, 1);
-    return false;
+    Atomics.store(this.i32, WAKE_REQUESTED_INDEX, 1);
+    return !this.hasData();
   }
 
   protected endSleep(): void {
-    Atomics.sub(this.i32, SLEEPERS_INDEX, 1);
+    // Nothing to undo: a stale flag costs the transmitter one unneeded wake.
   }
 
   close(): void {

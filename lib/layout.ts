@@ -91,13 +91,14 @@ export const PRODUCER_STATE_CLOSED = 2;
 
 /*
  * Wake line (offset 256):
- *   +0  wake sequence: the futex word. The producer adds 1 and FUTEX_WAKEs it when sleepers > 0.
- *   +4  sleepers (broadcast mode): receivers add 1 before they sleep and subtract 1 after. Reliable consumers
- *       mark the empty record slot instead (SLEEPING_MARK), which costs the producer nothing per message.
+ *   +0  wake sequence: the futex word. The producer adds 1 and FUTEX_WAKEs it when a consumer said it sleeps.
+ *   +4  wake requested (broadcast mode): a receiver about to sleep sets it to 1; the transmitter that finds it set
+ *       clears it and wakes. Reliable consumers mark the empty record slot instead (SLEEPING_MARK), which costs the
+ *       producer nothing per message.
  */
 export const WAKE_LINE_OFFSET = 2 * LINE_LENGTH;
 export const WAKE_SEQUENCE_OFFSET = WAKE_LINE_OFFSET;
-export const SLEEPERS_OFFSET = WAKE_LINE_OFFSET + 4;
+export const WAKE_REQUESTED_OFFSET = WAKE_LINE_OFFSET + 4;
 
 /*
  * Consumer slot i at CONSUMER_SLOTS_OFFSET + i * CONSUMER_SLOT_LENGTH:

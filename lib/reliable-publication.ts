@@ -19,6 +19,8 @@ const WAKE_SEQUENCE_INDEX = L.int32Index(L.WAKE_SEQUENCE_OFFSET);
 const UNFRAGMENTED_WORD = L.UNFRAGMENTED << L.FLAGS_SHIFT;
 /** Bytes zeroed ahead of the tail at a time (at most capacity / 8). */
 const CLEAN_CHUNK_LENGTH = 64 * 1024;
+/** A back-pressured producer looks at the clock once per this many failed limit refreshes (a power of two). */
+const LIVENESS_CHECK_STRIDE = 64;
 /** How often (ms) a back-pressured producer may ask the kernel whether the consumers holding it back live. */
 const LIVENESS_CHECK_INTERVAL_MS = 1;
 
@@ -59,6 +61,7 @@ export class ReliablePublication implements ClaimOwner {
   private readonly cleanChunk: number;
   private checkpoint = -1;
   private nextLivenessCheck = 0;
+  private backPressuredRefreshes = 0;
   private anyBlocked = false;
   private batching = false;
   private pendingOffset = -1;
@@ -354,6 +357,9 @@ export class ReliablePublication implements ClaimOwner {
 
   /** Back-pressured: frees the slots of dead consumers and evicts stalled ones that hold the producer back. */
   private checkBlockingConsumers(required: number): boolean {
+    // A spinning back-pressured producer comes here millions of times a second: read the clock (which allocates a
+    // heap number) only every LIVENESS_CHECK_STRIDE-th time.
+    if ((++this.backPressuredRefreshes & (LIVENESS_CHECK_STRIDE - 1)) !== 0) return false;
     const now = Date.now();
     if (now < this.nextLivenessCheck) return false;
     this.nextLivenessCheck = now + LIVENESS_CHECK_INTERVAL_MS;

@@ -2,11 +2,11 @@
  * What every subscription shares: sleeping until the producer publishes, across processes.
  *
  * Protocol (docs/waiting.md): a consumer reads the wake sequence, announces that it sleeps (reliable: marks the
- * empty slot at its position; broadcast: adds itself to `sleepers`) while re-checking for data, then futex-waits
+ * empty slot at its position; broadcast: sets the wake-requested flag) while re-checking for data, then futex-waits
  * on the wake sequence. The producer's commit notices the announcement (reliable: its exchange returns the mark;
- * broadcast: it loads `sleepers`) and only then bumps the wake sequence and issues FUTEX_WAKE. All of it is
- * sequentially consistent atomics, so either the producer sees the sleeper or the sleeper sees the data: no lost
- * wake-up, and no syscall per message while consumers are awake.
+ * broadcast: it finds the flag set and clears it) and only then bumps the wake sequence and issues FUTEX_WAKE.
+ * All of it is sequentially consistent atomics, so either the producer sees the sleeper or the sleeper sees the
+ * data: no lost wake-up, and no syscall per message while consumers are awake.
  */
 import { FutexResult, type FutexResultValue, type FutexWaiter } from './binding';
 import { closedError } from './errors';

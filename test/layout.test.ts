@@ -211,6 +211,6 @@ describe('layout helpers', () => {
     expect(L.consumerSlotOffset(3)).toBe(512 + 3 * 128);
     expect(L.maxMessageLengthFor(4096)).toBe(512);
     expect(L.maxMessageLengthFor(2 ** 30)).toBe(2 ** 27);
-    expect(L.int32Index(L.SLEEPERS_OFFSET)).toBe(65);
+    expect(L.int32Index(L.WAKE_REQUESTED_OFFSET)).toBe(65);
   });
 });
