@@ -14,9 +14,9 @@ import type { StartFrom } from './reliable-subscription';
 const WAKE_REQUESTED_INDEX = L.int32Index(L.WAKE_REQUESTED_OFFSET);
 /**
  * Up to this many bytes are copied with an int32 loop (no view allocated, so no garbage per message); longer ones
- * use TypedArray#set on a subarray, whose one small allocation is noise next to the copy.
+ * use TypedArray#set on a subarray: one small allocation per message, but 4-6x faster than the loop at 1 KiB.
  */
-const WORD_COPY_LIMIT = 4096;
+const WORD_COPY_LIMIT = 256;
 
 export class BroadcastSubscription extends SubscriptionBase {
   readonly mode = 'broadcast' as const;
