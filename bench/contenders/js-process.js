@@ -8,7 +8,7 @@ const CHILD = path.resolve(__dirname, '../child.js');
 
 /** A process entry for the runner: node running bench/child.js as `role` of contender `id`. */
 function jsProcess(id, role, params) {
-  return { role, argv: [process.execPath, CHILD, id, role, JSON.stringify(params)] };
+  return { role, argv: [process.execPath, '--expose-gc', CHILD, id, role, JSON.stringify(params)] };
 }
 
 /** Writes `count` latency samples (ns) as float64 to `file`, the format the runner reads (and the C baseline writes). */

@@ -79,7 +79,7 @@ function sendOffer(pub, payload, seq, limit, deadline, idle) {
   const i32 = payload.i32;
   const last = payload.last;
   while (seq < limit) {
-    if ((seq & 1023) === 0 && hr() >= deadline) break;
+    if ((seq & 1023) === 0 && deadline !== FAR_FUTURE && hr() >= deadline) break; // hr() allocates a BigInt
     i32[0] = seq;
     i32[last] = seq;
     while (pub.offer(bytes, DATA_TYPE) < 0) idle(0);
@@ -93,7 +93,7 @@ function sendBatch(pub, payload, seq, limit, deadline, idle, batch) {
   const i32 = payload.i32;
   const last = payload.last;
   while (seq < limit) {
-    if (hr() >= deadline) break;
+    if (deadline !== FAR_FUTURE && hr() >= deadline) break; // hr() allocates a BigInt
     pub.beginBatch();
     const end = Math.min(seq + batch, limit);
     const first = seq;
@@ -116,7 +116,7 @@ function sendClaim(pub, payload, seq, limit, deadline, idle) {
   let buffer = null;
   let words = null;
   while (seq < limit) {
-    if ((seq & 1023) === 0 && hr() >= deadline) break;
+    if ((seq & 1023) === 0 && deadline !== FAR_FUTURE && hr() >= deadline) break; // hr() allocates a BigInt
     let claim = pub.tryClaim(length, DATA_TYPE);
     while (claim === null) {
       idle(0);
