@@ -2,14 +2,14 @@
  * The producer of a broadcast ring: Agrona's BroadcastTransmitter protocol on Agrona's byte layout, so JVM and C
  * peers can share the region. It never waits for consumers; slow ones are lapped and detect it.
  *
- * Per message: tail-intent := new tail (release), then length, type and payload (plain), then latest := record
- * start and tail := new tail (releases). Counters are int64 stored as in position.ts (low word only while the
+ * Per message: tail-intent := new tail (an atomic store: a full fence), then length, type, payload and latest :=
+ * record start (plain, as in Agrona), then tail := new tail (an atomic store). Counters are int64 stored as in position.ts (low word only while the
  * high word is unchanged), so an 8-byte reader never sees a torn value.
  */
 import { ErrorCode, ShmringError, closedError } from './errors';
 import * as L from './layout';
 import { OfferResult } from './offer-result';
-import { loadPosition, storePosition } from './position';
+import { loadPosition, storePosition, storePositionPlain } from './position';
 import { markProducerActive, markProducerClosed, type RingDescriptor, type RingMemory } from './ring-file';
 import { RingServer } from './ring-server';
 
@@ -109,7 +109,7 @@ export class BroadcastPublication {
     if (!this.batching) throw new ShmringError(ErrorCode.INVALID_STATE, 'no batch is open');
     this.batching = false;
     if (this.batchLatest >= 0) {
-      storePosition(this.i32, this.i64, this.latestIndex, this.batchLatest);
+      storePositionPlain(this.i32, this.i64, this.latestIndex, this.batchLatest);
       this.batchLatest = -1;
       this.publishTail();
     }
@@ -145,7 +145,8 @@ export class BroadcastPublication {
       return;
     }
     void recordOffset;
-    storePosition(this.i32, this.i64, this.latestIndex, recordStart);
+    // Agrona writes latest with a plain store too: receivers read it only after the tail store that follows.
+    storePositionPlain(this.i32, this.i64, this.latestIndex, recordStart);
     this.publishTail();
   }
 

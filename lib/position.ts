@@ -34,3 +34,17 @@ export function storePosition(i32: Int32Array, i64: BigInt64Array, index: number
     Atomics.store(i64, index >> 1, BigInt(value));
   }
 }
+
+/**
+ * Stores `value` at int32 `index` with a plain store of the low word while the high word is unchanged (a 4-byte store
+ * is single-copy atomic, so an 8-byte reader still never sees a torn value). For a field published before an atomic
+ * store that readers synchronise on (Agrona's `latest`, written before `tail`): it saves one fence per message.
+ */
+export function storePositionPlain(i32: Int32Array, i64: BigInt64Array, index: number, value: number): void {
+  const high = Math.floor(value / TWO_POW_32);
+  if (i32[index + 1] === high) {
+    i32[index] = value | 0;
+  } else {
+    Atomics.store(i64, index >> 1, BigInt(value));
+  }
+}

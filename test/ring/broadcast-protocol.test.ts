@@ -102,31 +102,33 @@ afterEach(() => {
 });
 
 describe('BroadcastPublication#offer', () => {
-  it('stores tail-intent before it writes the record, then latest, then tail', () => {
+  it('stores tail-intent before it writes the record and latest, then tail (latest is a plain store, as in Agrona)', () => {
     const ring = broadcastRing();
     const pub = transmitterOn(ring);
-    ring.setDataWord(0, CANARY); // whatever an earlier lap left there
+    expect(pub.offer(message(0, 20), 3)).toBe(32);
+    ring.setDataWord(32, CANARY); // whatever an earlier lap left there
     const trailer = ring.dataOffset + CAPACITY;
-    const stores: Array<{ counter: number; value: unknown; length: number; type: number; payload: Uint8Array }> = [];
+    const latestAt = (): bigint => new BigInt64Array(ring.buffer)[(trailer + L.LATEST_COUNTER_OFFSET) / 8];
+    const stores: Array<{ counter: number; value: unknown; length: number; type: number; payload: Uint8Array;
+      latest: bigint; }> = [];
     const log = recordAtomics(ring.buffer, (access) => {
       if (access.byteOffset >= trailer) {
-        stores.push({ counter: access.byteOffset - trailer, value: access.value, length: ring.lengthAt(0),
-          type: ring.typeWordAt(0), payload: ring.payloadAt(0, 20) });
+        stores.push({ counter: access.byteOffset - trailer, value: access.value, length: ring.lengthAt(32),
+          type: ring.typeWordAt(32), payload: ring.payloadAt(32, 20), latest: latestAt() });
       }
     });
-    expect(pub.offer(message(1, 20), 3)).toBe(32);
+    expect(pub.offer(message(1, 20), 3)).toBe(64);
     log.restore();
     expect(stores.map((s) => [s.counter, s.value])).toEqual([
-      [L.TAIL_INTENT_COUNTER_OFFSET, 32],
-      [L.LATEST_COUNTER_OFFSET, 0],
-      [L.TAIL_COUNTER_OFFSET, 32],
+      [L.TAIL_INTENT_COUNTER_OFFSET, 64],
+      [L.TAIL_COUNTER_OFFSET, 64],
     ]);
     expect(stores[0].length).toBe(CANARY); // nothing of the record is written before tail-intent
-    for (const later of stores.slice(1)) {
-      expect(later.length).toBe(L.HEADER_LENGTH + 20);
-      expect(later.type).toBe(3);
-      expect(later.payload).toEqual(message(1, 20));
-    }
+    expect(stores[0].latest).toBe(0n);
+    expect(stores[1].length).toBe(L.HEADER_LENGTH + 20);
+    expect(stores[1].type).toBe(3);
+    expect(stores[1].payload).toEqual(message(1, 20));
+    expect(stores[1].latest).toBe(32n); // latest is in place before tail publishes the record
     // The record itself is made of plain stores: the counters are the only atomics.
     expect(log.within(ring.dataOffset, trailer)).toEqual([]);
   });
