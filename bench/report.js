@@ -253,6 +253,9 @@ function markdown(result) {
   if (result.results.some((r) => r.noisy)) {
     lines.push('\\* another process used more than a quarter of a core during this run.', '');
   }
+  // The analysis does not change with the numbers: it is prose kept beside the harness.
+  const analysis = path.join(__dirname, 'analysis.md');
+  if (fs.existsSync(analysis)) lines.push(fs.readFileSync(analysis, 'utf8').trimEnd(), '');
   lines.push(
     '## Contenders',
     '',
