@@ -103,6 +103,10 @@ export abstract class SubscriptionBase {
   }
 
   /** Whether a pending `wait` keeps the process alive (default true, like a timer). */
+  get keepsProcessAlive(): boolean {
+    return !this.waiterUnref;
+  }
+
   set keepsProcessAlive(value: boolean) {
     this.waiterUnref = !value;
     if (this.waiter !== null) {
