@@ -17,6 +17,10 @@ const WAKE_REQUESTED_INDEX = L.int32Index(L.WAKE_REQUESTED_OFFSET);
  * use TypedArray#set on a subarray: one small allocation per message, but 4-6x faster than the loop at 1 KiB.
  */
 const WORD_COPY_LIMIT = 256;
+/** Most records copied before one validation. */
+const MAX_RUN = 256;
+/** Scratch bytes for a run (at least the largest message). */
+const RUN_SCRATCH_LENGTH = 64 * 1024;
 
 export class BroadcastSubscription extends SubscriptionBase {
   readonly mode = 'broadcast' as const;
@@ -35,6 +39,8 @@ export class BroadcastSubscription extends SubscriptionBase {
   private readonly tailIndex: number;
   private readonly latestIndex: number;
   private scratch: Uint8Array;
+  /** Per copied record of the current run: scratch offset, length, type id. */
+  private readonly runMeta: Int32Array;
   private scratch32: Int32Array;
   private cursor = 0;
   private closed = false;
@@ -55,7 +61,9 @@ export class BroadcastSubscription extends SubscriptionBase {
     this.tailIntentIndex = L.int32Index(trailer + L.TAIL_INTENT_COUNTER_OFFSET);
     this.tailIndex = L.int32Index(trailer + L.TAIL_COUNTER_OFFSET);
     this.latestIndex = L.int32Index(trailer + L.LATEST_COUNTER_OFFSET);
-    this.scratch = new Uint8Array(L.align(this.maxMessageLength, 8) + 8);
+    // Room for a run of small messages, and always for the largest one (+ word-copy overshoot).
+    this.scratch = new Uint8Array(Math.max(L.align(this.maxMessageLength, 8), RUN_SCRATCH_LENGTH) + 8);
+    this.runMeta = new Int32Array(3 * MAX_RUN);
     this.scratch32 = new Int32Array(this.scratch.buffer);
     // Agrona starts a receiver at `latest`. Nothing older can be found safely once the ring has wrapped, so
     // 'earliest' means position 0 only while the ring has not wrapped yet.
@@ -72,43 +80,62 @@ export class BroadcastSubscription extends SubscriptionBase {
     return this.closed;
   }
 
-  /** Delivers up to `limit` messages (copied, validated) and returns how many. */
+  /**
+   * Delivers up to `limit` messages (copied, validated) and returns how many. Records are copied out in runs and a
+   * run is validated once, after copying: its first record is its oldest, so if tail-intent has not lapped that one,
+   * it has lapped none of them (Agrona validates each record the same way, one at a time).
+   */
   poll(handler: MessageHandler, limit = 10): number {
     if (this.closed) throw closedError('subscription');
     const i32 = this.i32;
+    const meta = this.runMeta;
     const tail = loadPosition(i32, this.tailIndex);
     let cursor = this.cursor;
     let delivered = 0;
     // Padding and resynchronisation do not deliver; the budget bounds them so hostile counters cannot spin us.
     let budget = limit + 16;
     while (delivered < limit && tail > cursor && budget-- > 0) {
-      const index = cursor & this.mask;
-      const recordOffset = this.dataOffset + index;
-      const length = i32[recordOffset >> 2];
-      const typeId = i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2];
-      const aligned = (length + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
-      if (length < L.HEADER_LENGTH || aligned > this.capacity - index ||
-          (typeId === L.BROADCAST_PADDING_TYPE ? aligned !== this.capacity - index
-            : length - L.HEADER_LENGTH > this.maxMessageLength || typeId < 1)) {
-        // Impossible header: either it was overwritten under us (lapped) or the ring is corrupt.
-        if (this.isValid(cursor)) throw corrupt('broadcast record length', length);
-        cursor = this.resynchronise(cursor);
-        continue;
-      }
-      if (typeId === L.BROADCAST_PADDING_TYPE) {
+      const runStart = cursor;
+      let count = 0;
+      let used = 0;
+      let lapped = false;
+      while (delivered + count < limit && tail > cursor && count < MAX_RUN) {
+        const index = cursor & this.mask;
+        const recordOffset = this.dataOffset + index;
+        const length = i32[recordOffset >> 2];
+        const typeId = i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2];
+        const aligned = (length + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
+        if (length < L.HEADER_LENGTH || aligned > this.capacity - index ||
+            (typeId === L.BROADCAST_PADDING_TYPE ? aligned !== this.capacity - index
+              : length - L.HEADER_LENGTH > this.maxMessageLength || typeId < 1)) {
+          // Impossible header: either it was overwritten under us (lapped) or the ring is corrupt.
+          if (this.isValid(cursor)) throw corrupt('broadcast record length', length);
+          lapped = true;
+          break;
+        }
+        if (typeId === L.BROADCAST_PADDING_TYPE) {
+          cursor += aligned;
+          continue;
+        }
+        const payload = length - L.HEADER_LENGTH;
+        if (used + payload > this.scratch.length) break; // scratch full: deliver this run first
+        this.copyOut(recordOffset + L.HEADER_LENGTH, payload, used);
+        meta[3 * count] = used;
+        meta[3 * count + 1] = payload;
+        meta[3 * count + 2] = typeId;
+        used = (used + payload + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
+        count++;
         cursor += aligned;
+      }
+      if (lapped || !this.isValid(runStart)) {
+        cursor = this.resynchronise(runStart);
         continue;
       }
-      const payload = length - L.HEADER_LENGTH;
-      this.copyOut(recordOffset + L.HEADER_LENGTH, payload);
-      if (!this.isValid(cursor)) {
-        cursor = this.resynchronise(cursor);
-        continue;
-      }
-      cursor += aligned;
       this.cursor = cursor;
-      delivered++;
-      handler(this.scratch, 0, payload, typeId);
+      for (let i = 0; i < count; i++) {
+        delivered++;
+        handler(this.scratch, meta[3 * i], meta[3 * i + 1], meta[3 * i + 2]);
+      }
     }
     this.cursor = cursor;
     return delivered;
@@ -154,15 +181,17 @@ export class BroadcastSubscription extends SubscriptionBase {
     return latest;
   }
 
-  private copyOut(from: number, length: number): void {
+  /** Copies `length` bytes at mapping offset `from` to scratch offset `to` (8-aligned). */
+  private copyOut(from: number, length: number, to: number): void {
     if (length <= WORD_COPY_LIMIT) {
       const source = this.i32;
       const target = this.scratch32;
       const first = from >> 2;
+      const at = to >> 2;
       const words = (length + 3) >> 2;
-      for (let i = 0; i < words; i++) target[i] = source[first + i];
+      for (let i = 0; i < words; i++) target[at + i] = source[first + i];
     } else {
-      this.scratch.set(this.u8.subarray(from, from + length), 0);
+      this.scratch.set(this.u8.subarray(from, from + length), to);
     }
   }
 }
