@@ -108,8 +108,10 @@ export class BroadcastSubscription extends SubscriptionBase {
         if (length < L.HEADER_LENGTH || aligned > this.capacity - index ||
             (typeId === L.BROADCAST_PADDING_TYPE ? aligned !== this.capacity - index
               : length - L.HEADER_LENGTH > this.maxMessageLength || typeId < 1)) {
-          // Impossible header: either it was overwritten under us (lapped) or the ring is corrupt.
-          if (this.isValid(cursor)) throw corrupt('broadcast record length', length);
+          // Impossible header: either the run was overwritten under us (lapped) or the ring is corrupt. Ask about
+          // runStart, not this record: positions inside the run come from lengths not validated yet, so a record
+          // overwritten earlier in the run can send us into the middle of another while this one still looks intact.
+          if (this.isValid(runStart)) throw corrupt('broadcast record length', length);
           lapped = true;
           break;
         }

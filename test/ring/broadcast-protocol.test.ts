@@ -373,6 +373,22 @@ describe('BroadcastSubscription#poll', () => {
     expect(sub.lostBytes).toBe(4 * 64);
   });
 
+  it('takes a garbage header reached through an overwritten record of the same run for a lap, not corruption', () => {
+    const ring = broadcastRing();
+    const sub = receiverOn(ring, 'earliest');
+    const pub = transmitterOn(ring);
+    for (let i = 0; i < 5; i++) pub.offer(message(i)); // 64-byte records at 0, 64, ..., 256
+    // A transmitter lapping record 0 has announced itself past it and rewritten its length: the receiver's run now
+    // steps from 0 to 32, into the middle of the old payload, where the word is no header at all. Position 32 itself
+    // still looks intact (32 + capacity > tail-intent); only the run's start tells the truth.
+    ring.setCounter(L.TAIL_INTENT_COUNTER_OFFSET, CAPACITY + 8);
+    ring.setDataWord(0, L.HEADER_LENGTH + 20);
+    ring.setDataWord(32, 3);
+    const got = pollAll(sub);
+    expect(got.map((m) => checkedSeq(m.data))).toEqual([4]);
+    expect(sub.lappedCount).toBe(1);
+  });
+
   it('refuses an impossible header that was not overwritten (ERR_SHMRING_CORRUPT) and reads nothing past the ring', () => {
     const cases: Array<[string, number, number, number]> = [ // what, at, length, type
       ['too short', 0, 4, 1],
