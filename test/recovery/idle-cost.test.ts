@@ -61,7 +61,8 @@ describe('an idle consumer', () => {
     const child = startChild('waiter.js', { scenario: 'idle-cpu', ring, style: 'busy', durationMs: 300 });
     const cpu = await child.report<CpuReport>('cpu');
     // Lenient: another test file may share the two cores; a spinning child still gets a good part of one.
-    expect(share(cpu), JSON.stringify(cpu)).toBeGreaterThan(0.25);
+    // Far above the idle bound (0.05), yet loose enough for a busy child that shares 2 cores with other test files.
+    expect(share(cpu), JSON.stringify(cpu)).toBeGreaterThan(0.1);
   });
 });
 
