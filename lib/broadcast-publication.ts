@@ -76,7 +76,7 @@ export class BroadcastPublication {
     const recordOffset = this.reserve(length);
     this.u8.set(message, recordOffset + L.HEADER_LENGTH);
     this.i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2] = typeId;
-    this.publish(recordOffset, length);
+    this.publish(length);
     return this.tailPosition;
   }
 
@@ -94,7 +94,7 @@ export class BroadcastPublication {
       at += parts[i].length;
     }
     this.i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2] = typeId;
-    this.publish(recordOffset, length);
+    this.publish(length);
     return this.tailPosition;
   }
 
@@ -138,13 +138,13 @@ export class BroadcastPublication {
     return recordOffset;
   }
 
-  private publish(recordOffset: number, length: number): void {
+  /** latest := the record just written (it ends at the tail), then tail; deferred while a batch is open. */
+  private publish(length: number): void {
     const recordStart = this.tailPosition - ((length + L.HEADER_LENGTH + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT);
     if (this.batching) {
       this.batchLatest = recordStart;
       return;
     }
-    void recordOffset;
     // Agrona writes latest with a plain store too: receivers read it only after the tail store that follows.
     storePositionPlain(this.i32, this.i64, this.latestIndex, recordStart);
     this.publishTail();

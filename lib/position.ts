@@ -27,24 +27,21 @@ export function loadPosition(i32: Int32Array, index: number): number {
 
 /** Stores `value` at int32 `index`; only the position's single writer may call this. */
 export function storePosition(i32: Int32Array, i64: BigInt64Array, index: number, value: number): void {
-  const high = Math.floor(value / TWO_POW_32);
-  if (i32[index + 1] === high) {
-    Atomics.store(i32, index, value | 0);
-  } else {
-    Atomics.store(i64, index >> 1, BigInt(value));
-  }
+  if (i32[index + 1] === Math.floor(value / TWO_POW_32)) Atomics.store(i32, index, value | 0);
+  else storeWhole(i64, index, value);
 }
 
 /**
- * Stores `value` at int32 `index` with a plain store of the low word while the high word is unchanged (a 4-byte store
- * is single-copy atomic, so an 8-byte reader still never sees a torn value). For a field published before an atomic
- * store that readers synchronise on (Agrona's `latest`, written before `tail`): it saves one fence per message.
+ * Like `storePosition`, with a plain store of the low word (a 4-byte store is single-copy atomic, so an 8-byte reader
+ * still never sees a torn value). For a field published before an atomic store that readers synchronise on (Agrona's
+ * `latest`, written before `tail`): it saves one fence per message.
  */
 export function storePositionPlain(i32: Int32Array, i64: BigInt64Array, index: number, value: number): void {
-  const high = Math.floor(value / TWO_POW_32);
-  if (i32[index + 1] === high) {
-    i32[index] = value | 0;
-  } else {
-    Atomics.store(i64, index >> 1, BigInt(value));
-  }
+  if (i32[index + 1] === Math.floor(value / TWO_POW_32)) i32[index] = value | 0;
+  else storeWhole(i64, index, value);
+}
+
+/** The high word changed (once per 4 GiB): all 8 bytes in one store. The only BigInt, off the per-message path. */
+function storeWhole(i64: BigInt64Array, index: number, value: number): void {
+  Atomics.store(i64, index >> 1, BigInt(value));
 }

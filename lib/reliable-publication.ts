@@ -183,9 +183,8 @@ export class ReliablePublication implements ClaimOwner {
     return this.writeMessage(parts, total, typeId);
   }
 
+  /** Messages longer than one frame, and every argument error: writeMessage checks them. */
   private offerSlow(message: Uint8Array, typeId: number): number {
-    if (this.claim.isPending) throw claimPending();
-    checkTypeId(typeId);
     singlePart[0] = message;
     try {
       return this.writeMessage(singlePart, message.length, typeId);
