@@ -191,4 +191,9 @@ export class BroadcastPublication {
     this.wakeConsumers();
     this.memory.close();
   }
+  /** `using pub = Publication.create(...)` closes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
 }

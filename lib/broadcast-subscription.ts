@@ -169,6 +169,11 @@ export class BroadcastSubscription extends SubscriptionBase {
     this.closeWaiter();
     this.memory.close();
   }
+  /** `using sub = Subscription.open(...)` closes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
 
   /** Agrona's validate: the record at `cursor` is intact while the transmitter has not announced a lap past it. */
   private isValid(cursor: number): boolean {

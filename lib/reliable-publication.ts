@@ -442,6 +442,11 @@ export class ReliablePublication implements ClaimOwner {
     this.wakeConsumers();
     this.memory.close();
   }
+  /** `using pub = Publication.create(...)` closes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
 }
 
 const EMPTY = new Uint8Array(0);

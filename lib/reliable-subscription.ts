@@ -158,6 +158,11 @@ export class ReliableSubscription extends SubscriptionBase {
     this.releaseSlot();
     this.memory.close();
   }
+  /** `using sub = Subscription.open(...)` closes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
 
   private throwNotActive(): never {
     if (this.closed) throw closedError('subscription');

@@ -66,6 +66,11 @@ export class RingServer {
   close(): Promise<void> {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
+  /** `await using server = await pub.serve(path)` closes it at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
 }
 
 function socketFd(socket: net.Socket): number {
