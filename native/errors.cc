@@ -8,7 +8,8 @@ namespace shmring {
 
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const char* path) {
   const char* name = strerrorname_np(err);  // glibc >= 2.32
-  std::string code = name != nullptr ? name : "E" + std::to_string(err);
+  // Appended rather than `"E" + std::to_string(err)`: that operator+ trips g++ 12's false -Wrestrict in C++20.
+  std::string code = name != nullptr ? std::string(name) : std::string("E").append(std::to_string(err));
   // Node (libuv) spells descriptions in lower case: "no such file or directory".
   std::string description = strerror(err);
   if (!description.empty()) description[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(description[0])));
