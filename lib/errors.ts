@@ -63,3 +63,50 @@ export function corrupt(what: string, value: number, path?: string): ShmringErro
 export function closedError(what: string): ShmringError {
   return new ShmringError(ErrorCode.CLOSED, `${what} is closed`);
 }
+
+/** A system error as the addon throws it (Node's shape): errno name as `code`, negative `errno`, `syscall`, `path`. */
+export interface SystemError extends Error {
+  code: string;
+  errno?: number;
+  syscall?: string;
+  path?: string;
+}
+
+/** The `ENOSPC` of creating a ring, with the room it needed and the room there was (see {@link noSpaceError}). */
+export interface NoSpaceError extends SystemError {
+  code: 'ENOSPC';
+  /** The directory whose filesystem is full. */
+  dir: string;
+  /** Bytes the ring file needed. */
+  bytesRequested: number;
+  /** Bytes free in `dir` for this user just after the failure (`statfs` `f_bavail * f_bsize`); null if unknown. */
+  bytesFree: number | null;
+}
+
+/**
+ * Rewrites the addon's bare `ENOSPC: no space left on device, posix_fallocate` so that it names the directory, the
+ * bytes asked for and the bytes free: a full `/dev/shm` is most often a container's 64 MB default.
+ */
+export function noSpaceError(
+  cause: SystemError,
+  filePath: string,
+  dir: string,
+  bytesRequested: number,
+  bytesFree: number | null,
+): NoSpaceError {
+  const free = bytesFree === null ? 'an unknown number of bytes' : `${bytesFree} bytes`;
+  const err = new Error(
+    `ENOSPC: no space left on device, ${cause.syscall ?? 'posix_fallocate'} '${filePath}': the ring needs ` +
+      `${bytesRequested} bytes and ${dir} has ${free} free (a container's /dev/shm is 64 MB unless raised with ` +
+      'docker run --shm-size; remove stale rings with removeStaleRings)',
+    { cause },
+  ) as NoSpaceError;
+  err.code = 'ENOSPC';
+  if (cause.errno !== undefined) err.errno = cause.errno;
+  if (cause.syscall !== undefined) err.syscall = cause.syscall;
+  err.path = filePath;
+  err.dir = dir;
+  err.bytesRequested = bytesRequested;
+  err.bytesFree = bytesFree;
+  return err;
+}

@@ -2,9 +2,10 @@
  * A shared memory object at the OS level: a file in /dev/shm (or another directory) or an anonymous memfd, mapped
  * as a SharedArrayBuffer. It knows nothing about rings; lib/layout.ts and the ring code give the bytes a meaning.
  */
-import path from 'path';
+import fs from 'node:fs';
+import path from 'node:path';
 import { binding } from './binding';
-import { closedError, ErrorCode, ShmringError } from './errors';
+import { closedError, ErrorCode, noSpaceError, ShmringError, type SystemError } from './errors';
 import { checkFilesystem } from './filesystem-guard';
 import { FutexWaiter, futexWait, futexWake, type FutexResultValue } from './futex';
 
@@ -88,7 +89,8 @@ export class Segment {
 
   /**
    * Creates `dir/name` exclusively (EEXIST if it exists), checks its filesystem, reserves `size` bytes (a full tmpfs
-   * is ENOSPC here, not a SIGBUS later) and maps it. On any failure after the file was created, the file is removed.
+   * is ENOSPC here, not a SIGBUS later, naming the directory, the bytes asked for and the bytes free) and maps it. On
+   * any failure after the file was created, the file is removed.
    */
   static create(name: string, size: number, opts: SegmentOptions = {}): Segment {
     const o = segmentOptions(opts);
@@ -107,6 +109,9 @@ export class Segment {
       } catch {
         // already gone: nothing to clean up
       }
+      const failure = err as SystemError;
+      // Measured after the failure: tmpfs undoes a partial reservation, so this is what the next attempt would have.
+      if (failure.code === 'ENOSPC') throw noSpaceError(failure, filePath, o.dir, size, bytesFree(o.dir));
       throw err;
     }
   }
@@ -294,6 +299,16 @@ function segmentOptions(opts: SegmentOptions): Required<SegmentOptions> {
     mlock: flag(opts.mlock, 'mlock'),
     allowAnyFilesystem: flag(opts.allowAnyFilesystem, 'allowAnyFilesystem'),
   };
+}
+
+/** Bytes an unprivileged write could still allocate in `dir` (`statfs` `f_bavail * f_bsize`); null if unknown. */
+function bytesFree(dir: string): number | null {
+  try {
+    const st = fs.statfsSync(dir);
+    return st.bavail * st.bsize;
+  } catch {
+    return null;
+  }
 }
 
 function flag(value: unknown, what: string): boolean {

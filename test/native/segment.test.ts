@@ -152,16 +152,43 @@ describe('Segment.create', () => {
     const dir = tiny.dir as string;
     const fds = openFdCount();
     const err = thrown(() => Segment.create('big', 32 * PAGE_SIZE, { dir }));
+    expect(err).toBeInstanceOf(Error);
     expect(err).toMatchObject({
       code: 'ENOSPC',
+      errno: -28,
       syscall: 'posix_fallocate',
-      message: 'ENOSPC: no space left on device, posix_fallocate',
+      path: path.join(dir, 'big'),
+      dir,
+      bytesRequested: 131072,
+      bytesFree: 65536,
+      message:
+        `ENOSPC: no space left on device, posix_fallocate '${path.join(dir, 'big')}': the ring needs 131072 bytes ` +
+        `and ${dir} has 65536 bytes free (a container's /dev/shm is 64 MB unless raised with docker run --shm-size; ` +
+        'remove stale rings with removeStaleRings)',
     });
+    expect((err.cause as Record<string, unknown>).message).toBe('ENOSPC: no space left on device, posix_fallocate');
     expect(fs.readdirSync(dir)).toEqual([]);
     expect(openFdCount()).toBe(fds);
     const fits = Segment.create('fits', 8 * PAGE_SIZE, { dir });
     fits.close();
     Segment.unlink('fits', { dir });
+  });
+
+  it.skipIf(tiny.dir === null)(`counts the bytes other files already hold as not free ${tiny.reason}`, () => {
+    const dir = tiny.dir as string;
+    const held = Segment.create('held', 12 * PAGE_SIZE, { dir });
+    try {
+      expect(thrown(() => Segment.create('second', 8 * PAGE_SIZE, { dir }))).toMatchObject({
+        code: 'ENOSPC',
+        bytesRequested: 8 * PAGE_SIZE,
+        bytesFree: 4 * PAGE_SIZE,
+        message: expect.stringContaining(`the ring needs 32768 bytes and ${dir} has 16384 bytes free`),
+      });
+      expect(fs.readdirSync(dir)).toEqual(['held']);
+    } finally {
+      held.close();
+      Segment.unlink('held', { dir });
+    }
   });
 
   it.skipIf(diskDir === null)('refuses a disk filesystem unless allowAnyFilesystem, removing the file', () => {
