@@ -1,11 +1,23 @@
+import { builtinModules } from 'node:module';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'build/**', 'node_modules/**', 'prebuilds/**', 'docs/**'] },
+  { ignores: ['.cache/**', 'dist/**', 'build/**', 'node_modules/**', 'prebuilds/**', 'docs/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // The library names Node's built-ins as 'node:fs', never 'fs' (a registry package can never shadow them).
+    files: ['lib/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: builtinModules.filter((name) => !name.startsWith('_')).map((name) => ({
+          name, message: `import 'node:${name}' instead`,
+        })),
+      }],
     },
   },
   {

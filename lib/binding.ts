@@ -5,9 +5,9 @@
  * in the Node ABI it was built for: a candidate whose `abiVersion` differs from `process.versions.modules` is refused
  * before anything in it runs. See docs/native.md for what each call does.
  */
-import fs from 'fs';
-import os from 'os';
-import path from 'path';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { ErrorCode, ShmringError } from './errors';
 
 /** `fstat` + `fstatfs` of a descriptor. */

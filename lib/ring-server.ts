@@ -3,8 +3,8 @@
  * ring's file descriptor (SCM_RIGHTS); the consumer maps it. No file to clean up, and the memfd is sealed, so no
  * peer can truncate it under the others.
  */
-import * as fs from 'fs';
-import * as net from 'net';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
 import { binding } from './binding';
 import { ErrorCode, ShmringError } from './errors';
 

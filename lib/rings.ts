@@ -2,6 +2,7 @@
  * Rings as files (and memfds): create, open, inspect, unlink and clean up. Joins the OS layer (`Segment`, the
  * addon) to the header format (`ring-file`). Nothing here runs per message.
  */
+import fs from 'node:fs';
 import { ErrorCode, ShmringError } from './errors';
 import * as L from './layout';
 import { loadPosition } from './position';
@@ -206,9 +207,6 @@ export interface RingListing {
 
 /** Lists the ring files in a directory (default /dev/shm); other files are skipped unless they look like rings. */
 export function listRings(options: LocationOptions = {}): RingListing[] {
-  // Lazy require keeps `fs` off the import graph of the per-message modules.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const fs = require('fs') as typeof import('fs');
   const dir = options.dir ?? '/dev/shm';
   const listings: RingListing[] = [];
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
