@@ -3,6 +3,7 @@
 const fs = require('fs');
 const path = require('path');
 const hdr = require('hdr-histogram-js');
+const { judge } = require('./saturation');
 
 const NS_PER_US = 1000;
 
@@ -95,7 +96,10 @@ function throughput(results, p) {
   };
 }
 
-/** Round trips: the pinger's samples (reply time - intended send time); the ponger saw every ping once, in order. */
+/**
+ * Round trips: the pinger's samples (reply time - intended send time); the ponger saw every ping once, in order.
+ * `saturation` says whether the schedule outran the contender (bench/saturation.js).
+ */
 function rtt(results, p) {
   const [pinger] = ofKind(results, 'pinger');
   const [ponger] = ofKind(results, 'ponger');
@@ -104,10 +108,12 @@ function rtt(results, p) {
   let errors = pinger.errors + ponger.errors;
   if (ponger.received !== pinger.sent) errors += Math.abs(pinger.sent - ponger.received);
   if (samples.length !== pinger.samples) errors++;
+  const saturation = judge({ samples, intervalNs: pinger.intervalNs, sends: pinger.pacedSends, windowNs: pinger.pacedNs });
   return {
     ...percentiles(samples),
     rawSamples: samples,
     intervalUs: pinger.intervalNs / NS_PER_US,
+    saturation,
     errors,
     lost: 0,
     sent: pinger.sent,
@@ -128,10 +134,13 @@ function wake(results, p) {
   let errors = waiter.errors;
   if (waiter.received + lost !== sender.sent) errors += Math.abs(sender.sent - waiter.received - lost);
   if (all.length !== waiter.samples) errors++;
+  // The sender keeps its schedule whatever the waiter does (the ring queues): only the waiter's trend can tell.
+  const saturation = judge({ samples, intervalNs: sender.intervalNs });
   return {
     ...percentiles(samples),
     rawSamples: samples,
     intervalUs: sender.intervalNs / NS_PER_US,
+    saturation,
     errors,
     lost,
     sent: sender.sent,

@@ -136,19 +136,31 @@ function throughputSection(rows, fanout) {
   return { header, align, body };
 }
 
+/** The schedule a latency row was measured at; "(re-run n×)" when saturated attempts made it back off. */
+function interval(r) {
+  return `${us(r.intervalUs)}${r.attempts > 1 ? ` (re-run ${r.attempts - 1}×)` : ''}`;
+}
+
+/** What a saturated row says instead of percentiles: it measured a queue. */
+function saturatedCell(r) {
+  return `SATURATED: ${r.saturation?.reason || 'the schedule outran it'}`;
+}
+
 function latencySection(rows, wake) {
   const header = wake
-    ? ['contender', 'strategy', 'p50', 'p99', 'p99.9', 'max', 'samples', 'errors', 'vs shmring', 'vs floor']
-    : ['payload', 'contender', 'strategy', 'p50', 'p99', 'p99.9', 'max', 'samples', 'errors', 'vs shmring', 'shmring vs C'];
-  const align = wake ? ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'] : ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'];
+    ? ['contender', 'strategy', 'interval µs', 'p50', 'p99', 'p99.9', 'max', 'samples', 'errors', 'vs shmring', 'vs floor']
+    : ['payload', 'contender', 'strategy', 'interval µs', 'p50', 'p99', 'p99.9', 'max', 'samples', 'errors', 'vs shmring', 'shmring vs C'];
+  const align = wake ? ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'] : ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'];
   let prev = null;
   const body = rows.map((r) => {
     const first = r.payloadBytes !== prev;
     prev = r.payloadBytes;
     const s = status(r);
     const cells = s
-      ? [s, '', '', '', '', '', '', '']
-      : [us(r.p50Us), us(r.p99Us), us(r.p999Us), us(r.maxUs), r.samples, r.errors, ratio(r.vsShmring), ratio(wake ? r.vsC : r.shmringVsC)];
+      ? [s, '', '', '', '', '', '', '', '']
+      : r.saturated
+        ? [interval(r), saturatedCell(r), '', '', '', '', r.errors, '', '']
+        : [interval(r), us(r.p50Us), us(r.p99Us), us(r.p999Us), us(r.maxUs), r.samples, r.errors, ratio(r.vsShmring), ratio(wake ? r.vsC : r.shmringVsC)];
     return wake ? [r.contender + mark(r), r.strategy, ...cells] : [first ? bytes(r.payloadBytes) : '', r.contender + mark(r), r.strategy, ...cells];
   });
   return { header, align, body };

@@ -88,13 +88,37 @@ function progress(enabled) {
   };
 }
 
+/** A latency run whose schedule outran its contender is re-run at a slower schedule at most this many times. */
+const MAX_BACK_OFFS = 2;
+
+/**
+ * Runs one job; a latency run judged saturated (bench/saturation.js: queueing, not latency) is re-run with the
+ * case's slower schedule (`c.backOff`) until it is not, at most MAX_BACK_OFFS times. A run still saturated keeps
+ * its verdict and loses its percentiles: what it measured is the queue, and it must not be printed as latency.
+ */
 async function runJob(job, index) {
+  let overrides = {};
+  const attempts = [];
+  for (;;) {
+    const m = await runAttempt(job, index, overrides);
+    if (!m.saturation) return m;
+    attempts.push({ intervalUs: m.intervalUs, saturated: m.saturation.saturated, reason: m.saturation.reason });
+    if (!m.saturation.saturated) return { ...m, attempts };
+    if (attempts.length > MAX_BACK_OFFS || !job.c.backOff) {
+      return { ...m, attempts, saturated: true, p50Us: null, p99Us: null, p999Us: null, maxUs: null };
+    }
+    overrides = job.c.backOff({ ...job.point.params, ...overrides }, m);
+  }
+}
+
+async function runAttempt(job, index, overrides) {
   const entry = contenders.get(job.run.contender);
   const runAs = job.c.runAs || job.c.scenario;
   const unavailable = entry.impl.unavailable();
   if (unavailable) return { skip: unavailable };
   const params = {
     ...job.point.params,
+    ...overrides,
     name: runner.runName(index),
     payloadBytes: job.point.payloadBytes,
     consumers: job.point.consumers,
@@ -204,17 +228,21 @@ function aggregate(jobs, outcomes) {
           gcs: sum('gcs'),
         });
       } else {
-        let all = ok[0].rawSamples;
-        if (ok.length > 1) {
-          all = new Float64Array(ok.reduce((n, m) => n + m.rawSamples.length, 0));
-          let at = 0;
-          for (const m of ok) {
-            all.set(m.rawSamples, at);
-            at += m.rawSamples.length;
-          }
+        // Rounds that stayed saturated measured a queue: their samples are left out, and a row of only those is
+        // marked saturated with no percentiles.
+        const fine = ok.filter((m) => !m.saturated);
+        const all = new Float64Array(fine.reduce((n, m) => n + m.rawSamples.length, 0));
+        let at = 0;
+        for (const m of fine) {
+          all.set(m.rawSamples, at);
+          at += m.rawSamples.length;
         }
+        const shown = fine.length ? fine : ok;
         Object.assign(fields, measures.percentiles(all), {
-          intervalUs: median(ok.map((m) => m.intervalUs)),
+          saturated: fine.length === 0,
+          saturation: (ok.find((m) => m.saturated) || shown[0]).saturation,
+          attempts: Math.max(...ok.map((m) => (m.attempts ? m.attempts.length : 1))),
+          intervalUs: median(shown.map((m) => m.intervalUs)),
           lost: sum('lost'),
           sent: sum('sent'),
           received: sum('received'),

@@ -31,6 +31,10 @@ interface Row {
   gcs?: number | null;
   skipped?: string | null;
   error?: string | null;
+  saturated?: boolean;
+  saturation?: { saturated: boolean; reason: string | null; achieved: number | null };
+  intervalUs?: number;
+  attempts?: number;
 }
 
 interface BenchJson {
@@ -109,6 +113,11 @@ describe('npm run bench -- --quick --json', () => {
     for (const r of measured(json.results)) {
       if (r.scenario === 'throughput' || r.scenario === 'gc' || r.scenario === 'micro') {
         expect(r.msgsPerSec).toBeGreaterThan(0);
+      } else if (r.saturated) {
+        // Still saturated after backing off: it measured a queue, so it says why and shows no latency.
+        expect(r.saturation?.reason).toEqual(expect.any(String));
+        expect(r.p50Us).toBeNull();
+        expect(r.attempts).toBeGreaterThan(1);
       } else {
         expect(r.samples).toBeGreaterThan(0);
         expect(r.p50Us).toBeGreaterThan(0);
@@ -117,6 +126,18 @@ describe('npm run bench -- --quick --json', () => {
         expect(r.maxUs!).toBeGreaterThanOrEqual(r.p999Us!);
       }
       if (r.scenario === 'gc') expect(r.gcs).toEqual(expect.any(Number));
+    }
+  });
+
+  it('judges every latency row for saturation, with the schedule it was measured at', () => {
+    const latency = measured(json.results).filter((r) => r.scenario === 'rtt' || r.scenario === 'wake');
+    expect(latency.length).toBeGreaterThan(0);
+    for (const r of latency) {
+      const where = `${r.case}/${r.contender}/${r.strategy}`;
+      expect(r.saturation, where).toEqual(expect.objectContaining({ saturated: expect.any(Boolean) }));
+      expect(r.intervalUs, where).toBeGreaterThan(0);
+      // Round trips also count the sends the schedule asked for (the wake sender cannot fall behind).
+      if (r.scenario === 'rtt') expect(r.saturation?.achieved, where).toBeGreaterThan(0);
     }
   });
 

@@ -3,6 +3,8 @@
 // t0 + i * interval (interval = max(2 µs, 4 x the median round trip of a 100 ms back-to-back warm-up)) and records
 // reply time - intended send time, so a stall shows in every sample it delays (no coordinated omission).
 // Busy-spin on both sides, and sleeping sides (futex: poll, then sleep until woken; async: `await sub.wait()`).
+// A run whose schedule still outran the contender (bench/saturation.js) is re-run with the interval floor at 4x the
+// interval it used (bench/run.js, at most twice), then marked saturated.
 const RUNS = [
   { contender: 'native-c', strategy: 'spin' },
   { contender: 'shmring', strategy: 'spin' },
@@ -18,9 +20,14 @@ module.exports = {
   scenario: 'rtt',
   measure: 'rtt',
   title: 'Round-trip latency, one message in flight',
+  /** The next attempt's params after a saturated run `m`: an interval at least 4x the one that was outrun. */
+  backOff: (p, m) => ({ intervalFloorNs: Math.max(p.intervalFloorNs, Math.round(4 * m.intervalUs * 1000)) }),
   prose:
     'Ping-pong between two processes (postMessage: main thread and a worker). Latency = reply received - intended ' +
-    'send time, so stalls are not hidden by coordinated omission. Recorded in an HdrHistogram (3 digits).',
+    'send time, so stalls are not hidden by coordinated omission. Recorded in an HdrHistogram (3 digits). A run ' +
+    'whose schedule outran the contender (fewer than 95 % of the scheduled sends, or latency climbing above the ' +
+    'interval and doubling from the first third of the run to the last) measured a queue, not latency: it is ' +
+    're-run at 4× the interval, at most twice, and if still saturated it is marked so, with no percentiles.',
   points(profile) {
     return (profile.quick ? [32] : [32, 1024]).map((payloadBytes) => ({
       payloadBytes,

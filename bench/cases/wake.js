@@ -13,10 +13,13 @@ module.exports = {
   scenario: 'wake',
   measure: 'wake',
   title: 'Wake-up latency of a sleeping consumer (one way)',
+  /** The next attempt's params after a saturated run (the waiter fell behind): sends 4x further apart. */
+  backOff: (p) => ({ intervalNs: 4 * p.intervalNs }),
   prose:
     'The consumer sleeps (shmring: `sub.waitSync()` or `await sub.wait()`; native-c: a bare FUTEX_WAIT); the ' +
     'producer sends every 250 µs and the consumer records wake-up time - intended send time. native-c is the raw ' +
-    'futex wake floor of this machine.',
+    'futex wake floor of this machine. A waiter that falls behind (latency climbing above the interval through the ' +
+    'run) is re-run with sends 4× further apart, at most twice, then marked saturated.',
   points(profile) {
     return [
       {

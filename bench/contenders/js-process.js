@@ -43,9 +43,11 @@ class RttSchedule {
     this.samples = new BigInt64Array(Math.max(p.maxSamples, 1 << 20));
     this.last = p.maxSamples - 1;
     this.count = 0;
+    this.sends = 0; // round trips of the current phase, not capped like count (the saturation check needs them)
+    this.windowNs = 0; // how long phase 2 lasted
     this.phase = 0;
     this.intervalNs = 0;
-    this.t = new BigInt64Array(4); // intended send time, end of phase, now, interval
+    this.t = new BigInt64Array(5); // intended send time, end of phase, now, interval, start of phase
     const warm = BigInt(Math.round(p.warmMs * 1e6));
     this.phaseLength = BigInt64Array.of(warm, warm, BigInt(p.durationMs) * 1000000n);
   }
@@ -61,6 +63,7 @@ class RttSchedule {
     t[2] = hr();
     this.samples[this.count] = t[2] - t[0];
     if (this.count < this.last) this.count++;
+    this.sends++;
     if (this.phase === 0) {
       t[0] = t[2];
     } else {
@@ -73,11 +76,16 @@ class RttSchedule {
   advance() {
     const t = this.t;
     if (this.phase === 0) this.calibrate();
-    if (this.phase === 2) return false;
+    if (this.phase === 2) {
+      this.windowNs = Number(t[2] - t[4]);
+      return false;
+    }
     this.phase++;
     this.count = 0;
+    this.sends = 0;
     t[1] = t[2] + this.phaseLength[this.phase];
     t[0] = t[2];
+    t[4] = t[2];
     return true;
   }
 
@@ -94,6 +102,11 @@ class RttSchedule {
   /** Writes the measured samples for the parent. */
   write(file) {
     writeSamples(file, this.samples, this.count);
+  }
+
+  /** The fields of the pinger's result line that describe the schedule (bench/saturation.js judges them). */
+  report() {
+    return { samples: this.count, intervalNs: this.intervalNs, pacedSends: this.sends, pacedNs: this.windowNs };
   }
 }
 

@@ -219,7 +219,7 @@ async function mainRtt(p, io) {
   worker.postMessage({ end: seq });
   const pong = await new Promise((resolve) => worker.once('message', resolve));
   schedule.write(p.samplesFile);
-  io.report({ kind: 'pinger', sent: seq, samples: schedule.count, intervalNs: schedule.intervalNs, errors });
+  io.report({ kind: 'pinger', sent: seq, ...schedule.report(), errors });
   io.report({ kind: 'ponger', ...pong });
   await worker.terminate();
 }

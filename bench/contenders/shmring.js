@@ -255,7 +255,7 @@ async function ping(p, io) {
   while (schedule.next());
   offerEnd(pub, seq);
   schedule.write(p.samplesFile);
-  io.report({ kind: 'pinger', sent: seq, samples: schedule.count, intervalNs: schedule.intervalNs, errors });
+  io.report({ kind: 'pinger', sent: seq, ...schedule.report(), errors });
 }
 
 async function pong(p, io) {

@@ -225,7 +225,7 @@ async function ping(p, io) {
   });
   await new Promise((resolve) => socket.end(endFrame(seq), resolve));
   schedule.write(p.samplesFile);
-  io.report({ kind: 'pinger', sent: seq, samples: schedule.count, intervalNs: schedule.intervalNs, errors });
+  io.report({ kind: 'pinger', sent: seq, ...schedule.report(), errors });
 }
 
 module.exports = {

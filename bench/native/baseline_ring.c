@@ -367,24 +367,27 @@ static int run_rtt(void) {
   if (want < (double)opt.interval_floor_ns) want = (double)opt.interval_floor_ns;
   uint64_t interval = (uint64_t)want;
   /* phase 1: paced for warm_ms / 2, discarded; phase 2: paced for duration_ms, recorded from the intended time */
+  /* paced_ns: how long phase 2 lasted; with count (its sends) it tells whether the schedule was kept */
   long count = 0;
+  uint64_t paced_ns = 0;
   for (int phase = 1; phase <= 2; phase++) {
-    uint64_t start = now_ns(), intended = start;
+    uint64_t start = now_ns(), intended = start, t = start;
     uint64_t deadline = start + (phase == 1 ? (uint64_t)opt.warm_ms * 500000ull : (uint64_t)opt.duration_ms * 1000000ull);
     while (count < opt.max_samples) {
       intended += interval;
-      uint64_t t;
       while ((t = now_ns()) < intended) cpu_relax();
       if (t >= deadline) break;
       if (!round_trip(out, in, buf, reply, length, seq++)) errors++;
       if (phase == 2) samples[count++] = (double)(now_ns() - intended);
     }
+    if (phase == 2) paced_ns = t - start;
   }
   uint64_t total = seq;
   while (!ring_offer(out, (const uint8_t *)&total, 8, TYPE_END)) cpu_relax();
   write_samples(samples, count);
-  printf("{\"kind\":\"pinger\",\"sent\":%u,\"samples\":%ld,\"intervalNs\":%llu,\"warmP50Ns\":%llu,\"errors\":%llu", seq, count,
-         (unsigned long long)interval, (unsigned long long)p50, (unsigned long long)errors);
+  printf("{\"kind\":\"pinger\",\"sent\":%u,\"samples\":%ld,\"intervalNs\":%llu,\"pacedSends\":%ld,\"pacedNs\":%llu,"
+         "\"warmP50Ns\":%llu,\"errors\":%llu", seq, count, (unsigned long long)interval, count,
+         (unsigned long long)paced_ns, (unsigned long long)p50, (unsigned long long)errors);
   report_end();
   return 0;
 }
