@@ -112,14 +112,18 @@ function lostShare(r) {
 }
 
 function throughputSection(rows, fanout) {
-  const header = ['payload', ...(fanout ? ['consumers'] : []), 'contender', 'strategy', 'msgs/s', 'MB/s', 'errors', 'lost', 'vs shmring', 'shmring vs C'];
-  const align = ['l', ...(fanout ? ['r'] : []), 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'];
+  // Each ratio is this row's msgs/s over the reference's in the same round (median over rounds): native-c with a
+  // busy-spinning consumer, and the Unix socket with batched writes. Fan-out has no C baseline.
+  const refs = fanout ? ['vs unix-socket'] : ['vs native-c', 'vs unix-socket'];
+  const header = ['payload', ...(fanout ? ['consumers'] : []), 'contender', 'strategy', 'msgs/s', 'MB/s', 'errors', 'lost', ...refs];
+  const align = ['l', ...(fanout ? ['r'] : []), 'l', 'l', 'r', 'r', 'r', 'r', ...refs.map(() => 'r')];
   let prev = null;
   const body = rows.map((r) => {
     const group = `${r.payloadBytes}/${r.consumers}`;
     const first = group !== prev;
     prev = group;
     const s = status(r);
+    const ratios = fanout ? [r.vsSocket] : [r.vsC, r.vsSocket];
     return [
       first ? bytes(r.payloadBytes) : '',
       ...(fanout ? [first ? r.consumers : ''] : []),
@@ -129,8 +133,7 @@ function throughputSection(rows, fanout) {
       s ? '' : num(r.mbPerSec, r.mbPerSec < 100 ? 1 : 0),
       s ? '' : r.errors,
       s ? '' : lostShare(r),
-      s ? '' : ratio(r.vsShmring),
-      s ? '' : ratio(r.shmringVsC),
+      ...ratios.map((x) => (s ? '' : ratio(x))),
     ];
   });
   return { header, align, body };
@@ -195,8 +198,8 @@ function sections(result) {
     const rs = of(id);
     if (rs.length) out.push({ id, title: caseInfo(id).title, prose: caseInfo(id).prose, legend, ...section(rs) });
   };
-  add('throughput', 'msgs/s delivered; lost = share a lapped broadcast receiver never got; vs shmring = msgs/s ÷ shmring (offer per message) in the same round; shmring vs C = shmring msgs/s ÷ native-c msgs/s', (rs) => throughputSection(rs, false));
-  add('fanout', 'msgs/s per consumer (the slowest); vs shmring = msgs/s ÷ shmring (reliable) in the same round; there is no C fan-out baseline', (rs) => throughputSection(rs, true));
+  add('throughput', 'msgs/s delivered; strategy = how the consumer waits (spin: polls back to back; default: the library\'s BackoffIdleStrategy); lost = share a lapped broadcast receiver never got; vs native-c / vs unix-socket = msgs/s ÷ that reference\'s (native-c busy-spin; Unix socket, batched writes) in the same round', (rs) => throughputSection(rs, false));
+  add('fanout', 'msgs/s per consumer (the slowest); vs unix-socket = msgs/s ÷ the Unix socket\'s in the same round; there is no C fan-out baseline', (rs) => throughputSection(rs, true));
   add('rtt', 'µs from the intended send time; vs shmring = p50 ÷ shmring p50 with the same kind of waiting (higher = slower); shmring vs C = shmring p50 ÷ native-c p50', (rs) => latencySection(rs, false));
   add('wake', 'µs from the intended send time to the consumer running; vs floor = p50 ÷ native-c (raw futex) p50', (rs) => latencySection(rs, true));
   add('micro', 'benchmark.js, mean over its samples', microSection);

@@ -251,6 +251,9 @@ function aggregate(jobs, outcomes) {
       }
       fields.vsShmring = ratioTo(shmringKey);
       fields.vsC = ratioTo(cKey);
+      fields.vsSocket = point.ref.socket ? ratioTo(point.ref.socket(run)) : null;
+      // Per-round values (null where the round failed), so any two rows of a point can be compared round by round.
+      fields.roundValues = rounds.map((m) => (!m || m.skip || m.error ? null : valueOf(c, m)));
       fields.shmringVsC = shmringVsC;
       fields.noisy = ok.some((m) => m.noisy);
       fields.othersCores = Math.max(...ok.map((m) => m.othersCores));

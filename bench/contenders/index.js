@@ -27,6 +27,14 @@ const contenders = new Map([
     { impl: shmring, options: { mode: 'broadcast', send: 'offer' }, label: 'shmring broadcast mode, offer() per message' },
   ],
   [
+    'shmring-inproc',
+    {
+      impl: shmring,
+      options: { mode: 'reliable', send: 'offer', inProcess: true },
+      label: 'shmring, offer() and poll() taking turns on one thread (no second process)',
+    },
+  ],
+  [
     'shmring-async',
     {
       impl: shmring,

@@ -1,7 +1,9 @@
 'use strict';
 // shmring between processes, through its public API (dist/lib/index.js, compiled from lib/).
 // Variants (bench/contenders/index.js): send = offer | batch | claim, mode = reliable | broadcast, wait = the
-// consumer's idle strategy when no `strategy` is given by the case.
+// consumer's idle strategy when no `strategy` is given by the case, inProcess = offer and poll on one thread.
+// Consumer strategies: `spin` polls back to back; `default` is the library's BackoffIdleStrategy with its default
+// arguments, used as a user would; `backoff` and `futex` are the bench's own (spin, then sleep on the ring's futex).
 const fs = require('fs');
 const path = require('path');
 const {
@@ -20,7 +22,8 @@ const { jsProcess, writeSamples, RttSchedule } = require('./js-process');
 
 const DIST = path.resolve(__dirname, '../../dist/lib/index.js');
 const CAPACITY = 1 << 20;
-const POLL_LIMIT = 4096;
+/** Messages per poll() call, as in the issue's consumer loop `idle.idle(sub.poll(handler, 256))`. */
+const POLL_LIMIT = 256;
 const FAR_FUTURE = 1n << 62n;
 
 let cachedLib = null;
@@ -47,7 +50,7 @@ function version() {
 }
 
 function strategyOf(scenario, p) {
-  if (scenario === 'micro') return 'in-process';
+  if (scenario === 'micro' || p.inProcess) return 'in-process';
   if (p.wait === 'async') return 'async';
   return p.strategy || 'spin';
 }
@@ -61,12 +64,13 @@ function consumerIdle(kind, sub) {
   return idleStrategy('backoff', () => sub.waitSync(1), 100);
 }
 
-/** Idle strategy of a back-pressured producer: spin, or spin then sleep ~50 us. */
+/** Idle strategy of a back-pressured producer: spin, or spin then sleep ~50 us (`backoff`: cores oversubscribed). */
 function producerIdle(kind) {
-  return kind === 'spin' ? () => {} : idleStrategy('backoff', shortSleep, 100);
+  return kind === 'backoff' ? idleStrategy('backoff', shortSleep, 100) : () => {};
 }
 
 function ensureWaiting(sub, kind) {
+  if (kind === 'default' && typeof lib().BackoffIdleStrategy !== 'function') return 'BackoffIdleStrategy';
   if ((kind === 'futex' || kind === 'backoff') && typeof sub.waitSync !== 'function') return 'Subscription#waitSync';
   if (kind === 'async' && typeof sub.wait !== 'function') return 'Subscription#wait';
   return null;
@@ -157,7 +161,7 @@ async function producer(p, io) {
   io.ready();
   await io.go();
   const payload = makePayload(p.payloadBytes);
-  const idle = producerIdle(p.strategy || 'spin');
+  const idle = producerIdle(p.producerIdle || (p.strategy === 'backoff' ? 'backoff' : 'spin'));
   const send = p.send || 'offer';
   const limit = p.count ? p.warm + p.count : 0x7fffffff;
   const run = (seq, lim, deadline) =>
@@ -206,6 +210,13 @@ async function consumer(p, io) {
   };
   if (kind === 'async') {
     while (total < 0) if (sub.poll(handler, POLL_LIMIT) === 0) await sub.wait();
+  } else if (kind === 'spin') {
+    while (total < 0) sub.poll(handler, POLL_LIMIT);
+  } else if (kind === 'default') {
+    // Exactly what a user writes: the library's exported strategy with its default arguments (its internals are
+    // the library's to tune; the bench must measure them, not a copy).
+    const idle = new (lib().BackoffIdleStrategy)();
+    while (total < 0) idle.idle(sub.poll(handler, POLL_LIMIT));
   } else {
     const idle = consumerIdle(kind, sub);
     while (total < 0) idle(sub.poll(handler, POLL_LIMIT));
@@ -214,6 +225,55 @@ async function consumer(p, io) {
   gc.stop();
   verifier.finish(total);
   io.report(verifier.result({ kind: 'consumer', tEndNs: String(end), gcs: await gc.count() }));
+}
+
+// ---- throughput in one thread: the same producer loop and consumer handler, taking turns ----
+
+/**
+ * Offers up to POLL_LIMIT messages, then polls up to POLL_LIMIT, until the time is up: no second core and no cache
+ * line moving between cores, so the gap to the cross-process rows is what crossing processes costs. A full ring
+ * is drained by the poll the idle strategy runs. Reports a producer and a consumer line like the two-process run.
+ */
+async function inProcess(p, io) {
+  const pub = createPublication(p.name, p);
+  const sub = lib().Subscription.open(p.name, { from: 'earliest' });
+  io.ready();
+  await io.go();
+  const payload = makePayload(p.payloadBytes);
+  const verifier = new SeqVerifier(false, p.warm);
+  const reader = new SeqReader(p.payloadBytes);
+  let total = -1;
+  const handler = (buffer, offset, length, typeId) => {
+    if (typeId === DATA_TYPE) verifier.check(reader.read(buffer, offset, length));
+    else if (typeId === END_TYPE) total = readInt32(buffer, offset);
+  };
+  const drain = () => sub.poll(handler, POLL_LIMIT);
+  const turns = (seq, limit, deadline) => {
+    while (seq < limit) {
+      const next = sendOffer(pub, payload, seq, Math.min(seq + POLL_LIMIT, limit), deadline, drain);
+      sub.poll(handler, POLL_LIMIT);
+      if (next < seq + POLL_LIMIT && next < limit) return next; // the deadline passed
+      seq = next;
+    }
+    return seq;
+  };
+  const limit = p.count ? p.warm + p.count : 0x7fffffff;
+  const gc = gcCounter();
+  let seq = turns(0, p.warm, FAR_FUTURE);
+  gc.start();
+  const start = hr();
+  seq = turns(seq, limit, p.count ? FAR_FUTURE : start + BigInt(p.durationMs) * 1000000n);
+  const sendEnd = hr();
+  offerEnd(pub, seq);
+  while (total < 0) sub.poll(handler, POLL_LIMIT);
+  const end = hr();
+  gc.stop();
+  verifier.finish(total);
+  const gcs = await gc.count();
+  io.report({ kind: 'producer', sent: seq, measured: seq - p.warm, tStartNs: String(start), tEndNs: String(sendEnd), gcs });
+  io.report(verifier.result({ kind: 'consumer', tEndNs: String(end), gcs: 0 }));
+  sub.close();
+  pub.close();
 }
 
 // ---- round trip: ping (creates <name>-ping, reads <name>-pong) and pong ----
@@ -375,6 +435,7 @@ module.exports = {
   version,
   strategyOf,
   plan(id, scenario, p) {
+    if (scenario === 'throughput' && p.inProcess) return p.consumers === 1 ? { procs: [jsProcess(id, 'inProcess', p)] } : null;
     if (scenario === 'throughput') {
       const procs = [jsProcess(id, 'producer', p)];
       for (let i = 0; i < p.consumers; i++) procs.push(jsProcess(id, 'consumer', { ...p, consumerIndex: i }));
@@ -384,5 +445,5 @@ module.exports = {
     if (scenario === 'wake') return { procs: [jsProcess(id, 'sender', p), jsProcess(id, 'waiter', p)] };
     return { procs: [jsProcess(id, 'micro', p)] };
   },
-  roles: { producer, consumer, ping, pong, sender, waiter, micro },
+  roles: { producer, consumer, inProcess, ping, pong, sender, waiter, micro },
 };
