@@ -3,7 +3,9 @@
  *
  * The addon is built against Node's V8 API (a real SharedArrayBuffer over an mmap needs it), so a binary only works
  * in the Node ABI it was built for: a candidate whose `abiVersion` differs from `process.versions.modules` is refused
- * before anything in it runs. See docs/native.md for what each call does.
+ * before anything in it runs. A packed shmring carries one prebuild per supported Node line
+ * (`prebuilds/linux-x64/shmring.abi<ABI>.node`, made by scripts/prebuild.js), so it loads with install scripts
+ * blocked; a local build (`build/Release`) goes first. See docs/native.md for what each call does.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -206,11 +208,28 @@ export function loadBinding(
     ErrorCode.ADDON_NOT_LOADED,
     `shmring: could not load its native addon for Node ${process.version} (ABI ${process.versions.modules}, ` +
       `linux-${process.arch}). Tried:\n${failures.join('\n')}\n` +
+      `${prebuiltSummary(root)}\n` +
       `To build it: run \`npm rebuild shmring\` in your project, or \`npx cmake-js compile --out build\` in ${root} ` +
-      `(needs cmake >= 3.15 and g++ with C++17).\n` +
+      '(needs cmake >= 3.15, make or ninja, a C++20 compiler such as g++ >= 12, and the headers of the Node that ' +
+      'runs it).\n' +
       `npm 11 blocks the install scripts of dependencies by default: run \`npm install-scripts approve shmring\` ` +
       `(it records shmring in the "allowScripts" field of your package.json), then \`npm rebuild shmring\`.`,
   );
+}
+
+/** Which prebuilt addons this copy of shmring holds, for the load error: the ABIs it can run in without a build. */
+function prebuiltSummary(root: string): string {
+  const dir = path.join(root, 'prebuilds', `linux-${process.arch}`);
+  let abis: string[] = [];
+  try {
+    abis = fs.readdirSync(dir).map((f) => /^shmring\.abi(\d+)\.node$/.exec(f)?.[1]).filter((a) => a !== undefined);
+  } catch {
+    // no prebuilds/ (a git checkout, or another architecture)
+  }
+  if (abis.length === 0) return `No prebuilt addon for linux-${process.arch} in ${root}.`;
+  const sorted = abis.map(Number).sort((a, b) => a - b);
+  return `Prebuilt addons for linux-${process.arch} here are for Node ABIs ${sorted.join(', ')} ` +
+    '(Node 20 = 115, 22 = 127, 24 = 137, 26 = 147); other Node versions need a build.';
 }
 
 function firstLine(err: unknown): string {

@@ -1,9 +1,10 @@
 'use strict';
-// Install step: use a prebuilt addon shipped for this platform and Node ABI when one loads,
-// otherwise build from source with cmake-js (needs cmake, a C++17 compiler and Node's headers).
-const { spawnSync } = require('child_process');
-const path = require('path');
-const fs = require('fs');
+// Install step (when the package manager runs install scripts at all: npm 11 and pnpm 10 do not by default, and then
+// lib/binding.ts loads the prebuild directly): use the prebuilt addon shipped for this platform and Node ABI when it
+// loads, otherwise build from source with cmake-js (needs cmake, make, a C++20 compiler and Node's headers).
+const { spawnSync } = require('node:child_process');
+const path = require('node:path');
+const fs = require('node:fs');
 
 const root = path.resolve(__dirname, '..');
 
@@ -27,8 +28,10 @@ const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
 const result = spawnSync(process.execPath, [cmakeJs, 'compile', '--out', 'build'], { cwd: root, stdio: 'inherit' });
 if (result.status !== 0) {
   console.error(
-    'shmring: building the native addon failed. It needs cmake (>= 3.15), g++ (C++17) and Node\'s headers\n' +
-      '  Debian/Ubuntu: apt-get install cmake g++   (Node\'s headers come with the nodejs package or nvm)\n' +
+    'shmring: building the native addon failed. It needs cmake (>= 3.15), make or ninja, a C++20 compiler\n' +
+      '  (g++ >= 12) and the headers of the Node that runs it (include/node with v8.h).\n' +
+      '  Debian/Ubuntu: apt-get install cmake make g++   (Node\'s headers come with the nodejs package, nvm and the\n' +
+      '  official tarballs)\n' +
       '  then: npm rebuild shmring',
   );
   process.exit(result.status === null ? 1 : result.status);

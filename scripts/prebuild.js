@@ -1,29 +1,86 @@
 'use strict';
-// prepack: ship the addon built here as prebuilds/linux-<arch>/shmring.abi<ABI>.node, so that `npm install shmring`
-// works even where npm blocks dependencies' install scripts (npm 11): lib/binding.ts loads the prebuild directly,
-// and scripts/install.js prefers it when it loads. The binary is tied to this Node ABI (it uses V8's API).
-// Usage: node scripts/prebuild.js [outputRoot]   (default: the package root)
-const fs = require('fs');
-const path = require('path');
+// prepack: build the addon from these sources against the headers of every supported Node line and ship each as
+// prebuilds/linux-<arch>/shmring.abi<ABI>.node, so that `npm install shmring` works where npm (11) and pnpm (10)
+// block dependencies' install scripts: lib/binding.ts loads the prebuild for the running ABI directly. Each binary is
+// loaded by the Node it was built for before it is copied (its abiVersion must be that line's ABI).
+//
+// Usage: node scripts/prebuild.js [--out DIR] [--lines 20,22,24,26]
+//   --out    where prebuilds/ goes (default: the package root)
+//   --lines  which supported lines to build (default: all of them, see scripts/node-lines.js)
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const { LINES, envFor, lineOf, nodeBinDir } = require('./node-lines');
 
 const root = path.resolve(__dirname, '..');
-const outRoot = path.resolve(process.argv[2] || root);
-const source = path.join(root, 'build', 'Release', 'shmring.node');
-const target = path.join(outRoot, 'prebuilds', `linux-${process.arch}`, `shmring.abi${process.versions.modules}.node`);
 
-if (process.platform !== 'linux') {
-  console.error(`shmring: prebuilds are made on Linux only; this is ${process.platform}`);
+function parseArgs(argv) {
+  const options = { out: root, lines: LINES.map((l) => l.major) };
+  for (let i = 0; i < argv.length; i += 2) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    if (value === undefined) usage(`${flag} needs a value`);
+    if (flag === '--out') options.out = path.resolve(value);
+    else if (flag === '--lines') options.lines = value.split(',').map((m) => lineOf(m).major);
+    else usage(`unknown option ${flag}`);
+  }
+  return options;
+}
+
+function usage(problem) {
+  console.error(`shmring: ${problem}\nusage: node scripts/prebuild.js [--out DIR] [--lines 20,22,24,26]`);
+  process.exit(2);
+}
+
+/** Builds shmring.node for one line in build/prebuild-abi<ABI>/ (incremental) and returns its path. */
+function build(line) {
+  const env = envFor(line.major);
+  const node = path.join(nodeBinDir(line.major), 'node');
+  const out = path.join(root, 'build', `prebuild-abi${line.abi}`);
+  const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
+  const args = [cmakeJs, 'compile', '--out', out, '--CDSHMRING_ADDON_ONLY=ON'];
+  const run = spawnSync(node, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  if (run.status !== 0) {
+    process.stderr.write(run.stdout + run.stderr);
+    throw new Error(`shmring: building the addon for Node ${line.major} failed (cmake-js exited with ${run.status})`);
+  }
+  if (/warning:/.test(run.stdout + run.stderr)) {
+    process.stderr.write(run.stdout + run.stderr);
+    throw new Error(`shmring: the addon build for Node ${line.major} printed compiler warnings`);
+  }
+  const binary = path.join(out, 'Release', 'shmring.node');
+  const probe = spawnSync(node, ['-p', `require(${JSON.stringify(binary)}).abiVersion`], { env, encoding: 'utf8' });
+  const abi = Number(probe.stdout.trim());
+  if (probe.status !== 0 || abi !== line.abi) {
+    throw new Error(
+      `shmring: ${binary} does not load as ABI ${line.abi} in Node ${line.major}: ` +
+        `${probe.status !== 0 ? probe.stderr.trim() : `abiVersion=${probe.stdout.trim()}`}`,
+    );
+  }
+  return binary;
+}
+
+function main() {
+  if (process.platform !== 'linux') {
+    console.error(`shmring: prebuilds are made on Linux only; this is ${process.platform}`);
+    process.exit(1);
+  }
+  const options = parseArgs(process.argv.slice(2));
+  const dir = path.join(options.out, 'prebuilds', `linux-${process.arch}`);
+  fs.mkdirSync(dir, { recursive: true });
+  for (const major of options.lines) {
+    const line = lineOf(major);
+    const started = Date.now();
+    const target = path.join(dir, `shmring.abi${line.abi}.node`);
+    fs.copyFileSync(build(line), target);
+    const took = ((Date.now() - started) / 1000).toFixed(1);
+    console.log(`shmring: prebuilt addon for Node ${major} (ABI ${line.abi}) ${path.relative(process.cwd(), target)} ` +
+      `in ${took} s`);
+  }
+}
+
+try {
+  main();
+} catch (err) {
+  console.error(err instanceof Error ? err.message : String(err));
   process.exit(1);
 }
-if (!fs.existsSync(source)) {
-  console.error(`shmring: ${source} is missing: build it first with \`npx cmake-js compile --out build\``);
-  process.exit(1);
-}
-const abi = require(source).abiVersion;
-if (abi !== Number(process.versions.modules)) {
-  console.error(`shmring: ${source} was built for Node ABI ${abi}, this is ABI ${process.versions.modules}: rebuild it`);
-  process.exit(1);
-}
-fs.mkdirSync(path.dirname(target), { recursive: true });
-fs.copyFileSync(source, target);
-console.log(`shmring: prebuilt addon ${path.relative(process.cwd(), target) || target}`);

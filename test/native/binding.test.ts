@@ -78,11 +78,13 @@ describe('loadBinding', () => {
     );
     expect(lines[1]).toBe(`  ${missing[0]}: Cannot find module '${missing[0]}'`);
     expect(lines[2]).toBe(`  ${missing[1]}: Cannot find module '${missing[1]}'`);
-    expect(lines[3]).toBe(
-      'To build it: run `npm rebuild shmring` in your project, or `npx cmake-js compile --out build` in /nonexistent ' +
-        '(needs cmake >= 3.15 and g++ with C++17).',
-    );
+    expect(lines[3]).toBe(`No prebuilt addon for linux-${process.arch} in /nonexistent.`);
     expect(lines[4]).toBe(
+      'To build it: run `npm rebuild shmring` in your project, or `npx cmake-js compile --out build` in /nonexistent ' +
+        '(needs cmake >= 3.15, make or ninja, a C++20 compiler such as g++ >= 12, and the headers of the Node that ' +
+        'runs it).',
+    );
+    expect(lines[5]).toBe(
       'npm 11 blocks the install scripts of dependencies by default: run `npm install-scripts approve shmring` ' +
         '(it records shmring in the "allowScripts" field of your package.json), then `npm rebuild shmring`.',
     );
@@ -97,25 +99,38 @@ describe('loadBinding', () => {
     );
   });
 
-  it('loads a prebuild made by scripts/prebuild.js (what prepack ships)', () => {
+  it('names the ABIs this copy has prebuilds for when none fits', () => {
+    const root = tempDir();
+    const dir = path.join(root, 'prebuilds', `linux-${process.arch}`);
+    fs.mkdirSync(dir, { recursive: true });
+    for (const abi of [137, 115, 127]) fs.writeFileSync(path.join(dir, `shmring.abi${abi}.node`), '');
+    fs.writeFileSync(path.join(dir, 'README'), '');
+    expect(() => loadBinding([], root)).toThrow(
+      `\nPrebuilt addons for linux-${process.arch} here are for Node ABIs 115, 127, 137 ` +
+        '(Node 20 = 115, 22 = 127, 24 = 137, 26 = 147); other Node versions need a build.\n',
+    );
+  });
+
+  it('loads a prebuild made by scripts/prebuild.js for the running Node (what prepack ships, one per line)', () => {
     const out = tempDir();
-    const printed = execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'prebuild.js'), out], { cwd: out });
+    const major = process.versions.node.split('.')[0];
+    const printed = execFileSync(
+      process.execPath, [path.join(ROOT, 'scripts', 'prebuild.js'), '--out', out, '--lines', major], { cwd: out },
+    );
     const prebuilt = path.join(out, 'prebuilds', `linux-${process.arch}`, `shmring.abi${ABI}.node`);
-    expect(printed.toString()).toBe(`shmring: prebuilt addon ${path.relative(out, prebuilt)}\n`);
+    expect(printed.toString()).toMatch(
+      new RegExp(`^shmring: prebuilt addon for Node ${major} \\(ABI ${ABI}\\) ` +
+        `${path.relative(out, prebuilt).replace(/\./g, '\\.')} in \\d+\\.\\d s\n$`),
+    );
     const native = loadBinding(['/nonexistent/shmring.node', prebuilt], out);
     expect(native.abiVersion).toBe(Number(ABI));
     expect(typeof native.map).toBe('function');
   });
 
-  it('scripts/prebuild.js says what to run when there is nothing built', () => {
-    const copy = tempDir();
-    fs.mkdirSync(path.join(copy, 'scripts'));
-    fs.copyFileSync(path.join(ROOT, 'scripts', 'prebuild.js'), path.join(copy, 'scripts', 'prebuild.js'));
-    const run = spawnSync(process.execPath, [path.join(copy, 'scripts', 'prebuild.js')], { encoding: 'utf8' });
+  it('scripts/prebuild.js refuses a Node line shmring does not support', () => {
+    const run = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'prebuild.js'), '--out', tempDir(), '--lines',
+      '21'], { encoding: 'utf8' });
     expect(run.status).toBe(1);
-    expect(run.stderr).toBe(
-      `shmring: ${path.join(copy, 'build', 'Release', 'shmring.node')} is missing: build it first with ` +
-        '`npx cmake-js compile --out build`\n',
-    );
+    expect(run.stderr).toBe('Node 21 is not a supported line: major=21 (supported: 20, 22, 24, 26)\n');
   });
 });
