@@ -170,7 +170,7 @@ function latencySection(rows, wake) {
 }
 
 function microSection(rows) {
-  const header = ['call (32 B)', 'contender', 'ns/call', 'calls/s', '±', 'what else it includes'];
+  const header = ['call (32 B)', 'contender', 'ns/msg', 'msgs/s', '±', 'what else it includes'];
   const align = ['l', 'l', 'r', 'r', 'r', 'l'];
   const body = rows.map((r) =>
     status(r)
@@ -202,7 +202,7 @@ function sections(result) {
   add('fanout', 'msgs/s per consumer (the slowest); vs unix-socket = msgs/s ÷ the Unix socket\'s in the same round; there is no C fan-out baseline', (rs) => throughputSection(rs, true));
   add('rtt', 'µs from the intended send time; vs shmring = p50 ÷ shmring p50 with the same kind of waiting (higher = slower); shmring vs C = shmring p50 ÷ native-c p50', (rs) => latencySection(rs, false));
   add('wake', 'µs from the intended send time to the consumer running; vs floor = p50 ÷ native-c (raw futex) p50', (rs) => latencySection(rs, true));
-  add('micro', 'benchmark.js, mean over its samples', microSection);
+  add('micro', 'benchmark.js, mean over its samples; per message (rows doing several messages per call are divided by them)', microSection);
   add('gc', 'PerformanceObserver "gc" entries started while messages moved', gcSection);
   return out;
 }

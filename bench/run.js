@@ -173,6 +173,9 @@ function aggregate(jobs, outcomes) {
           rows.push(row(c, point, run, {
             contender: r.contender,
             op: r.op,
+            opId: r.id ?? null,
+            perCall: r.perCall ?? 1,
+            spills: r.spills ?? 0,
             strategy: 'in-process',
             msgsPerSec: r.hz,
             mbPerSec: (r.hz * point.payloadBytes) / 1e6,
