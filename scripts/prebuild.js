@@ -1,8 +1,8 @@
 'use strict';
 // prepack: build the addon from these sources against the headers of every supported Node line and ship each as
 // prebuilds/linux-<arch>/shmring.abi<ABI>.node, so that `npm install shmring` works where npm (11) and pnpm (10)
-// block dependencies' install scripts: lib/binding.ts loads the prebuild for the running ABI directly. Each binary is
-// loaded by the Node it was built for before it is copied (its abiVersion must be that line's ABI).
+// block dependencies' install scripts: lib/binding.ts loads the prebuild for the running ABI directly. Each shipped
+// binary (its debug symbol table stripped) is loaded by the Node it was built for: its abiVersion must be that line's.
 //
 // Usage: node scripts/prebuild.js [--out DIR] [--lines 20,22,24,26]
 //   --out    where prebuilds/ goes (default: the package root)
@@ -47,16 +47,22 @@ function build(line) {
     process.stderr.write(run.stdout + run.stderr);
     throw new Error(`shmring: the addon build for Node ${line.major} printed compiler warnings`);
   }
-  const binary = path.join(out, 'Release', 'shmring.node');
-  const probe = spawnSync(node, ['-p', `require(${JSON.stringify(binary)}).abiVersion`], { env, encoding: 'utf8' });
-  const abi = Number(probe.stdout.trim());
-  if (probe.status !== 0 || abi !== line.abi) {
+  return path.join(out, 'Release', 'shmring.node');
+}
+
+/** Loads `binary` in line's own Node: it must load and report that line's ABI. */
+function probe(line, binary) {
+  const node = path.join(nodeBinDir(line.major), 'node');
+  const run = spawnSync(node, ['-p', `require(${JSON.stringify(binary)}).abiVersion`], {
+    env: envFor(line.major),
+    encoding: 'utf8',
+  });
+  if (run.status !== 0 || Number(run.stdout.trim()) !== line.abi) {
     throw new Error(
       `shmring: ${binary} does not load as ABI ${line.abi} in Node ${line.major}: ` +
-        `${probe.status !== 0 ? probe.stderr.trim() : `abiVersion=${probe.stdout.trim()}`}`,
+        `${run.status !== 0 ? run.stderr.trim() : `abiVersion=${run.stdout.trim()}`}`,
     );
   }
-  return binary;
 }
 
 function main() {
@@ -72,6 +78,10 @@ function main() {
     const started = Date.now();
     const target = path.join(dir, `shmring.abi${line.abi}.node`);
     fs.copyFileSync(build(line), target);
+    // The symbol table is for debuggers only (-20 % size); the dynamic symbols Node needs stay.
+    const strip = spawnSync('strip', ['--strip-unneeded', target], { stdio: 'inherit' });
+    if (strip.status !== 0) throw new Error(`shmring: \`strip --strip-unneeded ${target}\` failed`);
+    probe(line, target);
     const took = ((Date.now() - started) / 1000).toFixed(1);
     console.log(`shmring: prebuilt addon for Node ${major} (ABI ${line.abi}) ${path.relative(process.cwd(), target)} ` +
       `in ${took} s`);
