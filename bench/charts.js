@@ -15,6 +15,9 @@ const COLORS = {
   'unix-socket': '#1a7f37',
 };
 const colorOf = (id) => COLORS[id] || '#999999';
+/** A bar series: a contender, split by consumer strategy where it has more than one (default: lighter). */
+const seriesOf = (r) => (r.strategy === 'default' ? `${r.contender} (default idle)` : r.contender);
+const opacityOf = (series) => (series.endsWith('(default idle)') ? 0.5 : 1);
 
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const f1 = (n) => Math.round(n * 10) / 10;
@@ -57,13 +60,13 @@ function legend(items, x, y, width) {
   const out = [];
   let cx = x;
   let cy = y;
-  for (const { label, color } of items) {
+  for (const { label, color, opacity = 1 } of items) {
     const w = 18 + label.length * 6.6 + 14;
     if (cx + w > x + width) {
       cx = x;
       cy += 18;
     }
-    out.push(`<rect x="${f1(cx)}" y="${f1(cy - 10)}" width="12" height="12" rx="2" fill="${color}"/>`);
+    out.push(`<rect x="${f1(cx)}" y="${f1(cy - 10)}" width="12" height="12" rx="2" fill="${color}" fill-opacity="${opacity}"/>`);
     out.push(text(cx + 17, cy, label, 'font-size="12" fill="#24292f"'));
     cx += w;
   }
@@ -80,9 +83,9 @@ function throughputChart(result) {
     body.push(text(20, 60, 'no throughput results in this run', 'font-size="13" fill="#57606a"'));
     return svg(width, 80, body);
   }
-  const contenders = [...new Set(rows.map((r) => r.contender))];
+  const contenders = [...new Set(rows.map(seriesOf))];
   const payloads = [...new Set(rows.map((r) => r.payloadBytes))].sort((a, b) => a - b);
-  const lg = legend(contenders.map((c) => ({ label: c, color: colorOf(c) })), 20, 54, width - 40);
+  const lg = legend(contenders.map((c) => ({ label: c, color: colorOf(c.split(' ')[0]), opacity: opacityOf(c) })), 20, 54, width - 40);
   body.push(...lg.out);
   const top = lg.bottom + 22;
   const left = 64;
@@ -102,12 +105,12 @@ function throughputChart(result) {
   payloads.forEach((payload, g) => {
     const gx = left + g * groupWidth + (groupWidth - barWidth * contenders.length) / 2;
     contenders.forEach((c, i) => {
-      const r = rows.find((x) => x.payloadBytes === payload && x.contender === c);
+      const r = rows.find((x) => x.payloadBytes === payload && seriesOf(x) === c);
       if (!r) return;
       const x = gx + i * barWidth;
       const yv = y(r.msgsPerSec);
       body.push(
-        `<rect x="${f1(x + 1)}" y="${f1(yv)}" width="${f1(barWidth - 2)}" height="${f1(bottom - yv)}" fill="${colorOf(c)}">` +
+        `<rect x="${f1(x + 1)}" y="${f1(yv)}" width="${f1(barWidth - 2)}" height="${f1(bottom - yv)}" fill="${colorOf(r.contender)}" fill-opacity="${opacityOf(c)}">` +
           `<title>${esc(`${c}, ${payload} B: ${shortRate(r.msgsPerSec)} msgs/s`)}</title></rect>`,
       );
       body.push(text(x + barWidth / 2 + 3, yv - 4, shortRate(r.msgsPerSec), `font-size="9" fill="#24292f" transform="rotate(-90 ${f1(x + barWidth / 2 + 3)} ${f1(yv - 4)})"`));
@@ -115,9 +118,10 @@ function throughputChart(result) {
     const label = payload >= 1024 ? `${payload / 1024} KiB` : `${payload} B`;
     const cx = left + g * groupWidth + groupWidth / 2;
     body.push(text(cx, bottom + 20, label, 'font-size="13" font-weight="600" fill="#24292f" text-anchor="middle"'));
-    const shm = rows.find((x) => x.payloadBytes === payload && x.contender === 'shmring');
-    if (shm && Number.isFinite(shm.shmringVsC)) {
-      body.push(text(cx, bottom + 38, `shmring = ${shm.shmringVsC.toFixed(2)}× C`, 'font-size="11" fill="#1f6feb" text-anchor="middle"'));
+    const shm = rows.find((x) => x.payloadBytes === payload && x.contender === 'shmring' && x.strategy === 'default') ||
+      rows.find((x) => x.payloadBytes === payload && x.contender === 'shmring');
+    if (shm && Number.isFinite(shm.vsC)) {
+      body.push(text(cx, bottom + 38, `shmring (${shm.strategy}) = ${shm.vsC.toFixed(2)}× C`, 'font-size="11" fill="#1f6feb" text-anchor="middle"'));
     }
   });
   body.push(`<line x1="${left}" x2="${right}" y1="${bottom}" y2="${bottom}" stroke="#57606a"/>`);

@@ -57,47 +57,6 @@ function mdTable(header, rows, align) {
   return [line(header), line(sep), ...rows.map(line)].join('\n');
 }
 
-// ---- targets ----
-
-function find(rows, where) {
-  return rows.find((r) => Object.entries(where).every(([k, v]) => r[k] === v) && !r.skipped && !r.error) || null;
-}
-
-/** The issue's targets, each with the measured value and whether it was met (null when not measured). */
-function targets(rows) {
-  const t = (id, text, value, goal, cmp, detail) => ({
-    id,
-    text,
-    value: value ?? null,
-    goal,
-    met: value === null || value === undefined || !Number.isFinite(value) ? null : cmp === '>=' ? value >= goal : value <= goal,
-    detail,
-  });
-  const tp = (contender, payloadBytes) => find(rows, { case: 'throughput', contender, payloadBytes });
-  const rtt = (contender, strategy, payloadBytes = 32) => find(rows, { case: 'rtt', contender, strategy, payloadBytes });
-  const offer32 = tp('shmring', 32);
-  const batch32 = tp('shmring-batch', 32);
-  const kib = tp('shmring', 1024);
-  const spin = rtt('shmring', 'spin');
-  const pm = tp('postMessage', 32);
-  const pmRtt = rtt('postMessage', 'event-loop');
-  const wakeAsync = find(rows, { case: 'wake', contender: 'shmring-async' });
-  const gcRows = rows.filter((r) => r.case === 'gc' && !r.skipped && !r.error);
-  const measured = rows.filter((r) => typeof r.errors === 'number');
-  return [
-    t('offer-32', '32 B per-message offer, cross-process, vs C', offer32?.vsC, 0.5, '>=', 'msgs/s ratio'),
-    t('batch-32', '32 B batched (64 per commitBatch) vs C', batch32?.vsC, 0.7, '>=', 'msgs/s ratio'),
-    t('offer-1k', '1 KiB per-message offer vs C', kib?.vsC, 0.9, '>=', 'msgs/s ratio'),
-    t('rtt-p50', 'RTT p50 busy-spin (32 B) vs C', spin?.vsC, 2, '<=', 'p50 ratio'),
-    t('rtt-p99', 'RTT p99 busy-spin (32 B), µs', spin?.p99Us, 1, '<=', 'µs'),
-    t('vs-postmessage', 'throughput vs postMessage per message (32 B)', pm?.vsShmring ? 1 / pm.vsShmring : null, 30, '>=', 'shmring ÷ postMessage'),
-    t('rtt-vs-postmessage', 'RTT p50 vs postMessage (32 B)', pmRtt?.vsShmring, 100, '>=', 'postMessage p50 ÷ shmring p50'),
-    t('async-wake', 'async consumer woken from sleep, p50 vs raw futex wake floor', wakeAsync?.vsC, 1.3, '<=', 'p50 ratio'),
-    t('gc', `GCs over ${gcRows.length ? rate(gcRows[0].messages).replace(' ', '') : '10M'} messages (worst GC-check row)`, gcRows.length ? Math.max(...gcRows.map((r) => r.gcs ?? Infinity)) : null, 0, '<=', 'GCs'),
-    t('errors', 'verification errors (every row)', measured.length ? measured.reduce((s, r) => s + r.errors, 0) : null, 0, '<=', 'count'),
-  ];
-}
-
 // ---- sections ----
 
 const mark = (r) => (r.noisy ? '*' : '');
@@ -207,13 +166,28 @@ function sections(result) {
   return out;
 }
 
-function targetLine(t) {
-  const v = t.value === null ? 'not measured' : t.detail === 'µs' || t.detail === 'GCs' || t.detail === 'count' ? `${num(t.value, 2)} ${t.detail}` : ratio(t.value);
-  const goal = `${t.id === 'rtt-p50' || t.id === 'async-wake' || t.id === 'rtt-p99' || t.id === 'gc' || t.id === 'errors' ? '≤' : '≥'} ${t.detail === 'µs' ? `${t.goal} µs` : t.detail === 'GCs' || t.detail === 'count' ? t.goal : `${t.goal}×`}`;
-  return { status: t.met === null ? 'n/a' : t.met ? 'met' : 'MISSED', text: t.text, goal, value: v };
+function targetValue(v, unit) {
+  if (v === null) return 'not measured';
+  if (unit === '×') return ratio(v);
+  if (unit === 'ns') return `${num(v, 1)} ns`;
+  if (unit === 'µs') return `${us(v)} µs`;
+  return String(v);
 }
 
-// ---- terminal ----
+/** One goal as table cells: status, measure, this run, target, also. */
+function targetLine(t) {
+  const bound = (g) => (t.unit === 'count' ? String(g) : t.unit === '×' ? ratio(g) : `${g} ${t.unit}`);
+  const goal = `${t.cmp === '>=' ? '≥' : '≤'} ${bound(t.goal)}${t.stretch ? ` (stretch ${bound(t.stretch)})` : ''}`;
+  const status = t.met === null ? 'n/a' : t.met ? 'met' : 'MISSED';
+  return { status, text: t.text, value: targetValue(t.value, t.unit) + (t.noisy ? '*' : ''), goal, also: t.also || '' };
+}
+
+const TARGET_GROUPS = [
+  { title: 'Targets of issue 10 (ratios taken within this run)', issue: 10 },
+  { title: 'Earlier goals', issue: null },
+];
+
+// ---- terminal ----// ---- terminal ----
 
 function header(result) {
   const m = result.machine;
@@ -229,10 +203,16 @@ function text(result) {
   for (const s of sections(result)) {
     parts.push(`\n${s.title}\n  (${s.legend})\n${table(s.header, s.body, s.align)}`);
   }
-  const ts = result.targets.map(targetLine);
-  parts.push(`\nTargets\n${table(['', 'target', 'goal', 'measured'], ts.map((t) => [t.status, t.text, t.goal, t.value]), ['l', 'l', 'r', 'r'])}`);
+  for (const g of TARGET_GROUPS) {
+    const ts = result.targets.filter((t) => t.issue === g.issue).map(targetLine);
+    const cells = ts.map((t) => [t.status, t.text, t.value, t.goal, t.also]);
+    parts.push(`\n${g.title}\n${table(['', 'measure', 'this run', 'target', 'also'], cells, ['l', 'l', 'r', 'r', 'l'])}`);
+  }
   if (result.results.some((r) => r.noisy)) {
     parts.push('\n* another process used more than a quarter of a core during this run: treat its numbers with care');
+  }
+  if (result.results.some((r) => r.saturated)) {
+    parts.push('SATURATED: the schedule outran the contender even after backing off; it measured a queue, not latency');
   }
   return `${parts.join('\n')}\n`;
 }
@@ -241,7 +221,6 @@ function text(result) {
 
 function markdown(result) {
   const m = result.machine;
-  const ts = result.targets.map(targetLine);
   const lines = [
     '# shmring benchmark',
     '',
@@ -257,16 +236,22 @@ function markdown(result) {
     '',
     '![Round-trip and wake-up latency percentiles (log scale)](benchmark-latency.svg)',
     '',
-    '## Targets',
-    '',
-    mdTable(['', 'target', 'goal', 'measured'], ts.map((t) => [t.status === 'met' ? '✅ met' : t.status === 'MISSED' ? '❌ missed' : 'n/a', t.text, t.goal, t.value]), ['l', 'l', 'r', 'r']),
-    '',
   ];
+  const badge = (status) => (status === 'met' ? '✅ met' : status === 'MISSED' ? '❌ missed' : 'n/a');
+  for (const g of TARGET_GROUPS) {
+    const ts = result.targets.filter((t) => t.issue === g.issue).map(targetLine);
+    const cells = ts.map((t) => [badge(t.status), t.text, t.value, t.goal, t.also]);
+    lines.push(`## ${g.title}`, '', mdTable(['', 'measure', 'this run', 'target', 'also'], cells, ['l', 'l', 'r', 'r', 'l']), '');
+  }
   for (const s of sections(result)) {
     lines.push(`## ${s.title}`, '', s.prose, '', `_${s.legend}._`, '', mdTable(s.header, s.body, s.align), '');
   }
   if (result.results.some((r) => r.noisy)) {
     lines.push('\\* another process used more than a quarter of a core during this run.', '');
+  }
+  if (result.results.some((r) => r.saturated)) {
+    lines.push('`SATURATED`: the schedule outran the contender even after backing off; what it measured was a queue, ' +
+      'so no latency is shown (see Method).', '');
   }
   // The analysis does not change with the numbers: it is prose kept beside the harness.
   const analysis = path.join(__dirname, 'analysis.md');
@@ -284,11 +269,28 @@ function markdown(result) {
       'length). `errors` counts wrong, repeated or missing messages and must be 0; broadcast gaps count as loss.',
     '- Throughput runs for a fixed time after a warm-up; msgs/s counts post-warm-up messages from the first measured ' +
       'send to the end marker reaching the (slowest) consumer.',
+    '- The consumer\'s strategy is a dimension of the throughput rows: `spin` polls back to back ' +
+      '(`sub.poll(handler, 256)`); `default` is what a user writes, `const idle = new BackoffIdleStrategy(); ' +
+      'idle.idle(sub.poll(handler, 256))`, with the library\'s exported class and its default arguments. Fan-out ' +
+      'consumers use `default` (3 or 5 processes on 2 cores). `shmring-inproc` offers and polls on one thread ' +
+      '(256 offers, then a poll of up to 256): the same work without a second process, so the gap to the other rows ' +
+      'is what crossing processes costs. `vs native-c` and `vs unix-socket` are msgs/s ratios to those references ' +
+      'within the same round, median over rounds.',
     '- Latency: one message in flight. Back-to-back round trips warm up and set the interval = max(2 µs, 4 × median, ' +
       '1.5 × mean of their second half); paced round trips then warm up the paced path (discarded); then the pinger ' +
       'sends at intended times `t0 + i × interval` and each sample is reply time − intended send time, so a stall ' +
       'delays every sample behind it instead of hiding (no coordinated omission). Percentiles from an HdrHistogram ' +
       '(`hdr-histogram-js`, 3 significant digits, capped at the exact max).',
+    '- Saturation: a schedule faster than the contender can answer measures a queue, not latency. Each latency run ' +
+      'is judged (`bench/saturation.js`): saturated if the pinger made fewer than 95 % of the scheduled sends, or if ' +
+      'the median of the run\'s last third is above the interval and more than 2× the first third\'s. A saturated ' +
+      'run is re-run with the interval at least 4× longer (wake: sends 4× further apart), at most twice; the ' +
+      '`interval µs` column shows the schedule kept and `(re-run n×)` how often it backed off. A row still saturated ' +
+      'is shown as `SATURATED` with the reason and no percentiles.',
+    '- Micro rows are benchmark.js in one process. The rows for issue 10\'s targets keep the other side\'s work ' +
+      'out of the timing: the ring is drained (offer, tryClaim) or filled (poll) in each cycle\'s setup, and each ' +
+      'call does 64 messages, reported per message. `tryClaim + commit, 4 Int32 fields` writes through an ' +
+      '`Int32Array` over the mapping made once (`words[(claim.buffer.byteOffset + claim.offset >> 2) + k]`).',
     '- The C baseline (`bench/native/baseline_ring.c`, CMake target `shmring_baseline`) is SPSC with shmring\'s ' +
       'reliable-mode protocol: 8-byte-aligned length-prefixed records, payload written plainly, then one release ' +
       'store of the record length commits it (the next slot zeroed first); the consumer spins on that length word, ' +
@@ -321,4 +323,4 @@ function save(result, docsDir) {
   return written;
 }
 
-module.exports = { text, targets, save, markdown, rate, us, bytes };
+module.exports = { text, save, markdown, rate, us, bytes };

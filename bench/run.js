@@ -16,6 +16,7 @@ const { contenders } = require('./contenders');
 const measures = require('./measure');
 const runner = require('./runner');
 const report = require('./report');
+const { targets } = require('./targets');
 const { machineInfo } = require('./machine');
 
 const USAGE = 'usage: node bench/run.js [--quick] [--json FILE] [--save] [--filter REGEX] [--list]';
@@ -93,8 +94,9 @@ const MAX_BACK_OFFS = 2;
 
 /**
  * Runs one job; a latency run judged saturated (bench/saturation.js: queueing, not latency) is re-run with the
- * case's slower schedule (`c.backOff`) until it is not, at most MAX_BACK_OFFS times. A run still saturated keeps
- * its verdict and loses its percentiles: what it measured is the queue, and it must not be printed as latency.
+ * case's slower schedule (`c.backOff`, null when none is worth a run) until it is not, at most MAX_BACK_OFFS times.
+ * A run still saturated keeps its verdict and loses its percentiles: what it measured is the queue, and it must not
+ * be printed as latency.
  */
 async function runJob(job, index) {
   let overrides = {};
@@ -104,10 +106,10 @@ async function runJob(job, index) {
     if (!m.saturation) return m;
     attempts.push({ intervalUs: m.intervalUs, saturated: m.saturation.saturated, reason: m.saturation.reason });
     if (!m.saturation.saturated) return { ...m, attempts };
-    if (attempts.length > MAX_BACK_OFFS || !job.c.backOff) {
-      return { ...m, attempts, saturated: true, p50Us: null, p99Us: null, p999Us: null, maxUs: null };
-    }
-    overrides = job.c.backOff({ ...job.point.params, ...overrides }, m);
+    const params = { ...job.point.params, ...overrides };
+    const slower = attempts.length <= MAX_BACK_OFFS && job.c.backOff ? job.c.backOff(params, m) : null;
+    if (!slower) return { ...m, attempts, saturated: true, p50Us: null, p99Us: null, p999Us: null, maxUs: null };
+    overrides = { ...overrides, ...slower };
   }
 }
 
@@ -361,7 +363,7 @@ async function main() {
     cases: cases.map((c) => ({ id: c.id, title: c.title, prose: c.prose })),
     results: rows,
   };
-  result.targets = report.targets(rows);
+  result.targets = targets(rows);
   process.stdout.write(report.text(result));
   if (opts.json) {
     const json = JSON.stringify(result, null, 2);

