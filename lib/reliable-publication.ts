@@ -56,6 +56,9 @@ export class ReliablePublication implements ClaimOwner {
   private readonly blockedAt: Float64Array;
   private tailPosition = 0;
   private limitPosition = 0;
+  /** See updateFastEnd: `offer` and `tryClaim` take the fast path while the record ends at or before this. */
+  private fastEnd = -1;
+  private fastEndBeforeClaim = -1;
   /** Positions from the tail slot (exclusive) up to this one read 0: see cleanAhead. */
   private cleanPosition = 0;
   private readonly cleanChunk: number;
@@ -111,23 +114,40 @@ export class ReliablePublication implements ClaimOwner {
    */
   offer(message: Uint8Array, typeId = 1): number {
     const length = message.length;
+    const tail = this.tailPosition;
+    const next = tail + ((length + L.HEADER_LENGTH + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT);
+    // One compare covers the limit, the cleaned region, the wrap, a pending claim and close (see fastEnd).
     // `typeId >>> 0 !== typeId` sends non-integers and values >= 2^32 (which `>>> 0` would wrap) to the checks.
-    if (length > this.maxFramePayload || this.claim.isPending || (typeId >>> 0) !== typeId || typeId > L.MAX_TYPE_ID) {
+    if (next > this.fastEnd || length > this.maxFramePayload || (typeId >>> 0) !== typeId || typeId > L.MAX_TYPE_ID) {
       return this.offerSlow(message, typeId);
     }
-    const recordOffset = this.reserve(length + L.HEADER_LENGTH);
-    if (recordOffset < 0) return recordOffset;
+    const recordOffset = this.dataOffset + (tail & this.mask);
     this.u8.set(message, recordOffset + L.HEADER_LENGTH);
     this.i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2] = typeId | UNFRAGMENTED_WORD;
+    this.tailPosition = next;
     this.commit(recordOffset, length + L.HEADER_LENGTH);
-    return this.tailPosition;
+    return next;
   }
 
   /**
    * Claims `length` bytes for the caller to write in place (zero copy). Returns the publication's reused `Claim`,
-   * or null when back-pressured. Only one claim may be pending; `offer` is refused while it is.
+   * or null when back-pressured. Only one claim may be pending; `offer` is refused while it is. The cheapest way
+   * to publish: write fields straight into `claim.buffer` (or a typed-array view of `claim.buffer.buffer`).
    */
   tryClaim(length: number, typeId = 1): Claim | null {
+    const tail = this.tailPosition;
+    const next = tail + ((length + L.HEADER_LENGTH + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT);
+    if (next > this.fastEnd || (length >>> 0) !== length || length > this.maxFramePayload ||
+      (typeId >>> 0) !== typeId || typeId > L.MAX_TYPE_ID) {
+      return this.tryClaimSlow(length, typeId);
+    }
+    const recordOffset = this.dataOffset + (tail & this.mask);
+    this.i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2] = typeId | UNFRAGMENTED_WORD;
+    this.tailPosition = next;
+    return this.armClaim(recordOffset, length);
+  }
+
+  private tryClaimSlow(length: number, typeId: number): Claim | null {
     if (this.claim.isPending) throw claimPending();
     checkLength(length, this.maxFramePayload, 'maxFramePayload');
     checkTypeId(typeId);
@@ -135,16 +155,25 @@ export class ReliablePublication implements ClaimOwner {
     if (recordOffset === OfferResult.CLOSED) throw closedError('publication');
     if (recordOffset < 0) return null;
     this.i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2] = typeId | UNFRAGMENTED_WORD;
+    return this.armClaim(recordOffset, length);
+  }
+
+  /** While a claim is pending every offer and claim takes the slow path, which refuses them. */
+  private armClaim(recordOffset: number, length: number): Claim {
+    this.fastEndBeforeClaim = this.fastEnd;
+    this.fastEnd = -1;
     return this.claim.arm(recordOffset, recordOffset + L.HEADER_LENGTH, length);
   }
 
   /** @internal Claim#commit. */
   commitClaim(recordOffset: number, payloadLength: number): void {
+    this.fastEnd = this.fastEndBeforeClaim;
     this.commit(recordOffset, payloadLength + L.HEADER_LENGTH);
   }
 
   /** @internal Claim#abort: the claimed record becomes padding, which consumers skip. */
   abortClaim(recordOffset: number, payloadLength: number): void {
+    this.fastEnd = this.fastEndBeforeClaim;
     this.i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2] = L.PADDING_TYPE;
     this.commit(recordOffset, payloadLength + L.HEADER_LENGTH);
   }
@@ -270,7 +299,20 @@ export class ReliablePublication implements ClaimOwner {
     if (required > this.cleanPosition) this.cleanAhead(required);
     if (padding !== 0) return this.reserveAfterPadding(index, padding, aligned);
     this.tailPosition = tail + aligned;
+    this.updateFastEnd();
     return this.dataOffset + index;
+  }
+
+  /**
+   * The highest position a record may end at on the fast path: the slot after it must be inside the limit and the
+   * cleaned region, and it must not cross the end of the ring (that needs padding). Recomputed whenever the limit,
+   * the cleaned region or the lap changes, all of which happen on the slow path; -1 while closed.
+   */
+  private updateFastEnd(): void {
+    const tail = this.tailPosition;
+    const lapEnd = tail - (tail & this.mask) + this.capacity;
+    const end = Math.min(this.limitPosition, this.cleanPosition) - L.HEADER_LENGTH;
+    this.fastEnd = this.closed ? -1 : Math.min(end, lapEnd);
   }
 
   private reserveAfterPadding(index: number, padding: number, aligned: number): number {
@@ -278,6 +320,7 @@ export class ReliablePublication implements ClaimOwner {
     this.i32[(paddingOffset + L.TYPE_FIELD_OFFSET) >> 2] = L.PADDING_TYPE;
     this.commit(paddingOffset, padding);
     this.tailPosition += padding + aligned;
+    this.updateFastEnd();
     return this.dataOffset;
   }
 
@@ -347,6 +390,7 @@ export class ReliablePublication implements ClaimOwner {
       if (position < min) min = position;
     }
     this.limitPosition = min + this.capacity;
+    this.updateFastEnd();
     if (required <= this.limitPosition) {
       if (this.anyBlocked) this.clearBlocked();
       return true;
@@ -437,6 +481,7 @@ export class ReliablePublication implements ClaimOwner {
     if (this.batching && this.pendingOffset >= 0) this.commitBatch();
     this.closed = true;
     this.limitPosition = -1; // every later reserve goes to refreshLimit, which refuses
+    this.fastEnd = -1;
     storePosition(this.i32, this.i64, CHECKPOINT_INDEX, this.tailPosition);
     markProducerClosed(this.i32);
     this.wakeConsumers();
