@@ -666,6 +666,18 @@ describe('ReliableSubscription sleeping mark', () => {
     expect(drain(sub)).toHaveLength(1);
   });
 
+  it('wait() lingers a few event-loop turns first: a record committed meanwhile costs the producer no wake', async () => {
+    const ring = new HeapRing({ capacity: CAPACITY });
+    const sub = consumerOn(ring);
+    const pub = producerOn(ring);
+    const waiting = sub.wait({ timeoutMs: 5000 });
+    setImmediate(() => pub.offer(pattern(8))); // within the first turn of the linger
+    expect(await waiting).toBe(true);
+    expect(ring.lengthAt(0)).toBe(16); // never marked SLEEPING, so the commit found no mark
+    expect(ring.wakes).toEqual([]);
+    expect(drain(sub)).toHaveLength(1);
+  });
+
   it('a pending wait() resolves true when the producer commits, false after a clean close', async () => {
     const ring = new HeapRing({ capacity: CAPACITY });
     const sub = consumerOn(ring);
