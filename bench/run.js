@@ -127,7 +127,8 @@ async function runAttempt(job, index, overrides) {
     strategy: job.run.strategy,
     samplesFile: runner.tempPath(index, '.samples'),
   };
-  const plan = entry.impl.plan(job.run.contender, runAs, params);
+  // The contender's options as its children will see them (bench/child.js merges them the same way).
+  const plan = entry.impl.plan(job.run.contender, runAs, { ...params, ...entry.options });
   if (!plan) return { skip: `${job.run.contender} has no ${runAs} mode for this case` };
   const p = job.point.params;
   const timeoutMs = 30_000 + 4 * (p.durationMs || 0) + (p.count ? p.count / 1000 : 0) + (runAs === 'micro' ? 120_000 : 0);
