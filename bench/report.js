@@ -286,7 +286,8 @@ function markdown(result) {
       'the median of the run\'s last third is above the interval and more than 2× the first third\'s. A saturated ' +
       'run is re-run with the interval at least 4× longer (wake: sends 4× further apart), at most twice; the ' +
       '`interval µs` column shows the schedule kept and `(re-run n×)` how often it backed off. A row still saturated ' +
-      'is shown as `SATURATED` with the reason and no percentiles.',
+      'is shown as `SATURATED` with the reason and no percentiles; so is a run with fewer than 30 samples (a ' +
+      'schedule set from round trips of milliseconds on a busy machine), which cannot be judged.',
     '- Micro rows are benchmark.js in one process. The rows for issue 10\'s targets keep the other side\'s work ' +
       'out of the timing: the ring is drained (offer, tryClaim) or filled (poll) in each cycle\'s setup, and each ' +
       'call does 64 messages, reported per message. `tryClaim + commit, 4 Int32 fields` writes through an ' +

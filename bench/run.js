@@ -127,7 +127,8 @@ async function runAttempt(job, index, overrides) {
     strategy: job.run.strategy,
     samplesFile: runner.tempPath(index, '.samples'),
   };
-  const plan = entry.impl.plan(job.run.contender, runAs, params);
+  // The contender's options as its children will see them (bench/child.js merges them the same way).
+  const plan = entry.impl.plan(job.run.contender, runAs, { ...params, ...entry.options });
   if (!plan) return { skip: `${job.run.contender} has no ${runAs} mode for this case` };
   const p = job.point.params;
   const timeoutMs = 30_000 + 4 * (p.durationMs || 0) + (p.count ? p.count / 1000 : 0) + (runAs === 'micro' ? 120_000 : 0);
@@ -135,7 +136,7 @@ async function runAttempt(job, index, overrides) {
   if (process.env.SHMRING_BENCH_DEBUG) process.stderr.write(`\n${job.key} ${JSON.stringify(outcome)}\n`);
   if (outcome.skip) return { skip: outcome.skip };
   if (outcome.error) return { error: outcome.error };
-  const base = { noisy: outcome.othersCores > NOISE_CORES, othersCores: outcome.othersCores };
+  const base = { noisy: outcome.othersCores > NOISE_CORES, othersCores: outcome.othersCores, processes: plan.procs.length };
   if (job.c.measure === 'micro') return { ...base, micro: outcome.results.filter((r) => r.kind === 'micro') };
   const m = measures[job.c.measure](outcome.results, params);
   if (m.error) return { error: m.error };
@@ -220,7 +221,12 @@ function aggregate(jobs, outcomes) {
         }));
       }
       const sum = (f) => (ok.every((m) => typeof m[f] === 'number') ? ok.reduce((s, m) => s + m[f], 0) : null);
-      const fields = { strategy: ok[0].strategy, rounds: ok.length, errors: sum('errors') + (failed ? 1 : 0) };
+      const fields = {
+        strategy: ok[0].strategy,
+        processes: ok[0].processes,
+        rounds: ok.length,
+        errors: sum('errors') + (failed ? 1 : 0),
+      };
       if (c.measure === 'throughput') {
         const msgsPerSec = median(ok.map((m) => m.msgsPerSec));
         Object.assign(fields, {

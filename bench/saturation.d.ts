@@ -2,7 +2,7 @@
 
 export interface Verdict {
   saturated: boolean;
-  /** Why, in words (null when not saturated). */
+  /** Why, in words (null when not saturated); too few samples to judge counts as saturated. */
   reason: string | null;
   /** Share of the schedule's sends that happened (null when not judged). */
   achieved: number | null;

@@ -8,12 +8,15 @@
 //   - latency climbs through the run: the last third's median is above the interval (every reply came after the
 //     next send was due) and more than MAX_GROWTH x the first third's median.
 // A one-off stall does not trip either: the schedule catches up afterwards and the thirds' medians ignore it.
+// A run with fewer than MIN_TREND_SAMPLES samples cannot show either, and counts as saturated too: its schedule was
+// set from round trips so slow (a 2-core machine with other work: a spinning pair descheduled for milliseconds) that
+// the run held a handful of them, and one of those printed as a 15.8 ms "p50" of a busy-spin round trip.
 
 /** Share of the schedule's sends that must have happened for the schedule to count as kept. */
 const MIN_ACHIEVED = 0.95;
 /** Last third's median over the first third's above which latency is said to climb (with the interval test). */
 const MAX_GROWTH = 2;
-/** Fewer samples than this cannot show a trend; only the achieved rate is judged. */
+/** Fewer samples than this cannot show a trend: such a run is not judged to be latency. */
 const MIN_TREND_SAMPLES = 30;
 
 function medianOf(samples, from, to) {
@@ -42,6 +45,7 @@ function judge({ samples, intervalNs, sends = null, windowNs = null }) {
   if (trend && lastThirdNs > intervalNs && growth > MAX_GROWTH) {
     reasons.push(`latency climbed ${growth.toFixed(1)}× from the first third to the last`);
   }
+  if (!trend) reasons.push(`only ${samples.length} samples, too few to tell latency from queueing`);
   return { saturated: reasons.length > 0, reason: reasons.join('; ') || null, achieved, firstThirdNs, lastThirdNs, growth };
 }
 

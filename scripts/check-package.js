@@ -3,7 +3,8 @@
 // line), install the tarball into an empty project with --ignore-scripts (as npm 11 and pnpm 10 do by default for
 // dependencies), then `require` and `import` shmring there and pass messages between two processes
 // (test/fixtures/package/). On lines with native `using` (24+) it also runs dispose.mjs untranspiled. Once, it
-// type-checks an ES module and a CommonJS consumer against the installed types (TypeScript's nodenext resolution).
+// type-checks an ES module and a CommonJS consumer against the installed types (TypeScript's nodenext resolution),
+// and checks the fallback: with the prebuilds removed, the load error names C++20 and `npm rebuild shmring` builds.
 // Any failure exits non-zero; nothing is skipped without saying so.
 //
 // Usage: node scripts/check-package.js [--lines 20,22,24,26]   (run by .ci/run as `npm run test:package`)
@@ -144,6 +145,39 @@ function checkTypes(project) {
     `in ${seconds(started)}`);
 }
 
+/**
+ * The fallback, in the project of the first line: without a prebuild for this ABI, `require` fails with an error that
+ * says what a build needs (C++20); `npm rebuild shmring` then builds the shipped sources into build/Release, which
+ * the loader takes.
+ */
+function checkBuildFromSource(project, major) {
+  const started = Date.now();
+  const { abi } = lineOf(major);
+  const env = envFor(major);
+  const node = path.join(nodeBinDir(major), 'node');
+  const installed = path.join(project, 'node_modules', 'shmring');
+  fs.rmSync(path.join(installed, 'prebuilds'), { recursive: true });
+  const missing = spawnSync(node, ['-e', "require('shmring').Publication.createAnonymous()"], {
+    cwd: project, env, encoding: 'utf8',
+  });
+  if (missing.status === 0 || !missing.stderr.includes('ERR_SHMRING_ADDON_NOT_LOADED') ||
+    !missing.stderr.includes('a C++20 compiler')) {
+    fail(`without prebuilds, require('shmring') should fail naming C++20; got status ${missing.status}: ` +
+      missing.stderr);
+  }
+  run('npm', ['rebuild', 'shmring', '--ignore-scripts=false'], { cwd: project, env });
+  const built = path.join(installed, 'build', 'Release', 'shmring.node');
+  if (!fs.existsSync(built)) fail(`npm rebuild shmring did not build ${built}`);
+  const tag = `shmring-package-check-${process.pid}-source`;
+  const result = jsonLine(run(node, ['producer.cjs', `${tag}-a`, `${tag}-b`], { cwd: project, env }), 'result');
+  if (JSON.stringify(result.addon) !== JSON.stringify([fs.realpathSync(built)]) || result.abi !== String(abi) ||
+    result.reply !== 'pong from import') {
+    fail(`after a build from source: ${JSON.stringify(result)}`);
+  }
+  console.log(`Build from source (Node ${result.node}): without prebuilds the error names C++20; npm rebuild ` +
+    `shmring built the shipped sources and require + import passed messages through it, in ${seconds(started)}`);
+}
+
 function main() {
   const args = process.argv.slice(2);
   let majors = LINES.map((l) => l.major);
@@ -156,6 +190,7 @@ function main() {
     const tarball = pack(work);
     const projects = majors.map((major) => checkLine(tarball, work, major));
     checkTypes(projects[0]);
+    checkBuildFromSource(projects[0], majors[0]);
     console.log(`package check passed on Node ${majors.join(', ')} in ${seconds(started)}`);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

@@ -87,10 +87,14 @@ describe('judge (bench/saturation.js)', () => {
     expect(v.achieved).toBeNull();
   });
 
-  it('does not read a trend into fewer samples than it needs', () => {
-    const few = Float64Array.from({ length: MIN_TREND_SAMPLES - 1 }, (_, i) => 1_000 * (i + 1) ** 2);
-    const v = judge({ samples: few, intervalNs: 100 });
-    expect(v.saturated).toBe(false);
+  it('does not take a run with too few samples to judge for latency', () => {
+    // A schedule set from round trips of milliseconds (a busy 2-core machine): a handful of samples in the run.
+    const few = Float64Array.from({ length: MIN_TREND_SAMPLES - 1 }, (_, i) => 15_000_000 + jitter(i));
+    const v = judge({ samples: few, intervalNs: 30_000_000, sends: few.length, windowNs: few.length * 30_000_000 });
+    expect(v.saturated).toBe(true);
     expect(v.growth).toBeNull();
+    expect(v.reason).toBe(`only ${MIN_TREND_SAMPLES - 1} samples, too few to tell latency from queueing`);
+    const enough = Float64Array.from({ length: MIN_TREND_SAMPLES }, (_, i) => 15_000_000 + jitter(i));
+    expect(judge({ samples: enough, intervalNs: 30_000_000 }).saturated).toBe(false);
   });
 });

@@ -40,6 +40,7 @@ interface Row {
   opId?: string | null;
   nsPerOp?: number;
   perCall?: number;
+  processes?: number;
 }
 
 interface BenchJson {
@@ -158,8 +159,11 @@ describe('npm run bench -- --quick --json', () => {
     expect(inProcess.map((r) => r.payloadBytes).sort((a, b) => a - b)).toEqual([32, 1024]);
     for (const r of inProcess) {
       expect(r.strategy).toBe('in-process');
+      expect(r.processes).toBe(1);
       expect(r.msgsPerSec).toBeGreaterThan(0);
     }
+    const crossProcess = measured(json.results).filter((r) => r.case === 'throughput' && r.contender === 'shmring');
+    for (const r of crossProcess) expect(r.processes).toBe(2);
   });
 
   it("has the micro rows issue 10's targets name, reported per message", () => {

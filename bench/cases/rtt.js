@@ -35,7 +35,8 @@ module.exports = {
     'send time, so stalls are not hidden by coordinated omission. Recorded in an HdrHistogram (3 digits). A run ' +
     'whose schedule outran the contender (fewer than 95 % of the scheduled sends, or latency climbing above the ' +
     'interval and doubling from the first third of the run to the last) measured a queue, not latency: it is ' +
-    're-run at 4× the interval, at most twice, and if still saturated it is marked so, with no percentiles.',
+    're-run at 4× the interval, at most twice, and if still saturated it is marked so, with no percentiles (as is ' +
+    'a run with fewer than 30 samples, too few to judge).',
   points(profile) {
     return (profile.quick ? [32] : [32, 1024]).map((payloadBytes) => ({
       payloadBytes,
