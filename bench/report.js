@@ -282,8 +282,9 @@ function markdown(result) {
       'delays every sample behind it instead of hiding (no coordinated omission). Percentiles from an HdrHistogram ' +
       '(`hdr-histogram-js`, 3 significant digits, capped at the exact max).',
     '- Saturation: a schedule faster than the contender can answer measures a queue, not latency. Each latency run ' +
-      'is judged (`bench/saturation.js`): saturated if the pinger made fewer than 95 % of the scheduled sends, or if ' +
-      'the median of the run\'s last third is above the interval and more than 2× the first third\'s. A saturated ' +
+      'is judged (`bench/saturation.js`): saturated if the pinger made fewer than 95 % of the scheduled sends, if ' +
+      'the median of the run\'s last third is above the interval and more than 2× the first third\'s, or if the ' +
+      'median sample is above the interval (most replies came after the next send was due). A saturated ' +
       'run is re-run with the interval at least 4× longer (wake: sends 4× further apart), at most twice; the ' +
       '`interval µs` column shows the schedule kept and `(re-run n×)` how often it backed off. A row still saturated ' +
       'is shown as `SATURATED` with the reason and no percentiles; so is a run with fewer than 30 samples (a ' +

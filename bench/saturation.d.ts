@@ -6,6 +6,7 @@ export interface Verdict {
   reason: string | null;
   /** Share of the schedule's sends that happened (null when not judged). */
   achieved: number | null;
+  medianNs: number | null;
   firstThirdNs: number | null;
   lastThirdNs: number | null;
   growth: number | null;

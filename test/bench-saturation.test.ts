@@ -72,6 +72,16 @@ describe('judge (bench/saturation.js)', () => {
     expect(v.achieved).toBeGreaterThan(0.95);
   });
 
+  it('catches stalls so frequent that most samples wait behind one, though the average rate is kept', () => {
+    // Descheduled for 4 ms every 6 ms (a busy-spin pair on a busy 2-core machine): ~98 % of the sends happen, the
+    // thirds look alike, and most samples are queueing.
+    const v = judge(openLoop(2_000, 500e6, (i) => (i % 3_000 === 0 ? 4_000_000 : 200 + jitter(i))));
+    expect(v.achieved).toBeGreaterThan(0.95);
+    expect(v.growth).toBeLessThan(2);
+    expect(v.saturated).toBe(true);
+    expect(v.reason).toBe('most replies came after the next send was due');
+  });
+
   it('passes latency that doubles while staying under the interval (a slower VM, not a queue)', () => {
     const v = judge(openLoop(10_000, 50e6, (i) => (i < 2_500 ? 1_000 : 2_500) + jitter(i)));
     expect(v.growth).toBeGreaterThan(2);

@@ -33,8 +33,9 @@ module.exports = {
   prose:
     'Ping-pong between two processes (postMessage: main thread and a worker). Latency = reply received - intended ' +
     'send time, so stalls are not hidden by coordinated omission. Recorded in an HdrHistogram (3 digits). A run ' +
-    'whose schedule outran the contender (fewer than 95 % of the scheduled sends, or latency climbing above the ' +
-    'interval and doubling from the first third of the run to the last) measured a queue, not latency: it is ' +
+    'whose schedule outran the contender (fewer than 95 % of the scheduled sends, latency climbing above the ' +
+    'interval and doubling from the first third of the run to the last, or a median above the interval) measured ' +
+    'a queue, not latency: it is ' +
     're-run at 4× the interval, at most twice, and if still saturated it is marked so, with no percentiles (as is ' +
     'a run with fewer than 30 samples, too few to judge).',
   points(profile) {

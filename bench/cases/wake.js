@@ -27,7 +27,7 @@ module.exports = {
     'The consumer sleeps (shmring: `sub.waitSync()` or `await sub.wait()`; native-c: a bare FUTEX_WAIT); the ' +
     'producer sends every 250 µs and the consumer records wake-up time - intended send time. native-c is the raw ' +
     'futex wake floor of this machine. A waiter that falls behind (latency climbing above the interval through the ' +
-    'run) is re-run with sends 4× further apart, at most twice, then marked saturated.',
+    'run, or a median above it) is re-run with sends 4× further apart, at most twice, then marked saturated.',
   points(profile) {
     return [
       {
