@@ -88,8 +88,10 @@ export class BackoffIdleStrategy implements IdleStrategy {
   private spins = 0;
   private yields = 0;
   private parkNs = 0;
-  /** Messages delivered since the last empty poll. */
+  /** Messages delivered since the last catch-up. */
   private drained = 0;
+  /** The most one poll has delivered: the caller's poll limit, as far as can be told (a poll below it hit the tail). */
+  private largestWork = 0;
   /** Whether the last catch-up was followed by a pause (so `drained` measures what piled up during it). */
   private paused = false;
   /** Current catch-up pause, in sched_yield calls; 0 while the producer is not taken to be streaming. */
@@ -131,6 +133,13 @@ export class BackoffIdleStrategy implements IdleStrategy {
       if (this.drained === 0 && this.catchUpPause) this.onWorkAfterEmpty();
       this.drained += workCount;
       if (this.spins !== 0 || this.yields !== 0 || this.parkNs !== this.minParkNs) this.reset();
+      if (workCount > this.largestWork) {
+        this.largestWork = workCount;
+      } else if (workCount < this.largestWork && this.pauseYields !== 0) {
+        // A poll that returned less than polls have returned before stopped at the producer's tail: caught up,
+        // although it did some work. Polling again at once would read the line the producer is writing.
+        this.onCaughtUp();
+      }
       return;
     }
     if (this.drained > 0) {
@@ -162,7 +171,10 @@ export class BackoffIdleStrategy implements IdleStrategy {
    * the producer is publishing back to back: start pausing on catch-up, unless a recent probe showed it is not.
    */
   private onWorkAfterEmpty(): void {
-    if (this.pauseYields !== 0 || this.paused || this.yields !== 0 || this.parkNs !== this.minParkNs) return;
+    // spins === 0: no empty poll came before (the first poll, or a poll straight after a catch-up pause).
+    if (this.pauseYields !== 0 || this.paused || this.spins === 0 || this.yields !== 0 || this.parkNs !== this.minParkNs) {
+      return;
+    }
     if (this.probeHoldoff > 0) {
       this.probeHoldoff--;
       return;

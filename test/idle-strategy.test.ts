@@ -118,8 +118,25 @@ describe('BackoffIdleStrategy catch-up pause (streaming producers)', () => {
     expect(drive(idle, yields, [0, 1, 0])).toEqual([0, 0, 1]);
     expect(idle.pauseLength).toBe(1);
     // 5 piled up during that pause (< 64): the next catch-up pauses twice as long, then 4, 8, ...
-    expect(drive(idle, yields, [5, 0, 7, 0, 3, 0])).toEqual([0, 2, 0, 4, 0, 8]);
+    expect(drive(idle, yields, [5, 0, 5, 0, 5, 0])).toEqual([0, 2, 0, 4, 0, 8]);
     expect(sleeps).not.toHaveBeenCalled();
+  });
+
+  it('takes a poll that returned less than polls did before for a catch-up, and pauses without an empty poll', () => {
+    const { yields } = spyNative();
+    const idle = new BackoffIdleStrategy();
+    drive(idle, yields, [0, 1, 0]); // streaming: pause 1
+    // full polls (256: the caller's limit, as far as the strategy can tell), then one that stopped at the tail
+    expect(drive(idle, yields, [256, 256, 40])).toEqual([0, 0, 1]);
+    expect(drive(idle, yields, [256, 256, 256, 256, 256, 30])).toEqual([0, 0, 0, 0, 0, 1]);
+    expect(idle.pauseLength).toBe(1);
+  });
+
+  it('does not take short polls for catch-ups while not pausing (a consumer behind its producer never pauses)', () => {
+    const { yields } = spyNative();
+    const idle = new BackoffIdleStrategy();
+    expect(drive(idle, yields, [256, 10, 256, 3, 256, 256, 1])).toEqual([0, 0, 0, 0, 0, 0, 0]);
+    expect(idle.pauseLength).toBe(0);
   });
 
   it('never pauses longer than 32 yields, and shortens the pause when more than 1024 messages piled up', () => {
@@ -129,7 +146,7 @@ describe('BackoffIdleStrategy catch-up pause (streaming producers)', () => {
     for (let i = 0; i < 10; i++) drive(idle, yields, [10, 0]);
     expect(idle.pauseLength).toBe(32);
     expect(drive(idle, yields, [256, 256, 256, 256, 256, 0])).toEqual([0, 0, 0, 0, 0, 16]);
-    expect(drive(idle, yields, [300, 0])).toEqual([0, 16]); // between 64 and 1024: kept
+    expect(drive(idle, yields, [256, 44, 0])).toEqual([0, 16, 0]); // 300 (between 64 and 1024): kept
   });
 
   it('stops pausing when a pause found at most one message, and probes again only after a growing hold-off', () => {
