@@ -135,9 +135,12 @@ const MARKERS = [
   { key: 'maxUs', label: 'max', draw: (x, y, c) => `<path d="M${f1(x - 5)} ${f1(y - 5)} L${f1(x + 5)} ${f1(y + 5)} M${f1(x + 5)} ${f1(y - 5)} L${f1(x - 5)} ${f1(y + 5)}" stroke="${c}" stroke-width="2"/>` },
 ];
 
-/** One line per contender from p50 to max with a marker per percentile, log scale; RTT sections, then wake-up. */
+/**
+ * One line per contender from p50 to max with a marker per percentile, log scale; RTT sections, then wake-up. A
+ * saturated row (it measured a queue) gets its line of text instead of markers.
+ */
 function latencyChart(result) {
-  const rows = result.results.filter((r) => (r.case === 'rtt' || r.case === 'wake') && Number.isFinite(r.p50Us));
+  const rows = result.results.filter((r) => (r.case === 'rtt' || r.case === 'wake') && (Number.isFinite(r.p50Us) || r.saturated));
   const width = 960;
   const body = [];
   body.push(text(20, 28, 'Latency percentiles, µs from the intended send time (log scale; lower is better)', 'font-size="16" font-weight="600" fill="#24292f"'));
@@ -164,6 +167,7 @@ function latencyChart(result) {
   const rowHeight = 22;
   const height = top + groups.reduce((h, g) => h + 28 + g.rows.length * rowHeight, 0) + 40;
   const all = rows.flatMap((r) => MARKERS.map((m) => r[m.key]).filter((v) => Number.isFinite(v) && v > 0));
+  if (all.length === 0) all.push(1, 1000);
   const min = 10 ** Math.floor(Math.log10(Math.min(...all)));
   const max = 10 ** Math.ceil(Math.log10(Math.max(...all)));
   const x = logScale(min, max, left, right);
@@ -181,6 +185,11 @@ function latencyChart(result) {
       const c = colorOf(r.contender);
       const cy = y + rowHeight / 2;
       body.push(text(left - 10, cy + 4, `${r.contender} (${r.strategy})`, 'font-size="12" fill="#24292f" text-anchor="end"'));
+      if (r.saturated) {
+        body.push(text(left + 4, cy + 4, 'saturated: the schedule outran it, no latency to show', 'font-size="11" fill="#cf222e"'));
+        y += rowHeight;
+        continue;
+      }
       body.push(`<line x1="${f1(x(r.p50Us))}" x2="${f1(x(r.maxUs))}" y1="${f1(cy)}" y2="${f1(cy)}" stroke="${c}" stroke-width="2" opacity="0.6"/>`);
       for (const m of MARKERS.slice().reverse()) if (Number.isFinite(r[m.key])) body.push(m.draw(x(r[m.key]), cy, c));
       body.push(text(x(r.p50Us) - 9, cy + 4, r.p50Us < 10 ? r.p50Us.toFixed(2) : r.p50Us.toFixed(0), 'font-size="10" fill="#24292f" text-anchor="end"'));
