@@ -80,15 +80,19 @@ export class ReliableSubscription extends SubscriptionBase {
    */
   poll(handler: MessageHandler, limit = 10): number {
     if (Atomics.load(this.i32, this.stateIndex) !== this.stateWord) this.throwNotActive();
+    // Locals, not fields: after each (opaque) handler call the JIT would have to reload every field it reads.
     const i32 = this.i32;
+    const u8 = this.u8;
     const dataOffset = this.dataOffset;
     const mask = this.mask;
+    const capacity = this.capacity;
+    const maxRecordLength = this.maxRecordLength;
     let position = this.consumerPosition;
     let delivered = 0;
-    // Padding does not deliver; the budget bounds how many records one poll may skip.
+    // Padding and fragments do not deliver one by one; the budget bounds how many such records one poll may pass.
     let budget = limit + 16;
     try {
-      while (delivered < limit && budget-- > 0) {
+      while (delivered < limit) {
         const index = position & mask;
         const recordOffset = dataOffset + index;
         const length = Atomics.load(i32, recordOffset >> 2);
@@ -98,19 +102,23 @@ export class ReliableSubscription extends SubscriptionBase {
         }
         // The length itself is checked (aligning a hostile length near 2^31 overflows to a negative number), and
         // before the position moves: a corrupt record is never skipped as if it had been consumed.
-        if (length < L.HEADER_LENGTH || length > this.capacity - index) throw corrupt('record length', length);
-        const aligned = (length + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
+        if (length < L.HEADER_LENGTH || length > capacity - index) throw corrupt('record length', length);
         const typeWord = i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2];
-        if (typeWord !== L.PADDING_TYPE && length > this.maxRecordLength) throw corrupt('record length', length);
         const flags = typeWord >>> L.FLAGS_SHIFT;
-        if (typeWord !== L.PADDING_TYPE && (flags & ~L.UNFRAGMENTED) !== 0) throw corrupt('record flags', flags);
-        // Moved before the handler runs: a handler that throws does not get the same message again.
-        position += aligned;
-        if (typeWord === L.PADDING_TYPE) continue;
-        if (flags === L.UNFRAGMENTED) {
+        if (flags === L.UNFRAGMENTED && length <= maxRecordLength) {
+          // The common case: one whole message. Moved before the handler runs: a handler that throws does not get
+          // the same message again.
+          position += (length + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
           delivered++;
-          handler(this.u8, recordOffset + L.HEADER_LENGTH, length - L.HEADER_LENGTH, typeWord & L.TYPE_ID_MASK);
-        } else if (this.assembler.onFragment(this.u8, recordOffset + L.HEADER_LENGTH, length - L.HEADER_LENGTH,
+          handler(u8, recordOffset + L.HEADER_LENGTH, length - L.HEADER_LENGTH, typeWord & L.TYPE_ID_MASK);
+          continue;
+        }
+        if (typeWord !== L.PADDING_TYPE && length > maxRecordLength) throw corrupt('record length', length);
+        if (typeWord !== L.PADDING_TYPE && (flags & ~L.UNFRAGMENTED) !== 0) throw corrupt('record flags', flags);
+        if (--budget < 0) break; // before the position moves: this record is read by the next poll
+        position += (length + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
+        if (typeWord === L.PADDING_TYPE) continue;
+        if (this.assembler.onFragment(u8, recordOffset + L.HEADER_LENGTH, length - L.HEADER_LENGTH,
           typeWord & L.TYPE_ID_MASK, flags, handler)) {
           delivered++;
         }

@@ -128,9 +128,11 @@ function sendClaim(pub, payload, seq, limit, deadline, idle) {
     }
     if (claim.buffer !== buffer) {
       buffer = claim.buffer;
+      // The whole mapping (byteOffset 0, as documented): claim.offset indexes views over it directly.
+      if (buffer.byteOffset !== 0) throw new Error('claim.buffer does not start at the mapping');
       words = new Int32Array(buffer.buffer, 0, buffer.buffer.byteLength >> 2);
     }
-    const at = buffer.byteOffset + claim.offset;
+    const at = claim.offset;
     buffer.set(bytes, claim.offset);
     words[at >> 2] = seq;
     words[(at + length - 4) >> 2] = seq;
