@@ -215,7 +215,14 @@ export class ReliableSubscription extends SubscriptionBase {
       checkpoint = again;
       storePosition(i32, this.i64, this.slotIndex, checkpoint);
     }
-    return from === 'earliest' ? checkpoint : this.scanToTail(checkpoint);
+    if (from === 'earliest') return checkpoint;
+    // Publish where we start: the slot still says `checkpoint`, up to a ring behind the tail we walked to. A producer
+    // already at its limit would wait for us to move from there, and poll (which publishes only a position it moved)
+    // would wait at the tail for it: both stall until the eviction timeout. Records from the checkpoint to the tail
+    // could not be overwritten meanwhile (the slot held the producer at checkpoint + capacity).
+    const tail = this.scanToTail(checkpoint);
+    storePosition(i32, this.i64, this.slotIndex, tail);
+    return tail;
   }
 
   /** Walks committed records from `position` to the first slot that reads 0: the producer's tail. */
