@@ -1,0 +1,212 @@
+/**
+ * Scaffolding of the stress suite: the profile (CI or full), children started with a time bound and a silence bound
+ * (both SIGKILL the child and say so), always killed and reaped after each test, even when an assertion failed;
+ * private scratch directories removed after each test; figures printed and collected for docs/reliability.md.
+ *
+ * A child's exit is judged the same way everywhere: a signal it did not get from us is a crash, being killed for
+ * overrunning a bound is a hang, an `error` report whose `kind` is 'uncoded' is an uncoded error.
+ */
+import { spawn, type ChildProcess } from 'child_process';
+import { randomBytes } from 'crypto';
+import fs from 'fs';
+import path from 'path';
+import { afterEach } from 'vitest';
+
+export const FIXTURES = path.resolve(__dirname, 'fixtures');
+const DIST_INDEX = path.resolve(__dirname, '..', '..', 'dist', 'lib', 'index.js');
+
+/** 'ci' (bounded, the default) or 'full' (minutes): SHMRING_STRESS_PROFILE, set by test/stress/run.js --full. */
+export const PROFILE: 'ci' | 'full' = process.env.SHMRING_STRESS_PROFILE === 'full' ? 'full' : 'ci';
+export const FULL = PROFILE === 'full';
+
+/** Picks the CI or the full figure of a case. */
+export function scaled<T>(ci: T, full: T): T {
+  return FULL ? full : ci;
+}
+
+/** The suite's seed: SHMRING_STRESS_SEED, else fixed in CI (reproducible) and random in the full profile. */
+export const SEED: number = process.env.SHMRING_STRESS_SEED !== undefined
+  ? Number(process.env.SHMRING_STRESS_SEED) >>> 0
+  : FULL ? randomBytes(4).readUInt32LE(0) : 20261201;
+
+/** One JSON line a child wrote. */
+export interface Report {
+  event: string;
+  pid: number;
+  [field: string]: unknown;
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Set when we killed it: 'bound' (ran past boundMs), 'silence' (no report for silenceMs), 'test' (on purpose). */
+  killedBy: 'bound' | 'silence' | 'test' | null;
+}
+
+export interface ChildOptions {
+  /** Kill the child when it runs longer than this. */
+  boundMs: number;
+  /** Kill the child when it reports nothing for this long (a call that never returns). Default: no bound. */
+  silenceMs?: number;
+  /** Called for every report as it arrives. */
+  onReport?: (report: Report) => void;
+  /** Extra arguments for node before the script (e.g. --expose-gc). */
+  nodeArgs?: string[];
+}
+
+export interface Child {
+  process: ChildProcess;
+  pid: number;
+  reports: Report[];
+  stderr: string[];
+  exited: Promise<Exit>;
+  /** Resolves with the first report of `event`, or null when the child exits first or `timeoutMs` passes. */
+  report(event: string, timeoutMs: number): Promise<Report | null>;
+  /** SIGKILL on purpose (killedBy 'test'); resolves once the child is reaped. */
+  kill(): Promise<Exit>;
+  /** The last lines of stderr. */
+  stderrTail(): string;
+}
+
+const children = new Set<Child>();
+const removals = new Set<string>();
+
+/** Starts `test/stress/fixtures/<script>` with its options as one JSON argument. */
+export function startChild(script: string, options: object, childOptions: ChildOptions): Child {
+  if (!fs.existsSync(DIST_INDEX)) {
+    throw new Error(`${DIST_INDEX} is missing: run \`npx tsc -p tsconfig.build.json\` (npm test does it in pretest)`);
+  }
+  const child = spawn(process.execPath,
+    [...(childOptions.nodeArgs ?? []), path.join(FIXTURES, script), JSON.stringify(options)],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  const reports: Report[] = [];
+  const stderr: string[] = [];
+  const listeners = new Set<() => void>();
+  const notify = (): void => {
+    for (const listener of [...listeners]) listener();
+  };
+  let killedBy: Exit['killedBy'] = null;
+  let exit: Exit | null = null;
+  const killFor = (reason: Exit['killedBy']): void => {
+    if (exit !== null) return;
+    if (killedBy === null) killedBy = reason;
+    child.kill('SIGKILL');
+  };
+  const bound = setTimeout(() => killFor('bound'), childOptions.boundMs);
+  let silence: NodeJS.Timeout | undefined;
+  const armSilence = (): void => {
+    if (childOptions.silenceMs === undefined) return;
+    clearTimeout(silence);
+    silence = setTimeout(() => killFor('silence'), childOptions.silenceMs);
+  };
+  armSilence();
+  let buffered = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      let parsed: Report;
+      try {
+        parsed = JSON.parse(line) as Report;
+      } catch {
+        stderr.push(`(unparsed stdout) ${line}\n`);
+        continue;
+      }
+      reports.push(parsed);
+      childOptions.onReport?.(parsed);
+    }
+    armSilence();
+    notify();
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    if (stderr.length < 200) stderr.push(chunk);
+  });
+  const exited = new Promise<Exit>((resolve) => {
+    child.on('exit', (code, signal) => {
+      clearTimeout(bound);
+      clearTimeout(silence);
+      exit = { code, signal, killedBy };
+      resolve(exit);
+      notify();
+    });
+  });
+  const handle: Child = {
+    process: child,
+    pid: child.pid ?? -1,
+    reports,
+    stderr,
+    exited,
+    report(event: string, timeoutMs: number): Promise<Report | null> {
+      return new Promise((resolve) => {
+        const finish = (found: Report | null): void => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          resolve(found);
+        };
+        const timer = setTimeout(() => finish(null), timeoutMs);
+        const check = (): void => {
+          const found = reports.find((r) => r.event === event);
+          if (found !== undefined) finish(found);
+          else if (exit !== null) finish(null);
+        };
+        listeners.add(check);
+        check();
+      });
+    },
+    kill(): Promise<Exit> {
+      killFor('test');
+      return exited;
+    },
+    stderrTail(): string {
+      return stderr.join('').split('\n').slice(-6).join('\n');
+    },
+  };
+  children.add(handle);
+  void exited.then(() => children.delete(handle));
+  return handle;
+}
+
+/** What went wrong with an exit, or null: a signal we did not send is a crash, a bound we enforced is a hang. */
+export function exitFault(exit: Exit): string | null {
+  if (exit.killedBy === 'bound' || exit.killedBy === 'silence') return `hang (killed: ${exit.killedBy})`;
+  if (exit.signal !== null && exit.killedBy !== 'test') return `crash (${exit.signal})`;
+  if (exit.killedBy === null && exit.code !== 0) return `exit code ${exit.code}`;
+  return null;
+}
+
+/** A private directory under `parent` (default /dev/shm), removed with its contents after the test. */
+export function scratchDir(tag: string, parent = '/dev/shm'): string {
+  const dir = path.join(parent, `shmring-stress-${tag}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  fs.mkdirSync(dir, { mode: 0o700 });
+  removals.add(dir);
+  return dir;
+}
+
+/** This process's open fds. */
+export function fdCount(): number {
+  return fs.readdirSync('/proc/self/fd').length;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Prints a case's figures (one line, `[stress] <case> {...}`) and appends them, with the profile, seed and date, to
+ * the JSON-lines file SHMRING_STRESS_FIGURES when it is set (test/stress/run.js sets it).
+ */
+export function printFigures(name: string, figures: Record<string, unknown>): void {
+  const entry = { case: name, profile: PROFILE, seed: SEED, date: new Date().toISOString(), ...figures };
+  console.log(`[stress] ${name} ${JSON.stringify(figures)}`);
+  const file = process.env.SHMRING_STRESS_FIGURES;
+  if (file !== undefined && file !== '') fs.appendFileSync(file, `${JSON.stringify(entry)}\n`);
+}
+
+/** Kills and reaps every child, then removes every scratch directory. */
+afterEach(async () => {
+  await Promise.all([...children].map((child) => child.kill()));
+  children.clear();
+  for (const dir of removals) fs.rmSync(dir, { force: true, recursive: true });
+  removals.clear();
+});
