@@ -63,6 +63,34 @@ export interface RingDescriptor {
 
 const DEFAULT_CAPACITY = 1 << 20;
 
+/**
+ * The longest file a ring can be: the largest header and data region, rounded up to a 1 GiB huge page (a file on
+ * hugetlbfs is sized in whole huge pages). Anything longer is not a ring; mapping it whole could not even be viewed
+ * by a typed array past 4 GiB.
+ */
+export const MAX_RING_FILE_LENGTH =
+  Math.ceil(L.fileLengthFor(L.MODE_BROADCAST, L.MAX_CAPACITY, L.MAX_CONSUMERS_LIMIT) / 2 ** 30) * 2 ** 30;
+
+/**
+ * Refuses (ERR_SHMRING_NOT_A_RING) a file size no ring has, before anything is mapped or viewed: shorter than a page,
+ * longer than any ring, or not a multiple of 8 (the 64-bit views of the ring would throw a RangeError).
+ */
+export function checkRingFileSize(size: number, where: string, path: string | null): void {
+  if (size < L.PAGE_LENGTH) {
+    throw new ShmringError(ErrorCode.NOT_A_RING, `not a shmring ring: file is ${size} bytes: ${where}`,
+      path ?? undefined);
+  }
+  if (size > MAX_RING_FILE_LENGTH) {
+    throw new ShmringError(ErrorCode.NOT_A_RING,
+      `not a shmring ring: file is larger than any ring: size=${size} max=${MAX_RING_FILE_LENGTH}: ${where}`,
+      path ?? undefined);
+  }
+  if (size % 8 !== 0) {
+    throw new ShmringError(ErrorCode.NOT_A_RING,
+      `not a shmring ring: file size is not a multiple of 8: size=${size}: ${where}`, path ?? undefined);
+  }
+}
+
 function checkInteger(name: string, value: number, min: number, max: number): void {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
     throw new TypeError(`${name} must be an integer: ${name}=${String(value)}`);
@@ -140,10 +168,7 @@ function versionString(word: number): string {
  */
 export function readDescriptor(buffer: SharedArrayBuffer, path: string | null): RingDescriptor | null {
   const where = path ?? 'anonymous ring';
-  if (buffer.byteLength < L.PAGE_LENGTH) {
-    throw new ShmringError(ErrorCode.NOT_A_RING, `not a shmring ring: file is ${buffer.byteLength} bytes: ${where}`,
-      path ?? undefined);
-  }
+  checkRingFileSize(buffer.byteLength, where, path);
   const i32 = new Int32Array(buffer);
   const at = L.int32Index;
   const magic = Atomics.load(i32, at(L.MAGIC_OFFSET));

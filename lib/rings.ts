@@ -7,7 +7,7 @@ import { ErrorCode, ShmringError } from './errors';
 import * as L from './layout';
 import { loadPosition } from './position';
 import {
-  awaitDescriptor, describeNewRing, readDescriptor, sleepSync, writeHeader,
+  awaitDescriptor, checkRingFileSize, describeNewRing, readDescriptor, sleepSync, writeHeader,
   type RingDescriptor, type RingLayoutOptions, type RingMemory, type RingMode,
 } from './ring-file';
 import { Segment, type SegmentOptions } from './segment';
@@ -42,6 +42,7 @@ function segmentOptions(options: CreateRingOptions | OpenRingOptions): SegmentOp
     prefault: create.prefault,
     mlock: create.mlock,
     allowAnyFilesystem: options.allowAnyFilesystem,
+    checkSize: checkRingFileSize,
   };
 }
 
@@ -98,7 +99,7 @@ export function openRingMemory(name: string, options: OpenRingOptions = {}): New
 
 /** Adopts a ring from a received file descriptor (memfd or file). */
 export function openRingFromFd(fd: number, options: OpenRingOptions = {}): NewRing {
-  const segment = Segment.fromFd(fd, { allowAnyFilesystem: options.allowAnyFilesystem });
+  const segment = Segment.fromFd(fd, { allowAnyFilesystem: options.allowAnyFilesystem, checkSize: checkRingFileSize });
   const timeoutMs = options.openTimeoutMs ?? 2000;
   return adopt(segment, Date.now() + timeoutMs, timeoutMs);
 }

@@ -29,6 +29,11 @@ export interface SegmentOptions {
   mlock?: boolean;
   /** Accept a local disk filesystem (ext4...) instead of tmpfs/hugetlbfs. Network filesystems are always refused. */
   allowAnyFilesystem?: boolean;
+  /**
+   * Opening an existing file: called with its size before it is mapped (throw to refuse it; the fd is then closed).
+   * `label` names the file in messages, `filePath` is its path (null for an fd).
+   */
+  checkSize?: (size: number, label: string, filePath: string | null) => void;
 }
 
 export interface AnonymousSegmentOptions {
@@ -198,6 +203,7 @@ export class Segment {
           filePath ?? undefined,
         );
       }
+      o.checkSize(st.size, label, filePath);
       return new Segment(native.map(fd, st.size, o.prefault, o.mlock), fd, filePath, st.size);
     } catch (err) {
       native.closeFd(fd);
@@ -292,12 +298,16 @@ function segmentOptions(opts: SegmentOptions): Required<SegmentOptions> {
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
     throw new RangeError(`mode must be an integer from 0 to 0o7777: mode=${mode}`);
   }
+  if (opts.checkSize !== undefined && typeof opts.checkSize !== 'function') {
+    throw new TypeError(`checkSize must be a function: checkSize=${String(opts.checkSize)}`);
+  }
   return {
     dir: opts.dir ?? DEFAULT_DIR,
     mode,
     prefault: flag(opts.prefault, 'prefault'),
     mlock: flag(opts.mlock, 'mlock'),
     allowAnyFilesystem: flag(opts.allowAnyFilesystem, 'allowAnyFilesystem'),
+    checkSize: opts.checkSize ?? acceptAnySize,
   };
 }
 
@@ -309,6 +319,10 @@ function bytesFree(dir: string): number | null {
   } catch {
     return null;
   }
+}
+
+function acceptAnySize(): void {
+  // Segments of any size may be opened unless the caller says otherwise.
 }
 
 function flag(value: unknown, what: string): boolean {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <mutex>
+#include <string>
 #include <unordered_map>
 
 #include "args.h"
@@ -86,6 +87,12 @@ Napi::Value MapAlias(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
   size_t length = static_cast<size_t>(Int64Arg(info, 1));
+  // An ArrayBuffer no typed array can view whole: Node-API fails to make it, and node-addon-api then frees the
+  // finalizer's data that V8 already released (double free, SIGABRT). Refuse it before anything is mapped.
+  if (length > v8::TypedArray::kMaxLength) {
+    ThrowRangeError(env, "length must be at most " + std::to_string(v8::TypedArray::kMaxLength) +
+                             " bytes for an alias: length=" + std::to_string(length));
+  }
   void* data = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (data == MAP_FAILED) ThrowErrno(env, errno, "mmap");
   {

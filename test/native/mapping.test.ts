@@ -1,8 +1,11 @@
+import { spawnSync } from 'child_process';
+import fs from 'fs';
+import path from 'path';
 import { Worker } from 'worker_threads';
 import { describe, expect, it } from 'vitest';
 import { binding } from '../../lib/binding';
 import { PAGE_SIZE, Segment } from '../../lib/segment';
-import { exitWithin, spawnFixture, uniqueName } from './helpers';
+import { DIST_LIB, exitWithin, spawnFixture, uniqueName } from './helpers';
 
 const native = binding();
 
@@ -66,6 +69,28 @@ describe('map', () => {
       native.closeFd(a);
       native.closeFd(b);
     }
+  });
+});
+
+describe('mapAlias', () => {
+  it('refuses a length no typed array can view (over 4 GiB) with a RangeError instead of aborting', () => {
+    const name = uniqueName('huge-alias');
+    const file = `/dev/shm/${name}`;
+    fs.writeFileSync(file, '', { mode: 0o600 });
+    fs.truncateSync(file, 2 ** 32 + PAGE_SIZE); // sparse: no memory is used
+    // In a child: before the fix this was a double free (SIGABRT) that would take the test runner down with it.
+    const script = `
+      const { binding } = require(${JSON.stringify(path.join(DIST_LIB, 'binding.js'))});
+      const native = binding();
+      const fd = native.openFile(${JSON.stringify(file)}, false, 0);
+      try { native.mapAlias(fd, ${2 ** 32 + PAGE_SIZE}); console.log('mapped'); }
+      catch (err) { console.log(err.constructor.name + ': ' + err.message); }
+      native.closeFd(fd);`;
+    const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
+    expect({ status: child.status, signal: child.signal, stdout: child.stdout }).toEqual({
+      status: 0, signal: null,
+      stdout: `RangeError: length must be at most ${2 ** 32} bytes for an alias: length=${2 ** 32 + PAGE_SIZE}\n`,
+    });
   });
 });
 

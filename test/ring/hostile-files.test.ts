@@ -1,0 +1,98 @@
+/**
+ * Ring files that another process made wrong on purpose: sizes no ring has, positions past 2^53, corrupt words in
+ * the header. Whatever the file says, opening it ends in a coded Error — never an abort, a RangeError from a typed
+ * array, a loop without end, a leaked file descriptor or a producer lock kept by a failed attach. Calls that used
+ * to abort or hang run in a child process with a deadline, so that a regression fails the test instead of
+ * killing or blocking the test runner.
+ */
+import { spawnSync } from 'child_process';
+import fs from 'fs';
+import path from 'path';
+import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../lib/errors';
+import { Publication, Subscription, createRing, ringInfo } from '../../lib/index';
+import * as L from '../../lib/layout';
+import { DIST_INDEX, SHM_DIR, closeAfterTest, uniqueRingName } from '../helpers/ring-env';
+
+const RING_LENGTH = L.fileLengthFor(L.MODE_RELIABLE, 4096, L.DEFAULT_MAX_CONSUMERS);
+
+function pathOf(name: string): string {
+  return path.join(SHM_DIR, name);
+}
+
+function thrownBy(fn: () => unknown): Error & { code?: string; path?: string } {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error & { code?: string; path?: string };
+  }
+  throw new Error('expected an error to be thrown');
+}
+
+interface Outcome {
+  name: string;
+  code: string | null;
+  type: string;
+  message: string;
+}
+
+/**
+ * Runs Subscription.open (both `from`), Publication.attach and ringInfo on `name` in a child process (the built
+ * dist/lib) and returns what each threw. The child gets `timeoutMs` for all of them; a crash or a hang fails.
+ */
+function outcomesInChild(name: string, timeoutMs = 5000): Outcome[] {
+  const script = `
+    const { Publication, Subscription, ringInfo } = require(${JSON.stringify(DIST_INDEX)});
+    const name = ${JSON.stringify(name)};
+    const calls = {
+      'open latest': () => Subscription.open(name, { openTimeoutMs: 0 }).close(),
+      'open earliest': () => Subscription.open(name, { openTimeoutMs: 0, from: 'earliest' }).close(),
+      'attach': () => Publication.attach(name, { openTimeoutMs: 0 }).close(),
+      'ringInfo': () => ringInfo(name, { openTimeoutMs: 0 }),
+    };
+    const out = [];
+    for (const [call, fn] of Object.entries(calls)) {
+      try { fn(); out.push({ name: call, code: null, type: 'none', message: '' }); }
+      catch (err) { out.push({ name: call, code: err.code ?? null, type: err.constructor.name, message: err.message }); }
+    }
+    console.log(JSON.stringify(out));`;
+  const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL' });
+  expect({ status: child.status, signal: child.signal, stderr: child.stderr }).toEqual({
+    status: 0, signal: null, stderr: '',
+  });
+  return JSON.parse(child.stdout) as Outcome[];
+}
+
+describe('a ring file of a size no ring has', () => {
+  it('refuses a file longer than 4 GiB with ERR_SHMRING_NOT_A_RING instead of aborting the process', () => {
+    const name = uniqueRingName('huge');
+    createRing(name, { capacity: 4096 });
+    fs.truncateSync(pathOf(name), 2 ** 32 + 4096); // sparse: no memory is used
+    const outcomes = outcomesInChild(name);
+    const largest = 2 * 2 ** 30; // the largest ring file (1 GiB + 132 KiB) in whole 1 GiB huge pages
+    for (const outcome of outcomes) {
+      expect(outcome).toEqual({
+        name: outcome.name, code: ErrorCode.NOT_A_RING, type: 'ShmringError',
+        message: `not a shmring ring: file is larger than any ring: size=${2 ** 32 + 4096} max=${largest}: ` +
+          pathOf(name),
+      });
+    }
+  });
+
+  it.each([4, 3, 1])('refuses a file whose size is not a multiple of 8 (ring + %i bytes) with a coded error', (extra) => {
+    const name = uniqueRingName('odd-size');
+    createRing(name, { capacity: 4096 });
+    fs.truncateSync(pathOf(name), RING_LENGTH + extra);
+    for (const call of [
+      () => closeAfterTest(Subscription.open(name, { openTimeoutMs: 0 })),
+      () => closeAfterTest(Publication.attach(name, { openTimeoutMs: 0 })),
+      () => ringInfo(name, { openTimeoutMs: 0 }),
+    ]) {
+      const err = thrownBy(call);
+      expect({ code: err.code, path: err.path, message: err.message }).toEqual({
+        code: ErrorCode.NOT_A_RING, path: pathOf(name),
+        message: `not a shmring ring: file size is not a multiple of 8: size=${RING_LENGTH + extra}: ${pathOf(name)}`,
+      });
+    }
+  });
+});
