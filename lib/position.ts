@@ -10,14 +10,20 @@ import { corrupt } from './errors';
 
 const TWO_POW_32 = 4294967296;
 const MAX_TORN_READ_RETRIES = 16;
+/**
+ * The largest high word a position may have: positions stay below 2^53 - 2^32, so a position plus a walk of up to a
+ * ring (2^30) is still an exact double. Past 2^53, `position + length` rounds back to `position` and a walk never ends.
+ */
+export const MAX_POSITION_HIGH_WORD = 0x1ffffe;
 
-/** Reads the position at int32 `index` (8-byte aligned). */
+/** Reads the position at int32 `index` (8-byte aligned); ERR_SHMRING_CORRUPT unless it is in [0, 2^53 - 2^32). */
 export function loadPosition(i32: Int32Array, index: number): number {
   for (let attempt = 0; attempt < MAX_TORN_READ_RETRIES; attempt++) {
     const high = Atomics.load(i32, index + 1);
     const low = Atomics.load(i32, index);
     if (Atomics.load(i32, index + 1) === high) {
-      if (high < 0) throw corrupt('position high word', high);
+      // One unsigned compare, as cheap as the `high < 0` it replaced: a negative high word is huge unsigned.
+      if ((high >>> 0) > MAX_POSITION_HIGH_WORD) throw corrupt('position high word', high);
       return high * TWO_POW_32 + (low >>> 0);
     }
   }

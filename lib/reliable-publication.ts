@@ -449,18 +449,19 @@ export class ReliablePublication implements ClaimOwner {
    */
   private recoverTail(): number {
     const start = loadPosition(this.i32, CHECKPOINT_INDEX);
-    let position = start;
-    while (position - start < this.capacity) {
-      const index = position & this.mask;
+    // Bounded by the bytes walked (at most one ring), whatever the records say.
+    let walked = 0;
+    while (walked < this.capacity) {
+      const index = (start + walked) & this.mask;
       const length = Atomics.load(this.i32, (this.dataOffset + index) >> 2);
       if (length === 0 || length === L.SLEEPING_MARK) break;
       // Compare the length itself, not the aligned length: aligning a hostile length near 2^31 overflows to a
       // negative number, which passed this check and walked the position backwards forever.
       if (length < L.HEADER_LENGTH || length > this.capacity - index) break;
-      position += L.align(length, L.RECORD_ALIGNMENT);
+      walked += L.align(length, L.RECORD_ALIGNMENT);
     }
     this.checkpoint = -1;
-    return position;
+    return start + walked;
   }
 
   /**

@@ -200,13 +200,16 @@ export class ReliableSubscription extends SubscriptionBase {
     let checkpoint = loadPosition(i32, CHECKPOINT_INDEX);
     storePosition(i32, this.i64, this.slotIndex, checkpoint);
     Atomics.store(i32, this.slotIndex + L.int32Index(L.SLOT_PID_OFFSET), process.pid);
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
+      // Only a producer evicting or reaping changes the word of a slot whose lock we hold: a word that never holds
+      // still is another process writing garbage.
       const state = Atomics.load(i32, this.stateIndex);
       const next = (((state >>> 8) + 1) << 8) | L.SLOT_ACTIVE;
       if (Atomics.compareExchange(i32, this.stateIndex, state, next) === state) {
         this.stateWord = next;
         break;
       }
+      if (attempt >= MAX_JOIN_ATTEMPTS) throw corrupt('slot state (never stable)', state);
     }
     for (let attempt = 0; ; attempt++) {
       const again = loadPosition(i32, CHECKPOINT_INDEX);
@@ -227,14 +230,14 @@ export class ReliableSubscription extends SubscriptionBase {
 
   /** Walks committed records from `position` to the first slot that reads 0: the producer's tail. */
   private scanToTail(start: number): number {
-    let position = start;
-    while (position - start < this.capacity) {
-      const index = position & this.mask;
+    // Bounded by the bytes walked, not by `position - start`: at most one ring, whatever the records say.
+    for (let walked = 0; walked < this.capacity;) {
+      const index = (start + walked) & this.mask;
       const length = Atomics.load(this.i32, (this.dataOffset + index) >> 2);
-      if (length === 0 || length === L.SLEEPING_MARK) return position;
+      if (length === 0 || length === L.SLEEPING_MARK) return start + walked;
       // The length itself, not the aligned length (which overflows to a negative number near 2^31).
       if (length < L.HEADER_LENGTH || length > this.capacity - index) throw corrupt('record length', length);
-      position += L.align(length, L.RECORD_ALIGNMENT);
+      walked += L.align(length, L.RECORD_ALIGNMENT);
     }
     throw corrupt('records without end from checkpoint', start);
   }

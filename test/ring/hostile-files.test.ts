@@ -15,9 +15,22 @@ import * as L from '../../lib/layout';
 import { DIST_INDEX, SHM_DIR, closeAfterTest, uniqueRingName } from '../helpers/ring-env';
 
 const RING_LENGTH = L.fileLengthFor(L.MODE_RELIABLE, 4096, L.DEFAULT_MAX_CONSUMERS);
+const CHECKPOINT_HIGH_OFFSET = L.TAIL_CHECKPOINT_OFFSET + 4;
 
 function pathOf(name: string): string {
   return path.join(SHM_DIR, name);
+}
+
+/** Overwrites the int32 at `offset` of the file, as a foreign process would. */
+function pokeInt32(file: string, offset: number, value: number): void {
+  const bytes = Buffer.alloc(4);
+  bytes.writeInt32LE(value);
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.writeSync(fd, bytes, 0, 4, offset);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function thrownBy(fn: () => unknown): Error & { code?: string; path?: string } {
@@ -27,6 +40,14 @@ function thrownBy(fn: () => unknown): Error & { code?: string; path?: string } {
     return err as Error & { code?: string; path?: string };
   }
   throw new Error('expected an error to be thrown');
+}
+
+/** A ring with committed records and no producer: `messages` offers of 32 bytes, then a clean close. */
+function ringWithRecords(name: string, messages = 10): void {
+  createRing(name, { capacity: 4096 });
+  const pub = Publication.attach(name);
+  for (let i = 0; i < messages; i++) expect(pub.offer(new Uint8Array(32))).toBeGreaterThan(0);
+  pub.close();
 }
 
 interface Outcome {
@@ -94,5 +115,31 @@ describe('a ring file of a size no ring has', () => {
         message: `not a shmring ring: file size is not a multiple of 8: size=${RING_LENGTH + extra}: ${pathOf(name)}`,
       });
     }
+  });
+});
+
+describe('positions at or past 2^53', () => {
+  it.each([0x7fffffff, 0x200000, 0x1fffff])(
+    'refuses a tail checkpoint with high word %i with ERR_SHMRING_CORRUPT, in bounded time', (high) => {
+      const name = uniqueRingName('far-position');
+      ringWithRecords(name);
+      pokeInt32(pathOf(name), CHECKPOINT_HIGH_OFFSET, high);
+      for (const outcome of outcomesInChild(name)) {
+        expect(outcome).toMatchObject({ name: outcome.name, code: ErrorCode.CORRUPT, type: 'ShmringError' });
+        expect(outcome.message).toMatch(/^ring is corrupt: position high word=\d+/);
+      }
+    });
+
+  it('works at the largest position it accepts: a producer attaches, a consumer joins and reads', () => {
+    const name = uniqueRingName('near-limit');
+    ringWithRecords(name);
+    pokeInt32(pathOf(name), CHECKPOINT_HIGH_OFFSET, 0x1ffffe);
+    const pub = closeAfterTest(Publication.attach(name));
+    expect(pub.position).toBe(0x1ffffe * 2 ** 32 + 400);
+    const sub = closeAfterTest(Subscription.open(name));
+    expect(pub.offer(new Uint8Array([7, 8, 9]))).toBe(0x1ffffe * 2 ** 32 + 416);
+    const seen: number[][] = [];
+    expect(sub.poll((buffer, offset, length) => seen.push([...buffer.subarray(offset, offset + length)]))).toBe(1);
+    expect(seen).toEqual([[7, 8, 9]]);
   });
 });
