@@ -25,10 +25,19 @@ function checkProducerOptions(options: ProducerOptions): void {
   if (timeout < 0) throw new RangeError(`evictionTimeoutMs must be >= 0: evictionTimeoutMs=${timeout}`);
 }
 
+/**
+ * Becomes the producer of `ring`, whose producer lock the caller holds. Any failure (a corrupt checkpoint...) closes
+ * the memory, and with its fd the lock: a failed attach must not leave the ring looking produced until exit.
+ */
 function producerFor(ring: NewRing, options: ProducerOptions): Publication {
-  return ring.descriptor.mode === 'broadcast'
-    ? new BroadcastPublication(ring.memory, ring.descriptor)
-    : new ReliablePublication(ring.memory, ring.descriptor, options);
+  try {
+    return ring.descriptor.mode === 'broadcast'
+      ? new BroadcastPublication(ring.memory, ring.descriptor)
+      : new ReliablePublication(ring.memory, ring.descriptor, options);
+  } catch (err) {
+    ring.memory.close();
+    throw err;
+  }
 }
 
 function create(name: string, options: PublicationOptions & { mode: 'broadcast' }): BroadcastPublication;

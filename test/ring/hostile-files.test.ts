@@ -143,3 +143,16 @@ describe('positions at or past 2^53', () => {
     expect(seen).toEqual([[7, 8, 9]]);
   });
 });
+
+describe('Publication.attach that fails', () => {
+  it('releases the producer lock, so the next attach succeeds once the ring is repaired', () => {
+    const name = uniqueRingName('attach-fails');
+    ringWithRecords(name);
+    pokeInt32(pathOf(name), CHECKPOINT_HIGH_OFFSET, -1);
+    expect(thrownBy(() => closeAfterTest(Publication.attach(name))).code).toBe(ErrorCode.CORRUPT);
+    pokeInt32(pathOf(name), CHECKPOINT_HIGH_OFFSET, 0);
+    expect(ringInfo(name).producerAlive).toBe(false);
+    const pub = closeAfterTest(Publication.attach(name));
+    expect(pub.position).toBe(400);
+  });
+});
