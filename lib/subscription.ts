@@ -22,10 +22,16 @@ function checkFrom(from: unknown): void {
   }
 }
 
+/** Joins `ring`; any failure (no free slot, a corrupt checkpoint...) closes its memory and fd. */
 function subscriberFor(ring: NewRing, from: StartFrom | undefined): Subscription {
-  return ring.descriptor.mode === 'broadcast'
-    ? new BroadcastSubscription(ring.memory, ring.descriptor, from)
-    : new ReliableSubscription(ring.memory, ring.descriptor, from);
+  try {
+    return ring.descriptor.mode === 'broadcast'
+      ? new BroadcastSubscription(ring.memory, ring.descriptor, from)
+      : new ReliableSubscription(ring.memory, ring.descriptor, from);
+  } catch (err) {
+    ring.memory.close();
+    throw err;
+  }
 }
 
 /** Opens `/dev/shm/<name>` (O_NOFOLLOW, header validated) and joins it as a consumer. */

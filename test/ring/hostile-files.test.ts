@@ -84,6 +84,10 @@ function outcomesInChild(name: string, timeoutMs = 5000): Outcome[] {
   return JSON.parse(child.stdout) as Outcome[];
 }
 
+function openFdCount(): number {
+  return fs.readdirSync('/proc/self/fd').length;
+}
+
 describe('a ring file of a size no ring has', () => {
   it('refuses a file longer than 4 GiB with ERR_SHMRING_NOT_A_RING instead of aborting the process', () => {
     const name = uniqueRingName('huge');
@@ -154,5 +158,34 @@ describe('Publication.attach that fails', () => {
     expect(ringInfo(name).producerAlive).toBe(false);
     const pub = closeAfterTest(Publication.attach(name));
     expect(pub.position).toBe(400);
+  });
+});
+
+describe('opens that fail', () => {
+  it('close the file descriptor on every failure path (200 failed opens of each kind leave none open)', () => {
+    const corruptCheckpoint = uniqueRingName('fd-corrupt');
+    ringWithRecords(corruptCheckpoint);
+    pokeInt32(pathOf(corruptCheckpoint), CHECKPOINT_HIGH_OFFSET, -1);
+    const oddSize = uniqueRingName('fd-odd');
+    createRing(oddSize, { capacity: 4096 });
+    fs.truncateSync(pathOf(oddSize), RING_LENGTH + 4);
+    const foreign = uniqueRingName('fd-foreign');
+    fs.writeFileSync(pathOf(foreign), Buffer.alloc(8192, 'x'), { mode: 0o600 });
+    const full = uniqueRingName('fd-full');
+    createRing(full, { capacity: 4096, maxConsumers: 1 });
+    closeAfterTest(Subscription.open(full));
+    const failures: Array<[string, () => unknown, string]> = [
+      ['open, corrupt checkpoint', () => Subscription.open(corruptCheckpoint), ErrorCode.CORRUPT],
+      ['attach, corrupt checkpoint', () => Publication.attach(corruptCheckpoint), ErrorCode.CORRUPT],
+      ['open, odd size', () => Subscription.open(oddSize), ErrorCode.NOT_A_RING],
+      ['attach, odd size', () => Publication.attach(oddSize), ErrorCode.NOT_A_RING],
+      ['open, foreign file', () => Subscription.open(foreign), ErrorCode.NOT_A_RING],
+      ['open, no free slot', () => Subscription.open(full), ErrorCode.NO_CONSUMER_SLOT],
+    ];
+    for (const [what, call, code] of failures) {
+      const before = openFdCount();
+      for (let i = 0; i < 200; i++) expect(thrownBy(call).code).toBe(code);
+      expect({ what, leaked: openFdCount() - before }).toEqual({ what, leaked: 0 });
+    }
   });
 });
