@@ -171,10 +171,10 @@ export class BackoffIdleStrategy implements IdleStrategy {
    * the producer is publishing back to back: start pausing on catch-up, unless a recent probe showed it is not.
    */
   private onWorkAfterEmpty(): void {
-    // spins === 0: no empty poll came before (the first poll, or a poll straight after a catch-up pause).
-    if (this.pauseYields !== 0 || this.paused || this.spins === 0 || this.yields !== 0 || this.parkNs !== this.minParkNs) {
-      return;
-    }
+    // Already pausing; or spins === 0: no empty poll came before (the first poll, or one straight after a pause);
+    // or yields/sleeps came before: work that took that long to come is no stream.
+    if (this.pauseYields !== 0 || this.paused || this.spins === 0) return;
+    if (this.yields !== 0 || this.parkNs !== this.minParkNs) return;
     if (this.probeHoldoff > 0) {
       this.probeHoldoff--;
       return;
@@ -182,7 +182,10 @@ export class BackoffIdleStrategy implements IdleStrategy {
     this.pauseYields = 1;
   }
 
-  /** The first empty poll after work: adapt the pause to what piled up during the last one, then pause. */
+  /**
+   * Caught up (the first empty poll after work, or a poll that stopped short at the tail): adapt the pause to what
+   * piled up during the last one, then pause. Returns whether it paused.
+   */
   private onCaughtUp(): boolean {
     const drained = this.drained;
     this.drained = 0;
