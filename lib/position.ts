@@ -31,6 +31,22 @@ export function loadPosition(i32: Int32Array, index: number): number {
   throw corrupt('position (never stable)', index);
 }
 
+/**
+ * Like `loadPosition`, for a word another process may have left as garbage (a consumer slot read by the producer):
+ * -Infinity instead of a throw. -Infinity is below every position, so a caller that takes minimums treats the slot
+ * as the furthest behind it could be, and decides about it by other means (whether its owner lives).
+ */
+export function tryLoadPosition(i32: Int32Array, index: number): number {
+  for (let attempt = 0; attempt < MAX_TORN_READ_RETRIES; attempt++) {
+    const high = Atomics.load(i32, index + 1);
+    const low = Atomics.load(i32, index);
+    if (Atomics.load(i32, index + 1) === high) {
+      return (high >>> 0) > MAX_POSITION_HIGH_WORD ? -Infinity : high * TWO_POW_32 + (low >>> 0);
+    }
+  }
+  return -Infinity;
+}
+
 /** Stores `value` at int32 `index`; only the position's single writer may call this. */
 export function storePosition(i32: Int32Array, i64: BigInt64Array, index: number, value: number): void {
   if (i32[index + 1] === Math.floor(value / TWO_POW_32)) Atomics.store(i32, index, value | 0);

@@ -10,7 +10,7 @@ import { Claim, type ClaimOwner } from './claim';
 import { ErrorCode, ShmringError, closedError } from './errors';
 import * as L from './layout';
 import { OfferResult } from './offer-result';
-import { loadPosition, storePosition } from './position';
+import { loadPosition, storePosition, tryLoadPosition } from './position';
 import { markProducerActive, markProducerClosed, type RingDescriptor, type RingMemory } from './ring-file';
 import { RingServer } from './ring-server';
 
@@ -383,8 +383,10 @@ export class ReliablePublication implements ClaimOwner {
     for (let slot = 0; slot < this.maxConsumers; slot++) {
       const base = L.int32Index(L.consumerSlotOffset(slot));
       if ((Atomics.load(i32, base + 2) & L.SLOT_STATE_MASK) !== L.SLOT_ACTIVE) continue;
-      let position = loadPosition(i32, base);
       // Never trust a consumer's word beyond what is possible: it cannot be ahead of us or more than a ring behind.
+      // A word that is no position at all (-Infinity) holds us back as far as a slot can, never throws: whether its
+      // owner lives decides (checkBlockingConsumers reaps a dead one, evicts a live one after the timeout).
+      let position = tryLoadPosition(i32, base);
       if (position > tail) position = tail;
       if (position < floor) position = floor;
       if (position < min) min = position;
@@ -413,7 +415,9 @@ export class ReliablePublication implements ClaimOwner {
       const base = L.int32Index(L.consumerSlotOffset(slot));
       const state = Atomics.load(i32, base + 2);
       if ((state & L.SLOT_STATE_MASK) !== L.SLOT_ACTIVE) continue;
-      const position = loadPosition(i32, base);
+      // -Infinity for garbage: it blocks, so the lock below is asked before anything the slot says is trusted, and a
+      // dead owner's slot is reaped whatever its words are.
+      const position = tryLoadPosition(i32, base);
       if (position >= blockingBelow) continue;
       const nextGeneration = ((state >>> 8) + 1) << 8;
       if (!this.memory.isLocked(L.CONSUMER_LOCK_BYTE_BASE + slot)) {

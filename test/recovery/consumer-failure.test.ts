@@ -14,7 +14,11 @@
  *   receives every message exactly once, in order, intact: one run [tag 1, 0, N - 1] and no errors.
  */
 import { describe, expect, it } from 'vitest';
-import { OfferResult, Publication, ringInfo, type ReliablePublication } from '../../lib/index';
+import { ErrorCode } from '../../lib/errors';
+import {
+  OfferResult, Publication, Subscription, ringInfo, type ReliablePublication, type ReliableSubscription,
+} from '../../lib/index';
+import * as L from '../../lib/layout';
 import {
   closeAfterTest, messages, offerRange, sleep, startChild, uniqueName, waitFor, type DoneReport,
 } from './helpers';
@@ -78,6 +82,41 @@ describe('ReliablePublication with a consumer killed by SIGKILL', () => {
     const done = await survivor.report<DoneReport>('done');
     expect(done).toEqual(expect.objectContaining({ count: total, runs: [[1, 0, total - 1]], errors: [] }));
     expect(pub.stats.evictedConsumers).toBe(0);
+  });
+});
+
+/** Writes -1 over the high word of slot `slot`'s position, as a scribbling process (or a dying one) would. */
+function corruptSlotPosition(pub: ReliablePublication, slot: number): void {
+  const i32 = new Int32Array(pub.memory.buffer);
+  Atomics.store(i32, L.int32Index(L.consumerSlotOffset(slot) + L.SLOT_POSITION_OFFSET) + 1, -1);
+}
+
+describe('ReliablePublication with a consumer slot whose position is garbage', () => {
+  it('reaps the slot of a dead consumer whatever its words say, and never throws from offer', async () => {
+    const ring = uniqueName('reap-corrupt');
+    const pub = closeAfterTest(Publication.create(ring, { capacity: CAPACITY }));
+    const victim = consumerOf(ring, 'idle');
+    await victim.report('joined');
+    victim.signal('SIGKILL');
+    expect(await victim.exitWithin(5_000)).toEqual({ code: null, signal: 'SIGKILL' });
+    corruptSlotPosition(pub, 0);
+    // Several rings' worth: the producer must get past the dead slot, not throw ERR_SHMRING_CORRUPT on every offer.
+    const total = (4 * CAPACITY) / 64;
+    await offerRange(pub, SEED, 1, 0, total, 5_000);
+    expect(pub.stats).toEqual({ reapedConsumers: 1, evictedConsumers: 0 });
+    expect(ringInfo(ring).consumers).toEqual([]);
+  });
+
+  it('evicts a live consumer whose position is garbage after evictionTimeoutMs, and never throws from offer', async () => {
+    const ring = uniqueName('evict-corrupt');
+    const evictionTimeoutMs = 100;
+    const pub = closeAfterTest(Publication.create(ring, { capacity: CAPACITY, evictionTimeoutMs }));
+    const sub = closeAfterTest(Subscription.open(ring) as ReliableSubscription);
+    corruptSlotPosition(pub, sub.slot);
+    const total = (4 * CAPACITY) / 64;
+    await offerRange(pub, SEED, 1, 0, total, 5_000);
+    expect(pub.stats).toEqual({ reapedConsumers: 0, evictedConsumers: 1 });
+    expect(() => sub.poll(() => undefined)).toThrow(expect.objectContaining({ code: ErrorCode.EVICTED }));
   });
 });
 
