@@ -39,8 +39,11 @@ export interface Report {
 export interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** Set when we killed it: 'bound' (ran past boundMs), 'silence' (no report for silenceMs), 'test' (on purpose). */
-  killedBy: 'bound' | 'silence' | 'test' | null;
+  /**
+   * Set when we signalled it: 'bound' (ran past boundMs), 'silence' (no report for silenceMs), 'test' (SIGKILL on
+   * purpose), 'stop' (SIGTERM asking it to finish; a child that had not yet installed its handler dies of it).
+   */
+  killedBy: 'bound' | 'silence' | 'test' | 'stop' | null;
 }
 
 export interface ChildOptions {
@@ -64,6 +67,8 @@ export interface Child {
   report(event: string, timeoutMs: number): Promise<Report | null>;
   /** SIGKILL on purpose (killedBy 'test'); resolves once the child is reaped. */
   kill(): Promise<Exit>;
+  /** SIGTERM: asks the child to finish (killedBy 'stop'); resolves once it exited. */
+  stop(): Promise<Exit>;
   /** The last lines of stderr. */
   stderrTail(): string;
 }
@@ -89,8 +94,8 @@ export function startChild(script: string, options: object, childOptions: ChildO
   let exit: Exit | null = null;
   const killFor = (reason: Exit['killedBy']): void => {
     if (exit !== null) return;
-    if (killedBy === null) killedBy = reason;
-    child.kill('SIGKILL');
+    if (killedBy === null || killedBy === 'stop') killedBy = reason;
+    child.kill(reason === 'stop' ? 'SIGTERM' : 'SIGKILL');
   };
   const bound = setTimeout(() => killFor('bound'), childOptions.boundMs);
   let silence: NodeJS.Timeout | undefined;
@@ -158,6 +163,10 @@ export function startChild(script: string, options: object, childOptions: ChildO
       killFor('test');
       return exited;
     },
+    stop(): Promise<Exit> {
+      killFor('stop');
+      return exited;
+    },
     stderrTail(): string {
       return stderr.join('').split('\n').slice(-6).join('\n');
     },
@@ -170,7 +179,9 @@ export function startChild(script: string, options: object, childOptions: ChildO
 /** What went wrong with an exit, or null: a signal we did not send is a crash, a bound we enforced is a hang. */
 export function exitFault(exit: Exit): string | null {
   if (exit.killedBy === 'bound' || exit.killedBy === 'silence') return `hang (killed: ${exit.killedBy})`;
-  if (exit.signal !== null && exit.killedBy !== 'test') return `crash (${exit.signal})`;
+  if (exit.signal !== null && exit.killedBy !== 'test' && !(exit.killedBy === 'stop' && exit.signal === 'SIGTERM')) {
+    return `crash (${exit.signal})`;
+  }
   if (exit.killedBy === null && exit.code !== 0) return `exit code ${exit.code}`;
   return null;
 }
