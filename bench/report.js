@@ -183,8 +183,8 @@ function targetLine(t) {
 }
 
 const TARGET_GROUPS = [
-  { title: 'Targets of issue 10 (ratios taken within this run)', issue: 10 },
-  { title: 'Earlier goals', issue: null },
+  { title: 'Targets (ratios taken within this run)', issue: 10 },
+  { title: 'Standing goals', issue: null },
 ];
 
 // ---- terminal ----// ---- terminal ----
@@ -289,7 +289,7 @@ function markdown(result) {
       '`interval µs` column shows the schedule kept and `(re-run n×)` how often it backed off. A row still saturated ' +
       'is shown as `SATURATED` with the reason and no percentiles; so is a run with fewer than 30 samples (a ' +
       'schedule set from round trips of milliseconds on a busy machine), which cannot be judged.',
-    '- Micro rows are benchmark.js in one process. The rows for issue 10\'s targets keep the other side\'s work ' +
+    '- Micro rows are benchmark.js in one process. The rows the targets use keep the other side\'s work ' +
       'out of the timing: the ring is drained (offer, tryClaim) or filled (poll) in each cycle\'s setup, and each ' +
       'call does 64 messages, reported per message. `tryClaim + commit, 4 Int32 fields` writes through an ' +
       '`Int32Array` over the mapping made once (`words[(claim.buffer.byteOffset + claim.offset >> 2) + k]`).',

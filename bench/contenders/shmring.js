@@ -22,7 +22,7 @@ const { jsProcess, writeSamples, RttSchedule } = require('./js-process');
 
 const DIST = path.resolve(__dirname, '../../dist/lib/index.js');
 const CAPACITY = 1 << 20;
-/** Messages per poll() call, as in the issue's consumer loop `idle.idle(sub.poll(handler, 256))`. */
+/** Messages per poll() call, as in the documented consumer loop `idle.idle(sub.poll(handler, 256))`. */
 const POLL_LIMIT = 256;
 const FAR_FUTURE = 1n << 62n;
 
