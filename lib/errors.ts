@@ -35,6 +35,11 @@ export const ErrorCode = {
   NOT_REGULAR_FILE: 'ERR_SHMRING_NOT_REGULAR_FILE',
   /** A message carried more file descriptors than the receiver allowed; all of them were closed. */
   FDS_TRUNCATED: 'ERR_SHMRING_FDS_TRUNCATED',
+  /**
+   * A ring directory every user may write without the sticky bit: another user could replace or remove a ring in
+   * it. Refused on create and open (use a 0700 directory, or set the sticky bit as /dev/shm has).
+   */
+  UNSAFE_DIRECTORY: 'ERR_SHMRING_UNSAFE_DIRECTORY',
   /** `FutexWaiter#wait` was called while a wait was already pending. */
   WAIT_PENDING: 'ERR_SHMRING_WAIT_PENDING',
 } as const;

@@ -7,6 +7,8 @@
  *   A MAP_SHARED mapping is only coherent within one kernel; processes on two hosts would each see their own pages.
  * - Any other local filesystem (ext4, xfs, btrfs, overlayfs...): works within one host, but the kernel writes dirty
  *   pages back to disk, so only with `allowAnyFilesystem: true`.
+ *
+ * And which directories, from their mode alone: one every user may write without the sticky bit is refused.
  */
 import { ErrorCode, ShmringError } from './errors';
 
@@ -70,5 +72,24 @@ export function checkFilesystem(fsType: number, path: string, allowAnyFilesystem
     `${path} is on ${local ?? 'an unknown filesystem'} (f_type=${hex(fsType)}), not tmpfs or hugetlbfs: the kernel ` +
       `would write every change back to disk. Use /dev/shm, or set allowAnyFilesystem: true to accept it`,
     path,
+  );
+}
+
+const WORLD_WRITABLE = 0o002;
+const STICKY = 0o1000;
+
+/**
+ * Throws ShmringError UNSAFE_DIRECTORY when `dir` (of mode `mode`) is writable by every user without the sticky bit:
+ * any user could then rename or unlink a ring in it and put their own file in its place. With the sticky bit
+ * (/dev/shm, /tmp) only a file's owner may do that; a 0700 directory (Aeron's per-user directories) lets no one.
+ */
+export function checkDirectoryMode(mode: number, dir: string): void {
+  if ((mode & WORLD_WRITABLE) === 0 || (mode & STICKY) !== 0) return;
+  throw new ShmringError(
+    ErrorCode.UNSAFE_DIRECTORY,
+    `${dir} is writable by every user without the sticky bit (mode 0o${(mode & 0o7777).toString(8)}): another user ` +
+      'can replace or remove a ring in it; use a directory only its owner can write (mode 0o700), or set the sticky ' +
+      'bit (chmod +t) as /dev/shm has',
+    dir,
   );
 }

@@ -3,7 +3,7 @@
  * addon) to the header format (`ring-file`). Nothing here runs per message.
  */
 import fs from 'node:fs';
-import { ErrorCode, ShmringError } from './errors';
+import { ErrorCode, ShmringError, type SystemError } from './errors';
 import * as L from './layout';
 import { loadPosition } from './position';
 import {
@@ -202,13 +202,18 @@ export interface RingListing {
   producerAlive: boolean;
   /** No live producer and no live consumer: nothing uses this ring any more. */
   stale: boolean;
-  /** Set when the file is not a readable ring (foreign file, other version, permission...). */
+  /**
+   * Set when the file is not a readable ring: `'permission'` when this user may not open it (it may be a ring of
+   * another user: mode, producerAlive and stale are then unknown and shown as null, false, false), else the message
+   * of the error that reading its header gave (another version, a corrupt header...).
+   */
   error?: string;
 }
 
 /** Lists the ring files in a directory (default /dev/shm); other files are skipped unless they look like rings. */
 export function listRings(options: LocationOptions = {}): RingListing[] {
   const dir = options.dir ?? '/dev/shm';
+  Segment.checkDirectory(dir);
   const listings: RingListing[] = [];
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     if (!entry.isFile()) continue;
@@ -216,7 +221,12 @@ export function listRings(options: LocationOptions = {}): RingListing[] {
     let segment: Segment;
     try {
       segment = Segment.open(entry.name, { dir, allowAnyFilesystem: options.allowAnyFilesystem });
-    } catch {
+    } catch (err) {
+      // A file we may not open may be a ring all the same: say so rather than leave it out.
+      const code = (err as SystemError).code;
+      if (code === 'EACCES' || code === 'EPERM') {
+        listings.push({ name: entry.name, path, mode: null, producerAlive: false, stale: false, error: 'permission' });
+      }
       continue;
     }
     const memory: RingMemory = segment;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { binding } from './binding';
 import { closedError, ErrorCode, noSpaceError, ShmringError, type SystemError } from './errors';
-import { checkFilesystem } from './filesystem-guard';
+import { checkDirectoryMode, checkFilesystem } from './filesystem-guard';
 import { FutexWaiter, futexWait, futexWake, type FutexResultValue } from './futex';
 
 /** Segment sizes are multiples of this. */
@@ -101,6 +101,7 @@ export class Segment {
     const o = segmentOptions(opts);
     const filePath = Segment.resolvePath(name, o.dir);
     checkSize(size);
+    Segment.checkDirectory(o.dir);
     const native = binding();
     const fd = native.openFile(filePath, true, o.mode);
     try {
@@ -128,6 +129,7 @@ export class Segment {
   static open(name: string, opts: SegmentOptions = {}): Segment {
     const o = segmentOptions(opts);
     const filePath = Segment.resolvePath(name, o.dir);
+    Segment.checkDirectory(o.dir);
     const fd = binding().openFile(filePath, false, 0);
     return Segment.adopt(fd, filePath, filePath, o);
   }
@@ -176,6 +178,20 @@ export class Segment {
       }
     }
     return Segment.adopt(own, null, `fd ${fd}`, o);
+  }
+
+  /**
+   * Refuses (ERR_SHMRING_UNSAFE_DIRECTORY) a directory every user may write without the sticky bit: another user
+   * could replace a file in it between two opens. A directory that cannot be stat'ed is left to the open to report.
+   */
+  static checkDirectory(dir: string): void {
+    let mode: number;
+    try {
+      mode = fs.statSync(dir).mode;
+    } catch {
+      return;
+    }
+    checkDirectoryMode(mode, dir);
   }
 
   /** Removes `dir/name`. Processes that mapped it keep their mapping; the memory is freed when the last unmaps. */

@@ -4,6 +4,7 @@
  * not (yet) good rings, unlinking, producer liveness, and worker threads sharing a ring with the main thread.
  * Hostile headers are written into the file with plain fs calls, as another process would.
  */
+import { spawnSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { Worker } from 'worker_threads';
@@ -405,6 +406,64 @@ describe('listRings and removeStaleRings', () => {
     expect(removeStaleRings({ dir, olderThanMs: 60_000 })).toEqual([]); // all created just now
     expect(removeStaleRings({ dir }).sort()).toEqual(['stale', 'stale-broadcast']);
     expect(fs.readdirSync(dir).sort()).toEqual(['consumed', 'foreign', 'future', 'live']);
+  });
+
+  it('reports a ring it may not open with error: \'permission\' instead of omitting it', () => {
+    const dir = privateShmDir('permission');
+    fs.chmodSync(dir, 0o755);
+    createRing('shared', { dir, capacity: 4096, fileMode: 0o666 });
+    createRing('private', { dir, capacity: 4096, fileMode: 0o600 });
+    // Root opens any file: list as another user then (nobody), else as ourselves with the file's mode bits at 0.
+    const asRoot = process.getuid?.() === 0;
+    if (!asRoot) fs.chmodSync(path.join(dir, 'private'), 0o000);
+    const script = `console.log(JSON.stringify(require(${JSON.stringify(DIST_INDEX)}).listRings({ dir: ${
+      JSON.stringify(dir)} })))`;
+    const child = spawnSync(process.execPath, ['-e', script], {
+      encoding: 'utf8', timeout: 10_000, ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+    });
+    expect({ status: child.status, stderr: child.stderr }).toEqual({ status: 0, stderr: '' });
+    const listing = (JSON.parse(child.stdout) as Array<{ name: string }>).sort((a, b) => a.name.localeCompare(b.name));
+    expect(listing).toEqual([
+      { name: 'private', path: path.join(dir, 'private'), mode: null, producerAlive: false, stale: false,
+        error: 'permission' },
+      { name: 'shared', path: path.join(dir, 'shared'), mode: 'reliable', producerAlive: false, stale: true },
+    ]);
+  });
+});
+
+describe('a world-writable ring directory', () => {
+  it('is refused without the sticky bit (another user could replace a ring in it) with ERR_SHMRING_UNSAFE_DIRECTORY',
+    () => {
+      const dir = privateShmDir('world-writable');
+      createRing('ring', { dir, capacity: 4096 });
+      fs.chmodSync(dir, 0o777);
+      const message = `${dir} is writable by every user without the sticky bit (mode 0o777): another user can ` +
+        'replace or remove a ring in it; use a directory only its owner can write (mode 0o700), or set the sticky ' +
+        'bit (chmod +t) as /dev/shm has';
+      for (const call of [
+        () => closeAfterTest(Publication.create('new', { dir, capacity: 4096 })),
+        () => createRing('other', { dir, capacity: 4096 }),
+        () => closeAfterTest(Publication.attach('ring', { dir })),
+        () => closeAfterTest(Subscription.open('ring', { dir })),
+        () => ringInfo('ring', { dir }),
+        () => listRings({ dir }),
+        () => removeStaleRings({ dir }),
+      ]) {
+        const err = thrownBy(call);
+        expect({ code: err.code, path: err.path, message: err.message }).toEqual({
+          code: ErrorCode.UNSAFE_DIRECTORY, path: dir, message,
+        });
+      }
+      expect(fs.readdirSync(dir)).toEqual(['ring']);
+    });
+
+  it('is accepted with the sticky bit, as /dev/shm and /tmp are', () => {
+    const dir = privateShmDir('sticky');
+    fs.chmodSync(dir, 0o1777);
+    createRing('ring', { dir, capacity: 4096 });
+    closeAfterTest(Publication.attach('ring', { dir }));
+    closeAfterTest(Subscription.open('ring', { dir }));
+    expect(listRings({ dir }).map((r) => r.name)).toEqual(['ring']);
   });
 });
 
