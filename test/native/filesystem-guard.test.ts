@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../lib/errors';
-import { checkFilesystem, HUGETLBFS_MAGIC, NETWORK_FILESYSTEMS, TMPFS_MAGIC } from '../../lib/filesystem-guard';
+import {
+  checkDirectoryMode, checkFilesystem, HUGETLBFS_MAGIC, NETWORK_FILESYSTEMS, TMPFS_MAGIC,
+} from '../../lib/filesystem-guard';
 
 const EXT4 = 0xef53;
 const NFS = 0x6969;
@@ -59,5 +61,26 @@ describe('checkFilesystem', () => {
       /^\/mnt\/x\/ring is on an unknown filesystem \(f_type=0x12345678\), not tmpfs/,
     );
     expect(() => checkFilesystem(0x12345678, '/mnt/x/ring', true)).not.toThrow();
+  });
+});
+
+describe('checkDirectoryMode', () => {
+  const DIR = 0o040000;
+
+  it('refuses a directory every user may write without the sticky bit, naming its mode', () => {
+    for (const mode of [0o777, 0o773, 0o707, 0o2777]) {
+      expect(() => checkDirectoryMode(DIR | mode, '/srv/rings')).toThrow(expect.objectContaining({
+        code: ErrorCode.UNSAFE_DIRECTORY,
+        path: '/srv/rings',
+        message: expect.stringMatching(
+          new RegExp(`^/srv/rings is writable by every user without the sticky bit \\(mode 0o${mode.toString(8)}\\)`)),
+      }));
+    }
+  });
+
+  it('accepts a sticky world-writable directory (/dev/shm, /tmp) and any directory others may not write', () => {
+    for (const mode of [0o1777, 0o1773, 0o700, 0o755, 0o775, 0o770]) {
+      expect(() => checkDirectoryMode(DIR | mode, '/srv/rings')).not.toThrow();
+    }
   });
 });
