@@ -1,0 +1,69 @@
+/**
+ * File descriptors, mappings and memory over many opens and closes, successful and failed (fixtures/fd-growth.js,
+ * in a child run with --expose-gc). Measured after a warm-up of a tenth of the cycles, after a GC.
+ *
+ * Outcomes. Acceptable: the same number of fds and of mappings of ring files after as before; the JS heap in use
+ * after a GC grows by less than 2 MiB and RSS by less than 48 MiB (code is compiled, allocators keep what they
+ * took); every failure is the coded error expected for it, and a clean attach succeeds after them (no failed
+ * attach kept the producer lock). All mappings are printed too, not judged: V8 maps and unmaps heap pages as it
+ * likes, and a closed ring's address range turns into anonymous zero pages until its buffer is collected.
+ * Failures: one fd or ring mapping more, memory beyond those bounds, an uncoded or unexpected error, a refused
+ * attach, a crash or a hang.
+ *
+ * Known defect, so the memory bound is judged in the full profile only until it is fixed (docs/reliability.md):
+ * every error the addon throws (ENOENT from opening a missing ring...) leaves about 0.7 KiB on the JS heap that no
+ * GC reclaims.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, rmSync } from 'fs';
+import { exitFault, fdCount, FULL, printFigures, scaled, startChild, type Exit, type Report } from './harness';
+
+const CYCLES = scaled(2000, 50_000);
+const HEAP_GROWTH_LIMIT_MB = 2;
+const RSS_GROWTH_LIMIT_MB = 48;
+
+describe('fd and memory growth over many opens, closes and failed opens', () => {
+  let exit: Exit;
+  let done: Report | undefined;
+  let stderr = '';
+  let runnerFds: [number, number];
+
+  beforeAll(async () => {
+    const fdsBefore = fdCount();
+    // Made here rather than with scratchDir: that one is removed after each test, and two tests read this run.
+    const dir = `/dev/shm/shmring-stress-fds-${process.pid}`;
+    mkdirSync(dir, { mode: 0o700 });
+    try {
+      const child = startChild('fd-growth.js', { dir, cycles: CYCLES },
+        { boundMs: 20 * 60_000, silenceMs: 10_000, nodeArgs: ['--expose-gc'] });
+      exit = await child.exited;
+      stderr = child.stderrTail();
+      done = child.reports.find((r) => r.event === 'done');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    runnerFds = [fdsBefore, fdCount()];
+    printFigures('fd-growth', {
+      cycles: CYCLES, opens: done?.opens, failedOpens: done?.failedOpens, fds: done?.fds, ringMaps: done?.maps,
+      allMaps: done?.allMaps, rssMB: done?.rssMB, heapUsedMB: done?.heapUsedMB, crashes: exit.signal !== null ? 1 : 0,
+      runnerFds,
+    });
+  }, 20 * 60_000);
+
+  it('leaves no fd or ring mapping behind, and every failure is coded', () => {
+    expect(exitFault(exit), stderr).toBeNull();
+    expect({ uncoded: done?.uncoded, unexpected: done?.unexpected }).toEqual({ uncoded: [], unexpected: [] });
+    const fds = done?.fds as [number, number];
+    const maps = done?.maps as [number, number];
+    expect({ fdsAfter: fds[1], mapsAfter: maps[1] }).toEqual({ fdsAfter: fds[0], mapsAfter: maps[0] });
+    expect(runnerFds[1]).toBe(runnerFds[0]);
+  });
+
+  it.runIf(FULL)('leaves no memory behind (full profile while the addon-error defect is open)', () => {
+    expect(exitFault(exit), stderr).toBeNull();
+    const heap = done?.heapUsedMB as [number, number];
+    const rss = done?.rssMB as [number, number];
+    expect(heap[1] - heap[0]).toBeLessThan(HEAP_GROWTH_LIMIT_MB);
+    expect(rss[1] - rss[0]).toBeLessThan(RSS_GROWTH_LIMIT_MB);
+  });
+});
