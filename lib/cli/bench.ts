@@ -1,0 +1,52 @@
+/**
+ * `shmring bench [...]`: runs the benchmark harness `bench/run.js` with the same flags as `npm run bench`. The
+ * harness lives in a checkout of shmring, not in the installed package.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CliError, ExitCode, type CommandSpec } from './common';
+
+export const spec: CommandSpec = {
+  name: 'bench',
+  synopsis: '[--quick] [--filter REGEX] [--json FILE] [--save] [--list]',
+  description: 'Runs the benchmark harness (bench/run.js, as `npm run bench`) from a checkout of shmring: every case\n' +
+    'and contender in fresh processes, one table. Takes the harness\'s flags (below); it uses /dev/shm, so\n' +
+    '--dir is refused here. The installed package does not ship bench/.',
+  options: {
+    quick: { type: 'boolean', help: 'reduced profile (well under a minute)' },
+    filter: { type: 'string', help: "only runs whose key matches, e.g. 'throughput/.*/32B'" },
+    json: { type: 'string', help: 'also write the results as JSON to FILE' },
+    save: { type: 'boolean', help: 'regenerate docs/benchmark.md and its charts' },
+    list: { type: 'boolean', help: 'print the run keys and exit' },
+  },
+  positionals: { min: 0, max: 0, names: '' },
+};
+
+/** The harness script of the checkout this CLI was built in, or null when it is absent (an installed package). */
+export function benchScript(packageRoot = path.resolve(__dirname, '..', '..', '..')): string | null {
+  const script = path.join(packageRoot, 'bench', 'run.js');
+  return fs.existsSync(script) ? script : null;
+}
+
+/** Runs the harness with `args` (already checked by parseArgs), passing its exit code through. */
+export function run(args: string[], script = benchScript()): Promise<number> {
+  if (script === null) {
+    throw new CliError(ExitCode.FAILURE, 'the benchmark harness is not installed: bench/ ships only in a checkout ' +
+      '(git clone the shmring repository, npm install, then run shmring bench or npm run bench there)');
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], { stdio: 'inherit' });
+    const forward = (signal: NodeJS.Signals): void => {
+      child.kill(signal);
+    };
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+      resolve(code ?? (signal === null ? ExitCode.FAILURE : 128 + (signal === 'SIGINT' ? 2 : 15)));
+    });
+  });
+}

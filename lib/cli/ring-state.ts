@@ -1,0 +1,137 @@
+/**
+ * A read-only snapshot of a ring for `shmring list` and `stat`: what `ringInfo` reports, plus what the header holds
+ * and `ringInfo` does not show (the reliable producer's tail found by walking committed records from its
+ * checkpoint, the broadcast trailer's three counters), and each consumer's lag. Joins nothing, takes no lock, writes
+ * nothing. Offsets come from `lib/layout.ts`.
+ */
+import * as L from '../layout';
+import { loadPosition } from '../position';
+import { openRingMemory, ringInfo, type OpenRingOptions, type RingInfo } from '../rings';
+
+/** A consumer slot in use (reliable mode) with its lag behind the producer's tail. */
+export interface ConsumerState {
+  slot: number;
+  state: 'active' | 'evicted';
+  /** The slot's kernel lock is held: the consumer process lives. */
+  alive: boolean;
+  pid: number;
+  position: number;
+  /** Bytes published and not yet consumed: producer position − consumer position. */
+  lag: number;
+  /** `lag` as a percentage of the capacity (100 = the producer is blocked by this consumer). */
+  lagPercent: number;
+}
+
+/** The producer's side of a snapshot. */
+export interface ProducerState {
+  /** The producer's kernel lock is held. */
+  alive: boolean;
+  /** From the header: 'none' (never attached), 'active', or 'closed' (closed cleanly). */
+  state: RingInfo['producerState'];
+  pid: number;
+  epoch: number;
+  /**
+   * Bytes published. Reliable: the tail, walked from the checkpoint over committed records (the checkpoint if the
+   * walk met anything odd); broadcast: the tail counter.
+   */
+  position: number;
+  /** Reliable: the tail checkpoint the producer last wrote (at a limit refresh or close). */
+  checkpoint?: number;
+  /** Broadcast: the tail-intent counter (ahead of `position` while a record is being written). */
+  tailIntent?: number;
+  /** Broadcast: the start of the latest record. */
+  latest?: number;
+}
+
+/** One sample of a ring's state. */
+export interface RingState {
+  name: string;
+  path: string;
+  /** When the sample was taken, ms since the epoch. */
+  sampledAt: number;
+  mode: RingInfo['mode'];
+  version: string;
+  capacity: number;
+  maxMessageLength: number;
+  maxFramePayload: number;
+  maxConsumers: number;
+  fileLength: number;
+  createdAt: number;
+  creatorPid: number;
+  producer: ProducerState;
+  consumers: ConsumerState[];
+}
+
+/** Samples the ring `name` (throws what `ringInfo` throws: ENOENT, ERR_SHMRING_NOT_A_RING, ...). */
+export function readRingState(name: string, options: OpenRingOptions): RingState {
+  const info = ringInfo(name, options);
+  const extra = readProducerCounters(name, options, info);
+  const position = extra.position;
+  return {
+    name,
+    path: info.path ?? name,
+    sampledAt: Date.now(),
+    mode: info.mode,
+    version: info.version,
+    capacity: info.capacity,
+    maxMessageLength: info.maxMessageLength,
+    maxFramePayload: info.maxFramePayload,
+    maxConsumers: info.maxConsumers,
+    fileLength: info.fileLength,
+    createdAt: info.createdAt,
+    creatorPid: info.creatorPid,
+    producer: {
+      alive: info.producerAlive,
+      state: info.producerState,
+      pid: info.producerPid,
+      epoch: info.producerEpoch,
+      ...extra,
+    },
+    consumers: info.consumers.map((c) => {
+      const lag = Math.max(0, position - c.position);
+      return { ...c, lag, lagPercent: Math.round((lag / info.capacity) * 1000) / 10 };
+    }),
+  };
+}
+
+/** Reads the counters `ringInfo` does not return. */
+function readProducerCounters(
+  name: string, options: OpenRingOptions, info: RingInfo,
+): Pick<ProducerState, 'position' | 'checkpoint' | 'tailIntent' | 'latest'> {
+  const ring = openRingMemory(name, options);
+  try {
+    const i32 = new Int32Array(ring.memory.buffer);
+    if (info.mode === 'broadcast') {
+      const trailer = info.dataOffset + info.capacity;
+      return {
+        position: loadPosition(i32, L.int32Index(trailer + L.TAIL_COUNTER_OFFSET)),
+        tailIntent: loadPosition(i32, L.int32Index(trailer + L.TAIL_INTENT_COUNTER_OFFSET)),
+        latest: loadPosition(i32, L.int32Index(trailer + L.LATEST_COUNTER_OFFSET)),
+      };
+    }
+    const checkpoint = loadPosition(i32, L.int32Index(L.TAIL_CHECKPOINT_OFFSET));
+    // Every active consumer's position and the checkpoint are record boundaries at or behind the tail; the furthest
+    // of them is the shortest walk.
+    const start = info.consumers.reduce((p, c) => (c.state === 'active' ? Math.max(p, c.position) : p), checkpoint);
+    return { position: walkToTail(i32, info, start), checkpoint };
+  } finally {
+    ring.memory.close();
+  }
+}
+
+/**
+ * Walks committed records from `start` to the first length word that reads 0 (the producer zeroes ahead of its
+ * tail). Holding no slot, the walk races the producer: anything odd (a length that cannot be, a walk longer than a
+ * ring) returns `start` instead.
+ */
+function walkToTail(i32: Int32Array, info: RingInfo, start: number): number {
+  const mask = info.capacity - 1;
+  for (let walked = 0; walked < info.capacity;) {
+    const index = (start + walked) & mask;
+    const length = Atomics.load(i32, L.int32Index(info.dataOffset + index));
+    if (length === 0 || length === L.SLEEPING_MARK) return start + walked;
+    if (length < L.HEADER_LENGTH || length > info.capacity - index) return start;
+    walked += L.align(length, L.RECORD_ALIGNMENT);
+  }
+  return start;
+}

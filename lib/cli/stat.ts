@@ -1,0 +1,183 @@
+/**
+ * `shmring stat NAME [--watch [SECONDS]] [--json]`: the producer and every consumer slot of one ring, with lags
+ * (AeronStat-like). `--watch` samples again every SECONDS and adds rates computed from positions over time: a redraw
+ * in place on a terminal, one plain line per sample otherwise, one JSON document per line with `--json`.
+ */
+import {
+  ExitCode, formatAge, formatBytes, formatRate, parseCommand, table, usage, type CommandSpec, type Output,
+  type Parsed,
+} from './common';
+import { readRingState, type RingState } from './ring-state';
+
+export const spec: CommandSpec = {
+  name: 'stat',
+  synopsis: 'NAME [--watch [SECONDS]] [--json]',
+  description: 'Shows one ring: its header, the producer (pid, alive, state, position) and each consumer slot\n' +
+    '(pid, alive, state, position, lag in bytes and as % of capacity). With --watch, samples again every\n' +
+    'SECONDS (default 1) and adds byte rates and how long each consumer has not moved; Ctrl-C stops.',
+  options: {
+    watch: { type: 'string', help: 'refresh every SECONDS (default 1): a redraw on a terminal, lines otherwise' },
+    json: { type: 'boolean', help: 'one JSON document (one per line with --watch)' },
+  },
+  positionals: { min: 1, max: 1, names: 'NAME' },
+};
+
+/** `--watch` takes an optional value: `--watch 2` and `--watch=2` become `--watch=2`, a bare `--watch` `--watch=1`. */
+export function normalizeWatch(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    if (args[i] !== '--watch') out.push(args[i]);
+    else if (i + 1 < args.length && /^\d+(\.\d+)?$/.test(args[i + 1])) out.push(`--watch=${args[++i]}`);
+    else out.push('--watch=1');
+  }
+  return out;
+}
+
+/** Parses `stat`'s arguments (with the optional `--watch` value). */
+export function parse(args: string[]): Parsed {
+  return parseCommand(spec, normalizeWatch(args));
+}
+
+/** A sample with the rates since the previous one (watch mode). */
+export interface StatSample extends RingState {
+  /** Bytes per second since the previous sample; null on the first. */
+  rates: { producer: number | null; consumers: Record<string, number | null> } | null;
+  /** Per consumer slot: ms since its position last changed, as observed since the watch began. */
+  idleMs?: Record<string, number>;
+}
+
+/** Keeps the previous sample and when each consumer last moved; turns samples into rates. */
+export class RateTracker {
+  private previous: RingState | null = null;
+  private readonly lastMove = new Map<string, { position: number; at: number }>();
+
+  /** Adds `state` and returns it with rates and idle times. */
+  sample(state: RingState): StatSample {
+    const prev = this.previous;
+    const seconds = prev === null ? 0 : (state.sampledAt - prev.sampledAt) / 1000;
+    const consumers: Record<string, number | null> = {};
+    const idleMs: Record<string, number> = {};
+    for (const c of state.consumers) {
+      const key = `${c.slot}`;
+      const before = prev?.consumers.find((p) => p.slot === c.slot && p.pid === c.pid);
+      consumers[key] = before === undefined || seconds <= 0 ? null : (c.position - before.position) / seconds;
+      const move = this.lastMove.get(key);
+      if (move === undefined || move.position !== c.position) this.lastMove.set(key, { position: c.position, at: state.sampledAt });
+      idleMs[key] = state.sampledAt - (this.lastMove.get(key)?.at ?? state.sampledAt);
+    }
+    const producer = prev === null || seconds <= 0 ? null : (state.producer.position - prev.producer.position) / seconds;
+    this.previous = state;
+    return { ...state, rates: prev === null ? null : { producer, consumers }, idleMs };
+  }
+}
+
+function yesNo(value: boolean): string {
+  return value ? 'yes' : 'no';
+}
+
+function producerLine(s: RingState): string {
+  const p = s.producer;
+  const who = p.state === 'none' && !p.alive ? 'none attached yet' : `${p.alive ? 'alive' : 'dead'}, pid ${p.pid}`;
+  const where = s.mode === 'broadcast'
+    ? `position ${p.position} (tail intent ${p.tailIntent}, latest ${p.latest})`
+    : `position ${p.position} (checkpoint ${p.checkpoint})`;
+  return `${who}, state ${p.state}, epoch ${p.epoch}, ${where}`;
+}
+
+/** The text `stat` prints for a sample (with rate columns in watch mode). */
+export function formatStat(s: StatSample, watching: boolean): string {
+  const lines = [
+    `ring      ${s.name} (${s.path})`,
+    `mode      ${s.mode}, layout ${s.version}, capacity ${formatBytes(s.capacity)}, max message ` +
+      `${formatBytes(s.maxMessageLength)}, ${s.maxConsumers} consumer slots, file ${formatBytes(s.fileLength)}`,
+    `created   ${new Date(s.createdAt).toISOString()} by pid ${s.creatorPid} (${formatAge(s.sampledAt - s.createdAt)} ago)`,
+    `producer  ${producerLine(s)}`,
+  ];
+  if (watching) {
+    const rate = s.rates?.producer;
+    lines.push(`rate      ${rate === null || rate === undefined ? '-' : formatRate(rate)}`);
+  }
+  lines.push('');
+  if (s.mode === 'broadcast') {
+    lines.push('consumers broadcast receivers take no slot: they are not listed');
+  } else if (s.consumers.length === 0) {
+    lines.push('consumers none');
+  } else {
+    const header = ['SLOT', 'PID', 'ALIVE', 'STATE', 'POSITION', 'LAG', 'LAG%'];
+    if (watching) header.push('RATE', 'IDLE');
+    lines.push(table(header, s.consumers.map((c) => {
+      const row = [`${c.slot}`, `${c.pid}`, yesNo(c.alive), c.state, `${c.position}`, `${c.lag}`, `${c.lagPercent}`];
+      if (watching) {
+        const rate = s.rates?.consumers[`${c.slot}`];
+        row.push(rate === null || rate === undefined ? '-' : formatRate(rate), formatAge(s.idleMs?.[`${c.slot}`] ?? 0));
+      }
+      return row;
+    })).trimEnd());
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** One plain line per sample (watch mode without a terminal). */
+export function formatStatLine(s: StatSample): string {
+  const rate = (r: number | null | undefined): string => (r === null || r === undefined ? '-' : formatRate(r));
+  const parts = [
+    new Date(s.sampledAt).toISOString(),
+    `producer ${s.producer.alive ? 'alive' : 'dead'} position ${s.producer.position} rate ${rate(s.rates?.producer)}`,
+  ];
+  for (const c of s.consumers) {
+    parts.push(`slot ${c.slot} ${c.alive ? 'alive' : 'dead'} position ${c.position} lag ${c.lag} (${c.lagPercent}%) ` +
+      `rate ${rate(s.rates?.consumers[`${c.slot}`])}`);
+  }
+  return `${parts.join(' | ')}\n`;
+}
+
+/** Runs `shmring stat`; resolves with the exit code (watch mode: when interrupted). */
+export async function run(args: Parsed, output: Output, stdoutIsTty: boolean): Promise<number> {
+  const name = args.positionals[0];
+  const dir = args.values.dir;
+  const json = args.values.json === true;
+  const watch = typeof args.values.watch === 'string' ? args.values.watch : undefined;
+  const read = (): RingState => readRingState(name, { dir, openTimeoutMs: 1000 });
+  if (watch === undefined) {
+    const state = read();
+    output.out(json ? `${JSON.stringify(state)}\n` : formatStat({ ...state, rates: null }, false));
+    return ExitCode.OK;
+  }
+  if (!/^\d+(\.\d+)?$/.test(watch) || Number(watch) < 0.1) {
+    throw usage('stat', `--watch must be a number of seconds, at least 0.1: --watch=${watch}`);
+  }
+  const tracker = new RateTracker();
+  const redraw = stdoutIsTty && !json;
+  const show = (): void => {
+    const s = tracker.sample(read());
+    if (json) output.out(`${JSON.stringify(s)}\n`);
+    else if (redraw) output.out(`\x1b[H\x1b[2J${formatStat(s, true)}\nevery ${watch} s; Ctrl-C to stop\n`);
+    else output.out(formatStatLine(s));
+  };
+  return new Promise<number>((resolve, reject) => {
+    const stop = (): void => {
+      clearInterval(timer);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(ExitCode.OK);
+    };
+    const tick = (): void => {
+      try {
+        show();
+      } catch (err) {
+        clearInterval(timer);
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        reject(err);
+      }
+    };
+    const timer = setInterval(tick, Number(watch) * 1000);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    tick();
+  });
+}
