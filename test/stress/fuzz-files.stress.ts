@@ -15,7 +15,7 @@ import path from 'path';
 import { describe, expect, it } from 'vitest';
 import { exitFault, FIXTURES, printFigures, scaled, scratchDir, SEED, startChild, type Report } from './harness';
 
-const CASES = scaled(1500, 40_000);
+const CASES = scaled(1500, 15_000);
 
 interface Outcome {
   op: string;
