@@ -23,8 +23,24 @@ export const spec: CommandSpec = {
   positionals: { min: 0, max: 0, names: '' },
 };
 
-/** The harness script of the checkout this CLI was built in, or null when it is absent (an installed package). */
-export function benchScript(packageRoot = path.resolve(__dirname, '..', '..', '..')): string | null {
+/** The directory of shmring's package.json above `from` (lib/cli in a checkout, dist/lib/cli once built). */
+export function packageRoot(from = __dirname): string | null {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    try {
+      if ((JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'shmring') {
+        return dir;
+      }
+    } catch {
+      // no package.json here (or not JSON): keep climbing
+    }
+    if (path.dirname(dir) === dir) return null;
+  }
+}
+
+/** The harness script of the checkout this CLI runs from, or null when it is absent (an installed package). */
+export function benchScript(root = packageRoot()): string | null {
+  if (root === null) return null;
+  const packageRoot = root;
   const script = path.join(packageRoot, 'bench', 'run.js');
   return fs.existsSync(script) ? script : null;
 }

@@ -34,7 +34,7 @@ export function run(args: Parsed, output: Output): number {
     try {
       const s = readRingState(entry.name, { dir, openTimeoutMs: 0 });
       if (s.createdAt > now - olderThanMs) continue;
-      candidates.set(entry.name, `${entry.path} (${s.mode}, ${formatBytes(entry.size)}, created ` +
+      candidates.set(entry.name, `${entry.path} (${s.mode}, file ${formatBytes(entry.size)}, created ` +
         `${formatAge(now - s.createdAt)} ago, producer ${s.producer.state === 'closed' ? 'closed' : 'dead'})`);
     } catch {
       // Vanished or unreadable meanwhile: removeStaleRings skips it too.

@@ -1,0 +1,84 @@
+/**
+ * `shmring tail` joins a real ring as a consumer in its own process, prints what a producer process publishes, and
+ * leaves cleanly (its slot freed) after --count, on SIGINT/SIGTERM, or when the producer closes the ring. While the
+ * ring is idle it sleeps on the futex: its CPU time does not grow.
+ */
+import fs from 'fs';
+import { describe, expect, it } from 'vitest';
+import { ringInfo } from '../../lib/index';
+import { privateShmDir } from '../helpers/ring-env';
+import { command, startProducer, startShmring, until, type Running } from './cli-env';
+
+/** Waits until `tail` holds a live consumer slot of the ring. */
+async function joined(tail: Running, name: string, dir: string): Promise<void> {
+  await until('tail to join', () => ringInfo(name, { dir }).consumers.some((c) => c.pid === tail.process.pid && c.alive));
+}
+
+/** User + system CPU time of a process, in clock ticks (/proc/<pid>/stat fields 14 and 15). */
+function cpuTicks(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+describe('shmring tail', () => {
+  it('prints a producer process\'s messages as JSON lines and leaves after --count, freeing its slot', async () => {
+    const dir = privateShmDir('cli-tail');
+    const producer = await startProducer('feed', dir);
+    const tail = startShmring(['tail', 'feed', '--format', 'json', '--count', '3', '--dir', dir]);
+    await joined(tail, 'feed', dir);
+    await command(producer, 'send 4 hello', 'sent');
+
+    expect(await tail.exit()).toEqual({ code: 0, signal: null });
+    const messages = tail.lines.filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(messages).toEqual([
+      { position: 16, typeId: 7, length: 7, utf8: 'hello-0' },
+      { position: 32, typeId: 7, length: 7, utf8: 'hello-1' },
+      { position: 48, typeId: 7, length: 7, utf8: 'hello-2' },
+    ]);
+    expect(tail.stderr.join('')).toBe('');
+    expect(ringInfo('feed', { dir }).consumers).toEqual([]);
+  });
+
+  it('prints from the earliest retained message, as text or hex', async () => {
+    const dir = privateShmDir('cli-tail-earliest');
+    const producer = await startProducer('feed', dir);
+    await command(producer, 'send 2 ab', 'sent');
+
+    const text = startShmring(['tail', 'feed', '--from', 'earliest', '--count', '2', '--dir', dir]);
+    expect(await text.exit()).toEqual({ code: 0, signal: null });
+    expect(text.lines).toEqual(['ab-0', 'ab-1']);
+
+    const hex = startShmring(['tail', 'feed', '--from', 'earliest', '-n', '1', '--format', 'hex', '--dir', dir]);
+    expect(await hex.exit()).toEqual({ code: 0, signal: null });
+    expect(hex.lines[0]).toBe(`position=16 typeId=7 length=4 ${Buffer.from('ab-0').toString('hex')}`);
+  });
+
+  it('sleeps while the ring is idle and leaves on SIGINT and on SIGTERM, freeing its slot', async () => {
+    const dir = privateShmDir('cli-tail-signal');
+    await startProducer('quiet', dir);
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      const tail = startShmring(['tail', 'quiet', '--dir', dir]);
+      await joined(tail, 'quiet', dir);
+      const pid = tail.process.pid as number;
+      await new Promise((resolve) => setTimeout(resolve, 100)); // past the lingering turns, asleep on the futex
+      const before = cpuTicks(pid);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      // A spinning tail would burn ~40 ticks (100 Hz) in 400 ms; a sleeping one none (allow 2 for noise).
+      expect(cpuTicks(pid) - before).toBeLessThanOrEqual(2);
+      tail.process.kill(signal);
+      expect(await tail.exit()).toEqual({ code: 0, signal: null });
+      expect(ringInfo('quiet', { dir }).consumers).toEqual([]);
+    }
+  });
+
+  it('ends with exit code 0 when the producer closes the ring and everything was printed', async () => {
+    const dir = privateShmDir('cli-tail-close');
+    const producer = await startProducer('closing', dir);
+    const tail = startShmring(['tail', 'closing', '--dir', dir]);
+    await joined(tail, 'closing', dir);
+    await command(producer, 'send 2 last', 'sent');
+    await command(producer, 'close', 'closed');
+    expect(await tail.exit()).toEqual({ code: 0, signal: null });
+    expect(tail.lines).toEqual(['last-0', 'last-1']);
+  });
+});
