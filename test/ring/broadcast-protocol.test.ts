@@ -7,6 +7,7 @@
  * transmitter from inside the receiver's atomic load of tail-intent (test/helpers/atomics-log.ts).
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { binding } from '../../lib/binding';
 import { BroadcastPublication } from '../../lib/broadcast-publication';
 import { BroadcastSubscription } from '../../lib/broadcast-subscription';
 import { ErrorCode } from '../../lib/errors';
@@ -465,7 +466,8 @@ describe('BroadcastSubscription waiting', () => {
     expect(sub.waitSync(0)).toBe(true); // data: no sleep
     pollAll(sub);
     // waitSync lingers (a few sched_yields) before it requests a wake; on a loaded machine those can outlast a short
-    // timeout, so try a few times, as the reliable tests' sleepOnce does.
+    // timeout: make them no-ops here, and try a few times, as the reliable tests' sleepOnce does.
+    vi.spyOn(binding(), 'yieldThread').mockImplementation(() => undefined);
     for (let attempt = 0; attempt < 20 && ring.int32At(L.WAKE_REQUESTED_OFFSET) === 0; attempt++) {
       expect(sub.waitSync(5)).toBe(false);
     }

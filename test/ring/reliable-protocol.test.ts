@@ -7,6 +7,7 @@
 import { Worker } from 'worker_threads';
 import path from 'path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { binding } from '../../lib/binding';
 import { ErrorCode } from '../../lib/errors';
 import * as L from '../../lib/layout';
 import { OfferResult } from '../../lib/offer-result';
@@ -70,11 +71,20 @@ function advanceTo(pub: ReliablePublication, sub: ReliableSubscription, index: n
   }
 }
 
-/** Lets `sub` go to sleep on an empty ring once (waitSync with a short timeout) so it leaves its sleeping mark. */
+/**
+ * Lets `sub` go to sleep on an empty ring once (waitSync with a short timeout) so it leaves its sleeping mark. The
+ * linger's sched_yields are made no-ops: on a loaded machine each can hand the core away for milliseconds and eat
+ * the short timeout before the consumer announces its sleep.
+ */
 function sleepOnce(ring: HeapRing, sub: ReliableSubscription): void {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    expect(sub.waitSync(5)).toBe(false); // announces, sleeps on the wake sequence, times out
-    if (ring.lengthAt(sub.position) === L.SLEEPING_MARK) return;
+  const yields = vi.spyOn(binding(), 'yieldThread').mockImplementation(() => undefined);
+  try {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      expect(sub.waitSync(5)).toBe(false); // announces, sleeps on the wake sequence, times out
+      if (ring.lengthAt(sub.position) === L.SLEEPING_MARK) return;
+    }
+  } finally {
+    yields.mockRestore();
   }
   throw new Error('the consumer never announced a sleep');
 }
