@@ -10,8 +10,8 @@ import { CliError, ExitCode, type CommandSpec } from './common';
 export const spec: CommandSpec = {
   name: 'bench',
   synopsis: '[--quick] [--filter REGEX] [--json FILE] [--save] [--list]',
-  description: 'Runs the benchmark harness (bench/run.js, as `npm run bench`) from a checkout of shmring: every case\n' +
-    'and contender in fresh processes, one table. Takes the harness\'s flags (below); it uses /dev/shm, so\n' +
+  description: 'Runs the benchmark harness (bench/run.js, as `npm run bench`) from a checkout of shmring: every\n' +
+    'case and contender in fresh processes, one table. Takes the harness\'s flags (below); it uses /dev/shm, so\n' +
     '--dir is refused here. The installed package does not ship bench/.',
   options: {
     quick: { type: 'boolean', help: 'reduced profile (well under a minute)' },
@@ -27,9 +27,8 @@ export const spec: CommandSpec = {
 export function packageRoot(from = __dirname): string | null {
   for (let dir = from; ; dir = path.dirname(dir)) {
     try {
-      if ((JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'shmring') {
-        return dir;
-      }
+      const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string };
+      if (manifest.name === 'shmring') return dir;
     } catch {
       // no package.json here (or not JSON): keep climbing
     }

@@ -139,7 +139,9 @@ const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3
 /** Parses a duration in milliseconds: `500ms`, `30s`, `10m`, `2h`, `7d`; a bare number is seconds. */
 export function parseDuration(command: string, option: string, text: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (match === null) throw usage(command, `${option} must be a duration such as 30s, 10m, 2h or 7d: ${option}=${text}`);
+  if (match === null) {
+    throw usage(command, `${option} must be a duration such as 30s, 10m, 2h or 7d: ${option}=${text}`);
+  }
   return Math.round(Number(match[1]) * DURATION_UNITS[match[2] ?? 's']);
 }
 
@@ -179,10 +181,13 @@ export function formatAge(ms: number): string {
   return `${Math.round(ms / 86_400_000)} d`;
 }
 
+/** A number, with a unit if any: `4096`, `1.5 MiB`, `12 KiB/s`, `98.1`, `200 ms`. */
+const NUMERIC_CELL = /^[-+]?[\d.,]+( ?[%A-Za-z/]*)?$/;
+
 /** Left-aligned columns separated by two spaces; numbers right-aligned. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => /^[-+]?[\d.,]+( ?[%A-Za-z/]*)?$/.test(r[i])));
+  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => NUMERIC_CELL.test(r[i])));
   const line = (cells: string[]): string =>
     cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;
@@ -198,7 +203,9 @@ interface CodedError extends Error {
  * Turns an error a command threw into the line to print and the exit code. A user's mistake (no such ring, not a
  * ring, permission, version, bad argument) is one line; anything else is reported as an internal error.
  */
-export function describeError(command: string, err: unknown, ringPath?: string): { message: string; exitCode: ExitCodeValue } {
+export function describeError(
+  command: string, err: unknown, ringPath?: string,
+): { message: string; exitCode: ExitCodeValue } {
   const prefix = command === '' ? 'shmring: ' : `shmring ${command}: `;
   if (err instanceof CliError) return { message: prefix + err.message, exitCode: err.exitCode };
   const e = err as CodedError;

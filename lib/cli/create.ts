@@ -10,7 +10,9 @@ export const spec: CommandSpec = {
   description: 'Creates a ring file with no producer: a process becomes its producer with Publication.attach (or an\n' +
     'Agrona transmitter writes a broadcast ring). Fails if a file of that name exists.',
   options: {
-    capacity: { type: 'string', help: 'data region bytes, a power of two from 4k to 1g (default 1m); k/m/g = KiB/MiB/GiB' },
+    capacity: {
+      type: 'string', help: 'data region bytes, a power of two from 4k to 1g (default 1m); k/m/g = KiB/MiB/GiB',
+    },
     mode: { type: 'string', help: "'reliable' (default): back-pressure, no loss; 'broadcast': lossy fan-out" },
     'max-consumers': { type: 'string', help: 'consumer slots of a reliable ring (default 16)' },
   },

@@ -44,7 +44,7 @@ export function parse(args: string[]): Parsed {
 
 /** A sample with the rates since the previous one (watch mode). */
 export interface StatSample extends RingState {
-  /** Bytes per second since the previous sample; null on the first. */
+  /** Bytes per second since the previous sample (rounded); null on the first sample, or for a consumer new since. */
   rates: { producer: number | null; consumers: Record<string, number | null> } | null;
   /** Per consumer slot: ms since its position last changed, as observed since the watch began. */
   idleMs?: Record<string, number>;
@@ -64,12 +64,16 @@ export class RateTracker {
     for (const c of state.consumers) {
       const key = `${c.slot}`;
       const before = prev?.consumers.find((p) => p.slot === c.slot && p.pid === c.pid);
-      consumers[key] = before === undefined || seconds <= 0 ? null : (c.position - before.position) / seconds;
+      consumers[key] = before === undefined || seconds <= 0 ? null
+        : Math.round((c.position - before.position) / seconds);
       const move = this.lastMove.get(key);
-      if (move === undefined || move.position !== c.position) this.lastMove.set(key, { position: c.position, at: state.sampledAt });
+      if (move === undefined || move.position !== c.position) {
+        this.lastMove.set(key, { position: c.position, at: state.sampledAt });
+      }
       idleMs[key] = state.sampledAt - (this.lastMove.get(key)?.at ?? state.sampledAt);
     }
-    const producer = prev === null || seconds <= 0 ? null : (state.producer.position - prev.producer.position) / seconds;
+    const producer = prev === null || seconds <= 0 ? null
+      : Math.round((state.producer.position - prev.producer.position) / seconds);
     this.previous = state;
     return { ...state, rates: prev === null ? null : { producer, consumers }, idleMs };
   }
@@ -94,7 +98,8 @@ export function formatStat(s: StatSample, watching: boolean): string {
     `ring      ${s.name} (${s.path})`,
     `mode      ${s.mode}, layout ${s.version}, capacity ${formatBytes(s.capacity)}, max message ` +
       `${formatBytes(s.maxMessageLength)}, ${s.maxConsumers} consumer slots, file ${formatBytes(s.fileLength)}`,
-    `created   ${new Date(s.createdAt).toISOString()} by pid ${s.creatorPid} (${formatAge(s.sampledAt - s.createdAt)} ago)`,
+    `created   ${new Date(s.createdAt).toISOString()} by pid ${s.creatorPid} ` +
+      `(${formatAge(s.sampledAt - s.createdAt)} ago)`,
     `producer  ${producerLine(s)}`,
   ];
   if (watching) {

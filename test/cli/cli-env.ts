@@ -22,7 +22,9 @@ export interface Result {
 }
 
 /** Runs `shmring ...args` to completion (killed after `timeoutMs`). */
-export function shmring(args: string[], options: { timeoutMs?: number; uid?: number; gid?: number } = {}): Promise<Result> {
+export function shmring(
+  args: string[], options: { timeoutMs?: number; uid?: number; gid?: number } = {},
+): Promise<Result> {
   if (!fs.existsSync(path.join(ROOT, 'dist', 'lib', 'cli', 'main.js'))) {
     throw new Error('dist/lib/cli/main.js is missing: run `npm run build:ts` (npm test does it in pretest)');
   }
@@ -92,11 +94,14 @@ function start(args: string[], options: SpawnOptions = {}): Running {
           listeners.delete(check);
           fn();
         };
-        const timer = setTimeout(() => finish(() => reject(new Error(`no matching line within ${timeoutMs} ms from ${describe()}`))), timeoutMs);
+        const timeout = (): Error => new Error(`no matching line within ${timeoutMs} ms from ${describe()}`);
+        const timer = setTimeout(() => finish(() => reject(timeout())), timeoutMs);
         const check = (): void => {
           const found = lines.slice(skip).find(test);
           if (found !== undefined) finish(() => resolve(found));
-          else if (status !== null) finish(() => reject(new Error(`exited (${JSON.stringify(status)}) first: ${describe()}`)));
+          else if (status !== null) {
+            finish(() => reject(new Error(`exited (${JSON.stringify(status)}) first: ${describe()}`)));
+          }
         };
         listeners.add(check);
         check();

@@ -33,14 +33,16 @@ describe('shmring errors', () => {
       expectOneLine(await shmring([command, 'nope', '--dir', dir]), 3,
         new RegExp(`^shmring ${command}: no such ring: ${dir}/nope\n$`));
     }
-    expectOneLine(await shmring(['list', '--dir', `${dir}/missing`]), 3, /^shmring list: no such directory: .*\/missing\n$/);
+    expectOneLine(await shmring(['list', '--dir', `${dir}/missing`]), 3,
+      /^shmring list: no such directory: .*\/missing\n$/);
   });
 
   it('says "not a ring" with exit 4 for a foreign file', async () => {
     const dir = privateShmDir('cli-foreign');
     fs.writeFileSync(path.join(dir, 'junk'), Buffer.alloc(L.PAGE_LENGTH, 1));
     for (const command of ['stat', 'tail']) {
-      expectOneLine(await shmring([command, 'junk', '--dir', dir]), 4, new RegExp(`^shmring ${command}: not a ring: .*bad magic`));
+      expectOneLine(await shmring([command, 'junk', '--dir', dir]), 4,
+        new RegExp(`^shmring ${command}: not a ring: .*bad magic`));
     }
   });
 
@@ -62,7 +64,8 @@ describe('shmring errors', () => {
     const asNobody = { uid: NOBODY, gid: NOBODY };
     expectOneLine(await shmring(['stat', 'private', '--dir', dir], asNobody), 6,
       new RegExp(`^shmring stat: permission denied: ${dir}/private\n$`));
-    expectOneLine(await shmring(['list', '--dir', dir], asNobody), 6, new RegExp(`^shmring list: permission denied: ${dir}\n$`));
+    expectOneLine(await shmring(['list', '--dir', dir], asNobody), 6,
+      new RegExp(`^shmring list: permission denied: ${dir}\n$`));
   });
 
   it('says what is wrong with a bad command, option or argument, with exit 2 and a pointer to --help', async () => {
@@ -113,7 +116,8 @@ describe('shmring bench', () => {
     try {
       expect(benchScript(installed)).toBeNull();
       expect(() => runBench([], benchScript(installed))).toThrow(CliError);
-      expect(() => runBench([], null)).toThrow(/the benchmark harness is not installed: bench\/ ships only in a checkout/);
+      expect(() => runBench([], null))
+        .toThrow(/the benchmark harness is not installed: bench\/ ships only in a checkout/);
     } finally {
       fs.rmSync(installed, { recursive: true, force: true });
     }

@@ -63,12 +63,15 @@ describe('shmring stat', () => {
     const producer = await startProducer('prices', dir, { capacity: 1 << 16 });
     const stalled = closeAfterTest(Subscription.open('prices', { dir, from: 'earliest' }) as ReliableSubscription);
     await command(producer, 'send 100 payload-of-some-length', 'sent');
-    const published = 10 * recordBytes('payload-of-some-length-0'.length) + 90 * recordBytes('payload-of-some-length-10'.length);
+    const published = 10 * recordBytes('payload-of-some-length-0'.length) +
+      90 * recordBytes('payload-of-some-length-10'.length);
 
     const result = await shmring(['stat', 'prices', '--json', '--dir', dir]);
     expect(result.stderr).toBe('');
     const state = JSON.parse(result.stdout) as RingState;
-    expect(state.producer).toMatchObject({ alive: true, pid: producer.pid, state: 'active', epoch: 1, position: published });
+    expect(state.producer).toMatchObject({
+      alive: true, pid: producer.pid, state: 'active', epoch: 1, position: published,
+    });
     expect(state.consumers).toEqual([{
       slot: stalled.slot, state: 'active', alive: true, pid: process.pid, position: 0, lag: published,
       lagPercent: Math.round((published / (1 << 16)) * 1000) / 10,

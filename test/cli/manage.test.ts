@@ -38,7 +38,8 @@ describe('shmring create', () => {
     });
     const odd = await shmring(['create', 'odd', '--capacity', '5000', '--dir', dir]);
     expect(odd.code).toBe(2);
-    expect(odd.stderr).toMatch(/^shmring create: capacity must be a power of two.*capacity=5000.*\(see shmring create --help\)\n$/);
+    expect(odd.stderr)
+      .toMatch(/^shmring create: capacity must be a power of two.*capacity=5000.*\(see shmring create --help\)\n$/);
     expect(fs.existsSync(path.join(dir, 'odd'))).toBe(false);
   });
 });

@@ -11,7 +11,8 @@ import { command, startProducer, startShmring, until, type Running } from './cli
 
 /** Waits until `tail` holds a live consumer slot of the ring. */
 async function joined(tail: Running, name: string, dir: string): Promise<void> {
-  await until('tail to join', () => ringInfo(name, { dir }).consumers.some((c) => c.pid === tail.process.pid && c.alive));
+  await until('tail to join',
+    () => ringInfo(name, { dir }).consumers.some((c) => c.pid === tail.process.pid && c.alive));
 }
 
 /** User + system CPU time of a process, in clock ticks (/proc/<pid>/stat fields 14 and 15). */
