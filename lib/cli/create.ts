@@ -29,7 +29,8 @@ export function run(args: Parsed, output: Output): number {
     ? parseCount('create', '--max-consumers', v['max-consumers']) : undefined;
   const info = createRing(args.positionals[0], { dir: v.dir, capacity, mode, maxConsumers });
   output.out(`created ${info.path}: ${info.mode}, capacity ${formatBytes(info.capacity)}, ` +
-    `max message ${formatBytes(info.maxMessageLength)}, ${info.maxConsumers} consumer slots, ` +
+    `max message ${formatBytes(info.maxMessageLength)}, ` +
+    `${info.mode === 'reliable' ? `${info.maxConsumers} consumer slots, ` : ''}` +
     `file ${formatBytes(info.fileLength)}\n`);
   return ExitCode.OK;
 }

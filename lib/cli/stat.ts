@@ -97,7 +97,8 @@ export function formatStat(s: StatSample, watching: boolean): string {
   const lines = [
     `ring      ${s.name} (${s.path})`,
     `mode      ${s.mode}, layout ${s.version}, capacity ${formatBytes(s.capacity)}, max message ` +
-      `${formatBytes(s.maxMessageLength)}, ${s.maxConsumers} consumer slots, file ${formatBytes(s.fileLength)}`,
+      `${formatBytes(s.maxMessageLength)}, ${s.mode === 'reliable' ? `${s.maxConsumers} consumer slots, ` : ''}` +
+      `file ${formatBytes(s.fileLength)}`,
     `created   ${new Date(s.createdAt).toISOString()} by pid ${s.creatorPid} ` +
       `(${formatAge(s.sampledAt - s.createdAt)} ago)`,
     `producer  ${producerLine(s)}`,

@@ -5,6 +5,7 @@
  */
 import fs from 'fs';
 import { describe, expect, it } from 'vitest';
+import { formatMessage } from '../../lib/cli/tail';
 import { ringInfo } from '../../lib/index';
 import { privateShmDir } from '../helpers/ring-env';
 import { command, startProducer, startShmring, until, type Running } from './cli-env';
@@ -38,6 +39,18 @@ describe('shmring tail', () => {
     ]);
     expect(tail.stderr.join('')).toBe('');
     expect(ringInfo('feed', { dir }).consumers).toEqual([]);
+  });
+
+  it('prints a broadcast ring\'s messages as a receiver (no slot taken)', async () => {
+    const dir = privateShmDir('cli-tail-broadcast');
+    const producer = await startProducer('ticks', dir, { mode: 'broadcast' });
+    await command(producer, 'send 2 tick', 'sent');
+    const tail = startShmring(['tail', 'ticks', '--from', 'earliest', '--format', 'json', '-n', '2', '--dir', dir]);
+    expect(await tail.exit()).toEqual({ code: 0, signal: null });
+    expect(tail.lines.map((l) => JSON.parse(l) as unknown)).toEqual([
+      { position: 16, typeId: 7, length: 6, utf8: 'tick-0' },
+      { position: 32, typeId: 7, length: 6, utf8: 'tick-1' },
+    ]);
   });
 
   it('prints from the earliest retained message, as text or hex', async () => {
@@ -81,5 +94,12 @@ describe('shmring tail', () => {
     await command(producer, 'close', 'closed');
     expect(await tail.exit()).toEqual({ code: 0, signal: null });
     expect(tail.lines).toEqual(['last-0', 'last-1']);
+  });
+
+  it('prints a payload that is not UTF-8 as base64 in JSON, and as replacement characters as text', () => {
+    const bytes = new Uint8Array([0xff, 0x00, 0x41]);
+    expect(formatMessage('json', bytes, 3, 24)).toBe('{"position":24,"typeId":3,"length":3,"base64":"/wBB"}\n');
+    expect(formatMessage('hex', bytes, 3, 24)).toBe('position=24 typeId=3 length=3 ff0041\n');
+    expect(formatMessage('utf8', bytes, 3, 24)).toBe('\ufffd\u0000A\n');
   });
 });
