@@ -209,6 +209,7 @@ export function describeError(
   const prefix = command === '' ? 'shmring: ' : `shmring ${command}: `;
   if (err instanceof CliError) return { message: prefix + err.message, exitCode: err.exitCode };
   const e = err as CodedError;
+  const NOT_A_RING = ExitCode.NOT_A_RING;
   const where = e.path ?? ringPath ?? '';
   const at = where === '' ? '' : `: ${where}`;
   switch (e.code) {
@@ -225,11 +226,20 @@ export function describeError(
       return { message: `${prefix}not a ring (a directory)${at}`, exitCode: ExitCode.NOT_A_RING };
     case ErrorCode.NOT_A_RING:
     case ErrorCode.NOT_REGULAR_FILE:
+      return { message: `${prefix}not a ring: ${withoutLead(e, 'not a shmring ring: ', where)}`, exitCode: NOT_A_RING };
     case ErrorCode.CORRUPT:
+      return { message: `${prefix}corrupt ring: ${withoutLead(e, 'ring is corrupt: ', where)}`, exitCode: NOT_A_RING };
     case ErrorCode.NOT_READY:
-      return { message: `${prefix}not a ring: ${e.message}`, exitCode: ExitCode.NOT_A_RING };
+      return {
+        message: `${prefix}not a ring: its header was never completed (a ring still being created, or a file of ` +
+          `zeros): ${where}`,
+        exitCode: NOT_A_RING,
+      };
     case ErrorCode.VERSION_MISMATCH:
-      return { message: `${prefix}incompatible version: ${e.message}`, exitCode: ExitCode.VERSION };
+      return {
+        message: `${prefix}incompatible version: ${withoutLead(e, 'incompatible ring layout: ', where)}`,
+        exitCode: ExitCode.VERSION,
+      };
     case ErrorCode.NO_CONSUMER_SLOT:
     case ErrorCode.PRODUCER_EXISTS:
       return { message: `${prefix}${e.message}`, exitCode: ExitCode.CONFLICT };
@@ -243,6 +253,12 @@ export function describeError(
   if (typeof e.code === 'string') return { message: `${prefix}${e.message}`, exitCode: ExitCode.FAILURE };
   const detail = process.env.SHMRING_DEBUG ? `\n${e.stack ?? ''}` : ' (set SHMRING_DEBUG=1 for the stack trace)';
   return { message: `${prefix}internal error: ${e.message ?? String(err)}${detail}`, exitCode: ExitCode.FAILURE };
+}
+
+/** A library error's message without the `lead` its CLI line already says, ending with the path. */
+function withoutLead(e: CodedError, lead: string, where: string): string {
+  const text = e.message.startsWith(lead) ? e.message.slice(lead.length) : e.message;
+  return where === '' || text.includes(where) ? text : `${text}: ${where}`;
 }
 
 /** The path of `name` in `dir`, for messages. */
