@@ -187,7 +187,8 @@ const NUMERIC_CELL = /^[-+]?[\d.,]+( ?[%A-Za-z/]*)?$/;
 /** Left-aligned columns separated by two spaces; numbers right-aligned. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => NUMERIC_CELL.test(r[i])));
+  const numeric = header.map((_, i) => rows.some((r) => r[i] !== '-') &&
+    rows.every((r) => r[i] === '-' || NUMERIC_CELL.test(r[i])));
   const line = (cells: string[]): string =>
     cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;

@@ -16,10 +16,13 @@ export interface ConsumerState {
   alive: boolean;
   pid: number;
   position: number;
-  /** Bytes published and not yet consumed: producer position − consumer position. */
-  lag: number;
-  /** `lag` as a percentage of the capacity (100 = the producer is blocked by this consumer). */
-  lagPercent: number;
+  /**
+   * Bytes published and not yet consumed: producer position − consumer position. Null for an evicted consumer: the
+   * producer no longer waits for it (its next poll throws ERR_SHMRING_EVICTED).
+   */
+  lag: number | null;
+  /** `lag` as a percentage of the capacity (100 = the producer is blocked by this consumer); null when evicted. */
+  lagPercent: number | null;
 }
 
 /** The producer's side of a snapshot. */
@@ -88,6 +91,7 @@ export function readRingState(name: string, options: OpenRingOptions): RingState
       ...extra,
     },
     consumers: info.consumers.map((c) => {
+      if (c.state === 'evicted') return { ...c, lag: null, lagPercent: null };
       const lag = Math.max(0, position - c.position);
       return { ...c, lag, lagPercent: Math.round((lag / info.capacity) * 1000) / 10 };
     }),

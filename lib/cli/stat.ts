@@ -116,7 +116,8 @@ export function formatStat(s: StatSample, watching: boolean): string {
     const header = ['SLOT', 'PID', 'ALIVE', 'STATE', 'POSITION', 'LAG', 'LAG%'];
     if (watching) header.push('RATE', 'IDLE');
     lines.push(table(header, s.consumers.map((c) => {
-      const row = [`${c.slot}`, `${c.pid}`, yesNo(c.alive), c.state, `${c.position}`, `${c.lag}`, `${c.lagPercent}`];
+      const row = [`${c.slot}`, `${c.pid}`, yesNo(c.alive), c.state, `${c.position}`, `${c.lag ?? '-'}`,
+        `${c.lagPercent ?? '-'}`];
       if (watching) {
         const rate = s.rates?.consumers[`${c.slot}`];
         row.push(rate === null || rate === undefined ? '-' : formatRate(rate), formatAge(s.idleMs?.[`${c.slot}`] ?? 0));
@@ -135,7 +136,8 @@ export function formatStatLine(s: StatSample): string {
     `producer ${s.producer.alive ? 'alive' : 'dead'} position ${s.producer.position} rate ${rate(s.rates?.producer)}`,
   ];
   for (const c of s.consumers) {
-    parts.push(`slot ${c.slot} ${c.alive ? 'alive' : 'dead'} position ${c.position} lag ${c.lag} (${c.lagPercent}%) ` +
+    const lag = c.lag === null ? 'evicted' : `lag ${c.lag} (${c.lagPercent}%)`;
+    parts.push(`slot ${c.slot} ${c.alive ? 'alive' : 'dead'} position ${c.position} ${lag} ` +
       `rate ${rate(s.rates?.consumers[`${c.slot}`])}`);
   }
   return `${parts.join(' | ')}\n`;

@@ -126,7 +126,8 @@ export function startShmring(args: string[]): Running {
 
 /** A producer process (test/fixtures/cli/producer.js) that has created `name` in `dir` and is ready for commands. */
 export async function startProducer(
-  name: string, dir: string, options: { mode?: 'reliable' | 'broadcast'; capacity?: number } = {},
+  name: string, dir: string,
+  options: { mode?: 'reliable' | 'broadcast'; capacity?: number; evictionTimeoutMs?: number } = {},
 ): Promise<Running & { pid: number }> {
   const child = start([PRODUCER, JSON.stringify({ name, dir, ...options })]);
   const ready = await child.line((l) => l.startsWith('ready '));

@@ -85,6 +85,22 @@ describe('shmring stat', () => {
       `${state.consumers[0].lagPercent}`]);
   });
 
+  it('shows an evicted consumer without a lag: the producer no longer waits for it', async () => {
+    const dir = privateShmDir('cli-stat-evicted');
+    const producer = await startProducer('prices', dir, { capacity: L.MIN_CAPACITY, evictionTimeoutMs: 50 });
+    const stalled = closeAfterTest(Subscription.open('prices', { dir }) as ReliableSubscription);
+    await command(producer, 'send 400 x', 'sent'); // 6.4 KB into a 4 KiB ring: back-pressured by the stalled consumer
+    expect(await command(producer, 'push y 2000', 'pushed')).toBe('pushed {"ok":true}'); // evicts after 50 ms
+
+    const state = JSON.parse((await shmring(['stat', 'prices', '--json', '--dir', dir])).stdout) as RingState;
+    expect(state.consumers).toEqual([{
+      slot: stalled.slot, state: 'evicted', alive: true, pid: process.pid, position: 0, lag: null, lagPercent: null,
+    }]);
+    const text = await shmring(['stat', 'prices', '--dir', dir]);
+    expect(text.stdout.trimEnd().split('\n').at(-1)?.trim().split(/\s+/))
+      .toEqual([`${stalled.slot}`, `${process.pid}`, 'yes', 'evicted', '0', '-', '-']);
+  });
+
   it('shows a producer that died without closing as dead, with its last pid and position', async () => {
     const dir = privateShmDir('cli-stat-dead');
     const producer = await startProducer('orders', dir);
