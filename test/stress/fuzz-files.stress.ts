@@ -7,7 +7,9 @@
  *
  * Outcomes, per call: acceptable — it returns (possibly delivering garbage: whoever can write the file can feed
  * garbage), or it throws a coded error (ErrorCode or errno name). Failures — a crash (the child dies of a signal),
- * a hang (one call over 2 s, or no report for 5 s), an uncoded error, an fd more after the case than before.
+ * a hang (one call over 2 s, or no report for 5 s), an uncoded error, an fd more after the case than before, and a
+ * producer wedged by a dead consumer's slot: when only consumer slots were mutated (nobody is alive, so their words
+ * are a dead consumer's leftovers), attach and offer must not throw at all.
  * Every failing case is printed with the command that replays it alone.
  */
 import fs from 'fs';
@@ -15,11 +17,11 @@ import path from 'path';
 import { describe, expect, it } from 'vitest';
 import { exitFault, FIXTURES, printFigures, scaled, scratchDir, SEED, startChild, type Report } from './harness';
 
-const CASES = scaled(1500, 15_000);
+const CASES = scaled(5000, 50_000);
 
 interface Outcome {
   op: string;
-  kind: 'ok' | 'coded' | 'uncoded';
+  kind: 'ok' | 'coded' | 'uncoded' | 'wedged';
   code?: string;
   message?: string;
 }
@@ -41,6 +43,7 @@ describe('ring-file fuzzer', () => {
     let ok = 0;
     let coded = 0;
     let uncoded = 0;
+    let wedged = 0;
     let crashes = 0;
     let hangs = 0;
     let fdLeaks = 0;
@@ -66,6 +69,10 @@ describe('ring-file fuzzer', () => {
             else if (outcome.kind === 'coded') {
               coded++;
               codes.set(outcome.code ?? '', (codes.get(outcome.code ?? '') ?? 0) + 1);
+            } else if (outcome.kind === 'wedged') {
+              wedged++;
+              failures.push(`${outcome.op} threw ${outcome.code} on a ring whose only damage is in dead consumers' ` +
+                `slots, in ${where}\n  replay: ${replay(i)}`);
             } else {
               uncoded++;
               failures.push(`uncoded error from ${outcome.op} in ${where}: ${outcome.message}\n  replay: ${replay(i)}`);
@@ -98,12 +105,12 @@ describe('ring-file fuzzer', () => {
     }
     const figures = {
       seed: SEED, cases: CASES, casesCompleted: results, faultsInjected: mutationCount, calls, ok, coded,
-      codes: Object.fromEntries([...codes].sort((a, b) => b[1] - a[1])), crashes, hangs, uncoded, fdLeaks, children,
+      codes: Object.fromEntries([...codes].sort((a, b) => b[1] - a[1])), crashes, hangs, uncoded, wedged, fdLeaks, children,
       elapsedS: Math.round((Date.now() - started) / 100) / 10,
     };
     printFigures('fuzz-files', figures);
     if (failures.length > 0) console.log(`[stress] fuzz-files failures (first 20):\n${failures.slice(0, 20).join('\n')}`);
-    expect({ crashes, hangs, uncoded, fdLeaks, firstFailures: failures.slice(0, 5) })
-      .toEqual({ crashes: 0, hangs: 0, uncoded: 0, fdLeaks: 0, firstFailures: [] });
+    expect({ crashes, hangs, uncoded, wedged, fdLeaks, firstFailures: failures.slice(0, 5) })
+      .toEqual({ crashes: 0, hangs: 0, uncoded: 0, wedged: 0, fdLeaks: 0, firstFailures: [] });
   });
 });
