@@ -9,6 +9,9 @@ import {
 import { listDirectory } from './list';
 import { readRingState } from './ring-state';
 
+/** How a stale ring's producer went, for the line gc prints. */
+const PRODUCER_GONE = { none: 'never produced', active: 'producer dead', closed: 'producer closed' } as const;
+
 export const spec: CommandSpec = {
   name: 'gc',
   synopsis: '[--dry-run] [--older-than DURATION]',
@@ -35,7 +38,7 @@ export function run(args: Parsed, output: Output): number {
       const s = readRingState(entry.name, { dir, openTimeoutMs: 0 });
       if (s.createdAt > now - olderThanMs) continue;
       candidates.set(entry.name, `${entry.path} (${s.mode}, file ${formatBytes(entry.size)}, created ` +
-        `${formatAge(now - s.createdAt)} ago, producer ${s.producer.state === 'closed' ? 'closed' : 'dead'})`);
+        `${formatAge(now - s.createdAt)} ago, ${PRODUCER_GONE[s.producer.state]})`);
     } catch {
       // Vanished or unreadable meanwhile: removeStaleRings skips it too.
     }

@@ -2,9 +2,10 @@
  * The `shmring` command: `shmring <command> [options]`. Dispatches to one module per command and turns what they
  * throw into one line on stderr and an exit code (docs/cli.md). `bin/shmring.js` calls `main`.
  */
+import fs from 'node:fs';
 import * as bench from './bench';
 import {
-  ExitCode, describeError, helpText, parseCommand, ringPath, usage, type CommandSpec, type Output, type Parsed,
+  CliError, ExitCode, describeError, helpText, parseCommand, ringPath, usage, type CommandSpec, type Output, type Parsed,
 } from './common';
 import * as create from './create';
 import * as gc from './gc';
@@ -51,6 +52,7 @@ const processOutput: Output = {
 /** Where a failure happened, for the error line: the ring path once the arguments are parsed. */
 interface Context {
   path?: string;
+  dir?: string;
 }
 
 async function dispatch(command: string, args: string[], output: Output, context: Context): Promise<number> {
@@ -61,6 +63,7 @@ async function dispatch(command: string, args: string[], output: Output, context
     output.out(helpText(spec));
     return ExitCode.OK;
   }
+  context.dir = parsed.values.dir;
   if (parsed.positionals.length > 0) context.path = ringPath(parsed.values.dir, parsed.positionals[0]);
   switch (command) {
     case 'list':
@@ -99,7 +102,11 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     return await dispatch(command, args, output, context);
   } catch (err) {
     const known = COMMANDS.some((c) => c.name === command) ? command : '';
-    const { message, exitCode } = describeError(known, err, context.path);
+    const missingDir = (err as { code?: string }).code === 'ENOENT' && context.dir !== undefined &&
+      !fs.existsSync(context.dir);
+    const { message, exitCode } = missingDir
+      ? describeError(known, new CliError(ExitCode.NOT_FOUND, `no such directory: ${context.dir}`))
+      : describeError(known, err, context.path);
     output.err(`${message}\n`);
     return exitCode;
   }

@@ -33,8 +33,10 @@ describe('shmring errors', () => {
       expectOneLine(await shmring([command, 'nope', '--dir', dir]), 3,
         new RegExp(`^shmring ${command}: no such ring: ${dir}/nope\n$`));
     }
-    expectOneLine(await shmring(['list', '--dir', `${dir}/missing`]), 3,
-      /^shmring list: no such directory: .*\/missing\n$/);
+    for (const args of [['list'], ['stat', 'x'], ['tail', 'x'], ['rm', 'x'], ['gc']]) {
+      expectOneLine(await shmring([...args, '--dir', `${dir}/missing`]), 3,
+        new RegExp(`^shmring ${args[0]}: no such directory: ${dir}/missing\n$`));
+    }
   });
 
   it('says "not a ring" with exit 4 for a foreign file', async () => {
