@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import * as bench from './bench';
 import {
-  CliError, ExitCode, describeError, helpText, parseCommand, ringPath, usage, type CommandSpec, type Output, type Parsed,
+  CliError, ExitCode, describeError, helpText, parseCommand, ringPath, usage, type CommandSpec, type Output,
+  type Parsed,
 } from './common';
 import * as create from './create';
 import * as gc from './gc';

@@ -27,7 +27,7 @@ function expectOneLine(result: Result, code: number, line: RegExp): void {
 }
 
 describe('shmring errors', () => {
-  it('says "no such ring" with exit 3 for stat, tail and rm, and "no such directory" for list', async () => {
+  it('says "no such ring" with exit 3 for stat, tail and rm, and "no such directory" for a missing --dir', async () => {
     const dir = privateShmDir('cli-enoent');
     for (const command of ['stat', 'tail', 'rm']) {
       expectOneLine(await shmring([command, 'nope', '--dir', dir]), 3,
