@@ -11,16 +11,17 @@ export const spec: CommandSpec = {
   name: 'bench',
   synopsis: '[--quick] [--filter REGEX] [--json FILE] [--save] [--list]',
   description: 'Runs the benchmark harness (bench/run.js, as `npm run bench`) from a checkout of shmring: every\n' +
-    'case and contender in fresh processes, one table. Takes the harness\'s flags (below); it uses /dev/shm, so\n' +
-    '--dir is refused here. The installed package does not ship bench/.',
+    'case and contender in fresh processes, one table. Takes the harness\'s flags (below); the harness always\n' +
+    'uses /dev/shm, so there is no --dir. The installed package does not ship bench/.',
   options: {
     quick: { type: 'boolean', help: 'reduced profile (well under a minute)' },
-    filter: { type: 'string', help: "only runs whose key matches, e.g. 'throughput/.*/32B'" },
-    json: { type: 'string', help: 'also write the results as JSON to FILE' },
+    filter: { type: 'string', value: 'REGEX', help: "only runs whose key matches, e.g. 'throughput/.*/32B'" },
+    json: { type: 'string', value: 'FILE', help: 'also write the results as JSON to FILE' },
     save: { type: 'boolean', help: 'regenerate docs/benchmark.md and its charts' },
     list: { type: 'boolean', help: 'print the run keys and exit' },
   },
   positionals: { min: 0, max: 0, names: '' },
+  noDir: true,
 };
 
 /** The directory of shmring's package.json above `from` (lib/cli in a checkout, dist/lib/cli once built). */

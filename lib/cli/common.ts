@@ -51,8 +51,10 @@ export interface CommandSpec {
   synopsis: string;
   /** A few lines shown by `--help`. */
   description: string;
-  /** Options besides `--help` and `--dir`, with their help text. */
-  options: Record<string, { type: 'string' | 'boolean'; short?: string; help: string }>;
+  /** Options besides `--help` and `--dir`, with their help text and (string options) the value's name in it. */
+  options: Record<string, { type: 'string' | 'boolean'; short?: string; value?: string; help: string }>;
+  /** The command has no `--dir` (bench: the harness always uses /dev/shm). */
+  noDir?: boolean;
   /** How many positionals the command takes. */
   positionals: { min: number; max: number; names: string };
 }
@@ -75,9 +77,11 @@ export const DEFAULT_DIR = '/dev/shm';
 export function helpText(spec: CommandSpec): string {
   const lines = [`Usage: shmring ${spec.name} ${spec.synopsis}`.trimEnd(), '', spec.description, '', 'Options:'];
   const rows: Array<[string, string]> = Object.entries(spec.options).map(([name, o]) => [
-    `${o.short === undefined ? '' : `-${o.short}, `}--${name}${o.type === 'string' ? ' VALUE' : ''}`, o.help,
+    `${o.short === undefined ? '' : `-${o.short}, `}--${name}${o.type === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`,
+    o.help,
   ]);
-  rows.push([`--dir DIR`, `directory of ring files (default ${DEFAULT_DIR})`], ['-h, --help', 'show this help']);
+  if (spec.noDir !== true) rows.push([`--dir DIR`, `directory of ring files (default ${DEFAULT_DIR})`]);
+  rows.push(['-h, --help', 'show this help']);
   const width = Math.max(...rows.map(([left]) => left.length));
   for (const [left, right] of rows) lines.push(`  ${left.padEnd(width)}  ${right}`);
   return `${lines.join('\n')}\n`;

@@ -11,10 +11,14 @@ export const spec: CommandSpec = {
     'Agrona transmitter writes a broadcast ring). Fails if a file of that name exists.',
   options: {
     capacity: {
-      type: 'string', help: 'data region bytes, a power of two from 4k to 1g (default 1m); k/m/g = KiB/MiB/GiB',
+      type: 'string', value: 'N',
+      help: 'data region bytes, a power of two from 4k to 1g (default 1m); k/m/g = KiB/MiB/GiB',
     },
-    mode: { type: 'string', help: "'reliable' (default): back-pressure, no loss; 'broadcast': lossy fan-out" },
-    'max-consumers': { type: 'string', help: 'consumer slots of a reliable ring (default 16)' },
+    mode: {
+      type: 'string', value: 'MODE',
+      help: "'reliable' (default): back-pressure, no loss; 'broadcast': lossy fan-out",
+    },
+    'max-consumers': { type: 'string', value: 'N', help: 'consumer slots of a reliable ring (default 16)' },
   },
   positionals: { min: 1, max: 1, names: 'NAME' },
 };

@@ -19,7 +19,10 @@ export const spec: CommandSpec = {
     '(liveness never depends on pids). Files that are not rings are left alone.',
   options: {
     'dry-run': { type: 'boolean', short: 'n', help: 'print what would be removed, remove nothing' },
-    'older-than': { type: 'string', help: 'only rings created longer ago than this: 30s, 10m, 2h, 7d (default 0)' },
+    'older-than': {
+      type: 'string', value: 'DURATION',
+      help: 'only rings created longer ago than this: 30s, 10m, 2h, 7d (default 0)',
+    },
   },
   positionals: { min: 0, max: 0, names: '' },
 };

@@ -16,7 +16,10 @@ export const spec: CommandSpec = {
     '(pid, alive, state, position, lag in bytes and as % of capacity). With --watch, samples again every\n' +
     'SECONDS (default 1) and adds byte rates and how long each consumer has not moved; Ctrl-C stops.',
   options: {
-    watch: { type: 'string', help: 'refresh every SECONDS (default 1): a redraw on a terminal, lines otherwise' },
+    watch: {
+      type: 'string', value: '[SECONDS]',
+      help: 'refresh every SECONDS (default 1): a redraw on a terminal, lines otherwise',
+    },
     json: { type: 'boolean', help: 'one JSON document (one per line with --watch)' },
   },
   positionals: { min: 1, max: 1, names: 'NAME' },

@@ -15,9 +15,15 @@ export const spec: CommandSpec = {
     'consumer) and prints each message as it arrives. Stops after --count messages, on Ctrl-C, or when the\n' +
     'producer closed the ring and every message was printed; the slot is freed on the way out.',
   options: {
-    from: { type: 'string', help: "'latest' (default): new messages only; 'earliest': all still in the ring" },
-    format: { type: 'string', help: "'utf8' (default): the payload as text; 'hex'; 'json': one object per line" },
-    count: { type: 'string', short: 'n', help: 'stop after N messages' },
+    from: {
+      type: 'string', value: 'FROM',
+      help: "'latest' (default): new messages only; 'earliest': all still in the ring",
+    },
+    format: {
+      type: 'string', value: 'FORMAT',
+      help: "'utf8' (default): the payload as text; 'hex'; 'json': one object per line",
+    },
+    count: { type: 'string', short: 'n', value: 'N', help: 'stop after N messages' },
   },
   positionals: { min: 1, max: 1, names: 'NAME' },
 };
