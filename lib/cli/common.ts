@@ -247,7 +247,7 @@ export function describeError(
       };
     case ErrorCode.NO_CONSUMER_SLOT:
     case ErrorCode.PRODUCER_EXISTS:
-      return { message: `${prefix}${e.message}`, exitCode: ExitCode.CONFLICT };
+      return { message: `${prefix}${withoutLead(e, '', where)}`, exitCode: ExitCode.CONFLICT };
     default:
       break;
   }

@@ -7,11 +7,11 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { describe, expect, it } from 'vitest';
-import { createRing } from '../../lib/index';
+import { Subscription, createRing } from '../../lib/index';
 import { benchScript, run as runBench } from '../../lib/cli/bench';
 import { CliError, ExitCode } from '../../lib/cli/common';
 import * as L from '../../lib/layout';
-import { privateShmDir } from '../helpers/ring-env';
+import { closeAfterTest, privateShmDir } from '../helpers/ring-env';
 import { shmring, type Result } from './cli-env';
 
 const COMMANDS = ['list', 'stat', 'tail', 'create', 'rm', 'gc', 'bench'];
@@ -68,6 +68,14 @@ describe('shmring errors', () => {
       new RegExp(`^shmring stat: permission denied: ${dir}/private\n$`));
     expectOneLine(await shmring(['list', '--dir', dir], asNobody), 6,
       new RegExp(`^shmring list: permission denied: ${dir}\n$`));
+  });
+
+  it('says every consumer slot is taken with exit 7 when tail cannot join', async () => {
+    const dir = privateShmDir('cli-no-slot');
+    createRing('full', { dir, maxConsumers: 1 });
+    closeAfterTest(Subscription.open('full', { dir }));
+    expectOneLine(await shmring(['tail', 'full', '--dir', dir]), 7,
+      new RegExp(`^shmring tail: all consumer slots are taken by live consumers: maxConsumers=1: ${dir}/full\n$`));
   });
 
   it('says what is wrong with a bad command, option or argument, with exit 2 and a pointer to --help', async () => {
