@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CliError, ExitCode, type CommandSpec } from './common';
 
+/** `shmring bench`: its synopsis, help and options. */
 export const spec: CommandSpec = {
   name: 'bench',
   synopsis: '[--quick] [--filter REGEX] [--json FILE] [--save] [--list]',

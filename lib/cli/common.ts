@@ -25,6 +25,7 @@ export const ExitCode = {
   CONFLICT: 7,
 } as const;
 
+/** One of the `ExitCode` values. */
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** An error meant for the user: printed as one line, the process exits with `exitCode`. */
@@ -71,6 +72,7 @@ export interface Parsed {
   positionals: string[];
 }
 
+/** Where ring files live unless `--dir` says otherwise (the library's default too). */
 export const DEFAULT_DIR = '/dev/shm';
 
 /** The `--help` text of a command. */

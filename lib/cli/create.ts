@@ -4,6 +4,7 @@ import {
   ExitCode, formatBytes, parseChoice, parseCount, parseSize, type CommandSpec, type Output, type Parsed,
 } from './common';
 
+/** `shmring create`: its synopsis, help and options. */
 export const spec: CommandSpec = {
   name: 'create',
   synopsis: 'NAME [--capacity N] [--mode reliable|broadcast] [--max-consumers N]',

@@ -12,6 +12,7 @@ import { readRingState } from './ring-state';
 /** How a stale ring's producer went, for the line gc prints. */
 const PRODUCER_GONE = { none: 'never produced', active: 'producer dead', closed: 'producer closed' } as const;
 
+/** `shmring gc`: its synopsis, help and options. */
 export const spec: CommandSpec = {
   name: 'gc',
   synopsis: '[--dry-run] [--older-than DURATION]',

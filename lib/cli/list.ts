@@ -5,6 +5,7 @@ import {
 } from './common';
 import { readRingState } from './ring-state';
 
+/** `shmring list`: its synopsis, help and options. */
 export const spec: CommandSpec = {
   name: 'list',
   synopsis: '[--json]',

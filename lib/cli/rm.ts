@@ -6,6 +6,7 @@ import { ErrorCode } from '../errors';
 import { ringInfo, unlinkRing } from '../rings';
 import { CliError, ExitCode, ringPath, type CommandSpec, type Output, type Parsed } from './common';
 
+/** `shmring rm`: its synopsis, help and options. */
 export const spec: CommandSpec = {
   name: 'rm',
   synopsis: 'NAME [--force]',

@@ -9,6 +9,7 @@ import {
 } from './common';
 import { readRingState, type RingState } from './ring-state';
 
+/** `shmring stat`: its synopsis, help and options. */
 export const spec: CommandSpec = {
   name: 'stat',
   synopsis: 'NAME [--watch [SECONDS]] [--json]',

@@ -8,6 +8,7 @@ import {
   ExitCode, parseChoice, parseCount, type CommandSpec, type Parsed,
 } from './common';
 
+/** `shmring tail`: its synopsis, help and options. */
 export const spec: CommandSpec = {
   name: 'tail',
   synopsis: 'NAME [--from earliest|latest] [--format hex|utf8|json] [--count N]',
