@@ -53,7 +53,8 @@ function pack(dir) {
     if (!files.includes(prebuild)) fail(`the tarball has no ${prebuild} (Node ${major})`);
   }
   for (const needed of ['package/dist/lib/index.js', 'package/dist/lib/index.mjs', 'package/dist/lib/index.d.ts',
-    'package/dist/lib/index.d.mts', 'package/scripts/install.js', 'package/CMakeLists.txt']) {
+    'package/dist/lib/index.d.mts', 'package/scripts/install.js', 'package/CMakeLists.txt', 'package/bin/shmring.js',
+    'package/dist/lib/cli/main.js']) {
     if (!files.includes(needed)) fail(`the tarball has no ${needed}`);
   }
   const unwanted = files.filter((f) => /^package\/(build|test|bench|\.cache)\//.test(f));
@@ -99,6 +100,8 @@ function checkLine(tarball, work, major) {
   if (result.reply !== 'pong from import') fail(`require side received ${result.reply}`);
   if (result.errorClass !== true) fail('require(shmring).ShmringError is not a class');
 
+  checkCommand(project, node, env, major);
+
   const nativeUsing = spawnSync(node, ['-e', '{ using nothing = null; }'], { env }).status === 0;
   let disposeNote = 'native `using` not in this Node (the vitest suite covers dispose with `using` lowered)';
   if (nativeUsing) {
@@ -118,6 +121,31 @@ function checkLine(tarball, work, major) {
   console.log(`Node ${result.node} (ABI ${abi}): installed with --ignore-scripts in ${installedIn}; require + import ` +
     `passed messages both ways through the prebuild; ${disposeNote}; ${seconds(started)} in all`);
   return project;
+}
+
+/**
+ * The `shmring` command as installed (node_modules/.bin/shmring, the package's `bin`): it answers --help, lists a
+ * ring, and `bench` (whose harness is not shipped) fails with its one-line explanation, exit 1.
+ */
+function checkCommand(project, node, env, major) {
+  const bin = path.join(project, 'node_modules', '.bin', 'shmring');
+  if (!fs.existsSync(bin)) fail(`Node ${major}: npm installed no ${bin}`);
+  const help = run(node, [bin, '--help'], { cwd: project, env });
+  if (!help.startsWith('Usage: shmring <command>')) fail(`Node ${major}: shmring --help printed ${help}`);
+  const dir = fs.mkdtempSync('/dev/shm/shmring-package-check-');
+  try {
+    run(node, [bin, 'create', 'ring', '--capacity', '4k', '--dir', dir], { cwd: project, env });
+    const listed = JSON.parse(run(node, [bin, 'list', '--json', '--dir', dir], { cwd: project, env }));
+    if (listed.length !== 1 || listed[0].name !== 'ring' || listed[0].mode !== 'reliable') {
+      fail(`Node ${major}: shmring list --json printed ${JSON.stringify(listed)}`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const bench = spawnSync(node, [bin, 'bench'], { cwd: project, env, encoding: 'utf8' });
+  if (bench.status !== 1 || !/^shmring bench: the benchmark harness is not installed/.test(bench.stderr)) {
+    fail(`Node ${major}: shmring bench in an installed package: exit ${bench.status}, stderr ${bench.stderr}`);
+  }
 }
 
 /** TypeScript consumers, ESM and CommonJS, compiled against the installed package's `exports` types. */
