@@ -5,12 +5,12 @@
 import fs from 'fs';
 import path from 'path';
 import { describe, expect, it } from 'vitest';
-import { Subscription, createRing, type ReliableSubscription } from '../../lib/index';
+import { Subscription, createRing, ringInfo, type ReliableSubscription } from '../../lib/index';
 import * as L from '../../lib/layout';
 import type { ListEntry } from '../../lib/cli/list';
 import type { RingState } from '../../lib/cli/ring-state';
 import { closeAfterTest, privateShmDir } from '../helpers/ring-env';
-import { command, shmring, startProducer } from './cli-env';
+import { command, shmring, startProducer, startShmring, until } from './cli-env';
 
 /** Bytes a reliable ring uses for one message of `length` payload bytes. */
 const recordBytes = (length: number): number => L.align(L.HEADER_LENGTH + length, L.RECORD_ALIGNMENT);
@@ -83,6 +83,25 @@ describe('shmring stat', () => {
     const row = text.stdout.trimEnd().split('\n').at(-1)?.trim().split(/\s+/);
     expect(row).toEqual([`${stalled.slot}`, `${process.pid}`, 'yes', 'active', '0', `${published}`,
       `${state.consumers[0].lagPercent}`]);
+  });
+
+  it('shows a consumer killed without closing as not alive, its slot still active (not yet reaped)', async () => {
+    const dir = privateShmDir('cli-stat-dead-consumer');
+    const producer = await startProducer('prices', dir);
+    const consumer = startShmring(['tail', 'prices', '--dir', dir]); // tail is a consumer process like any other
+    await until('the consumer to join', () => ringInfo('prices', { dir }).consumers.some((c) => c.alive));
+    await command(producer, 'send 3 x', 'sent');
+    await consumer.line((l) => l === 'x-2');
+    consumer.process.kill('SIGKILL');
+    await consumer.exit();
+
+    const state = JSON.parse((await shmring(['stat', 'prices', '--json', '--dir', dir])).stdout) as RingState;
+    expect(state.consumers).toEqual([{
+      slot: 0, state: 'active', alive: false, pid: consumer.process.pid, position: 3 * recordBytes(3), lag: 0,
+      lagPercent: 0,
+    }]);
+    const listed = JSON.parse((await shmring(['list', '--json', '--dir', dir])).stdout) as ListEntry[];
+    expect(listed[0]).toMatchObject({ name: 'prices', status: 'in-use', consumers: { alive: 0, total: 1 } });
   });
 
   it('shows an evicted consumer without a lag: the producer no longer waits for it', async () => {
