@@ -61,7 +61,9 @@ describe('shmring output formatting', () => {
       [new RangeError('capacity must be a power of two: capacity=3'), ExitCode.USAGE,
         'shmring stat: capacity must be a power of two: capacity=3 (see shmring stat --help)'],
     ];
-    for (const [err, exitCode, message] of cases) expect(describeError('stat', err, path)).toEqual({ message, exitCode });
+    for (const [err, exitCode, message] of cases) {
+      expect(describeError('stat', err, path)).toEqual({ message, exitCode });
+    }
     const internal = describeError('stat', new Error('boom'), path);
     expect(internal.exitCode).toBe(ExitCode.FAILURE);
     expect(internal.message).toMatch(/^shmring stat: internal error: boom/);
