@@ -69,8 +69,8 @@ export interface Child {
   kill(): Promise<Exit>;
   /** SIGTERM: asks the child to finish (killedBy 'stop'); resolves once it exited. */
   stop(): Promise<Exit>;
-  /** The last lines of stderr. */
-  stderrTail(): string;
+  /** The last lines of stderr (default 6). */
+  stderrTail(lines?: number): string;
 }
 
 const children = new Set<Child>();
@@ -94,6 +94,7 @@ export function startChild(script: string, options: object, childOptions: ChildO
   let exit: Exit | null = null;
   const killFor = (reason: Exit['killedBy']): void => {
     if (exit !== null) return;
+    if (reason === 'bound' || reason === 'silence') stderr.push(`(killed for ${reason}: ${whatItDoes(child.pid)})\n`);
     if (killedBy === null || killedBy === 'stop') killedBy = reason;
     child.kill(reason === 'stop' ? 'SIGTERM' : 'SIGKILL');
   };
@@ -167,13 +168,30 @@ export function startChild(script: string, options: object, childOptions: ChildO
       killFor('stop');
       return exited;
     },
-    stderrTail(): string {
-      return stderr.join('').split('\n').slice(-6).join('\n');
+    stderrTail(lines = 6): string {
+      return stderr.join('').split('\n').slice(-lines).join('\n');
     },
   };
   children.add(handle);
   void exited.then(() => children.delete(handle));
   return handle;
+}
+
+/**
+ * What a process is doing, from /proc: its state (R running: a loop; S sleeping), the kernel function it waits in and
+ * its system call (number and arguments, or 'running'), so that a hang nobody can reproduce still says something.
+ */
+function whatItDoes(pid: number | undefined): string {
+  const read = (file: string): string => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/${file}`, 'utf8').trim();
+    } catch {
+      return '?';
+    }
+  };
+  const stat = read('stat');
+  const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  return `state ${state}, wchan ${read('wchan')}, syscall ${read('syscall')}`;
 }
 
 /** What went wrong with an exit, or null: a signal we did not send is a crash, a bound we enforced is a hang. */
