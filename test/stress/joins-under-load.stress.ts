@@ -13,7 +13,7 @@
 import { describe, expect, it } from 'vitest';
 import { exitFault, fdCount, printFigures, scaled, scratchDir, SEED, sleep, startChild, type Report } from './harness';
 
-const JOINS_PER_MODE = scaled(6, 20);
+const JOINS_PER_MODE = scaled(6, 12);
 const JOIN_MS = scaled(800, 1500);
 const CAPACITY = 64 * 1024;
 
