@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { Subscription, createRing } from '../../lib/index';
 import { benchScript, run as runBench } from '../../lib/cli/bench';
 import { CliError, ExitCode } from '../../lib/cli/common';
+import { main } from '../../lib/cli/main';
 import * as L from '../../lib/layout';
 import { closeAfterTest, privateShmDir } from '../helpers/ring-env';
 import { shmring, type Result } from './cli-env';
@@ -29,14 +30,14 @@ function expectOneLine(result: Result, code: number, line: RegExp): void {
 describe('shmring errors', () => {
   it('says "no such ring" with exit 3 for stat, tail and rm, and "no such directory" for a missing --dir', async () => {
     const dir = privateShmDir('cli-enoent');
-    for (const command of ['stat', 'tail', 'rm']) {
-      expectOneLine(await shmring([command, 'nope', '--dir', dir]), 3,
-        new RegExp(`^shmring ${command}: no such ring: ${dir}/nope\n$`));
-    }
-    for (const args of [['list'], ['stat', 'x'], ['tail', 'x'], ['rm', 'x'], ['gc']]) {
-      expectOneLine(await shmring([...args, '--dir', `${dir}/missing`]), 3,
-        new RegExp(`^shmring ${args[0]}: no such directory: ${dir}/missing\n$`));
-    }
+    const commands = ['stat', 'tail', 'rm'];
+    const results = await Promise.all(commands.map((command) => shmring([command, 'nope', '--dir', dir])));
+    commands.forEach((command, i) => expectOneLine(results[i], 3,
+      new RegExp(`^shmring ${command}: no such ring: ${dir}/nope\n$`)));
+    const missing = [['list'], ['stat', 'x'], ['gc']];
+    const missed = await Promise.all(missing.map((args) => shmring([...args, '--dir', `${dir}/missing`])));
+    missing.forEach((args, i) => expectOneLine(missed[i], 3,
+      new RegExp(`^shmring ${args[0]}: no such directory: ${dir}/missing\n$`)));
   });
 
   it('says "not a ring" with exit 4 for a foreign file', async () => {
@@ -95,10 +96,19 @@ describe('shmring errors', () => {
       [['stat', 'x', '--watch=0'], /^shmring stat: --watch must be a number of seconds, at least 0\.1: --watch=0/],
       [['bench', '--dir', dir], /^shmring bench: --dir is not a bench option/],
     ];
+    // Every message through main() in this process (the dispatch the command runs), then a few as real processes
+    // for the exit status and the absence of a stack trace.
     for (const [args, line] of cases) {
       const withDir = args[0] === 'bench' || args[0] === 'frobnicate' ? args : [...args, '--dir', dir];
-      expectOneLine(await shmring(withDir), ExitCode.USAGE, line);
+      let stdout = '';
+      let stderr = '';
+      const code = await main(withDir, { out: (t) => { stdout += t; }, err: (t) => { stderr += t; } });
+      expectOneLine({ code, signal: null, stdout, stderr }, ExitCode.USAGE, line);
     }
+    const real = [cases[0], cases[3], cases[4], cases[9]];
+    const results = await Promise.all(real.map(([args]) =>
+      shmring(args[0] === 'frobnicate' ? args : [...args, '--dir', dir])));
+    real.forEach(([, line], i) => expectOneLine(results[i], ExitCode.USAGE, line));
     const bare = await shmring([]);
     expect(bare.code).toBe(2);
     expect(bare.stderr).toMatch(/^Usage: shmring <command> \[options\]/);
@@ -108,8 +118,9 @@ describe('shmring errors', () => {
     const top = await shmring(['--help']);
     expect(top.code).toBe(0);
     for (const command of COMMANDS) expect(top.stdout).toContain(`\n  ${command} `);
-    for (const command of COMMANDS) {
-      const help = await shmring([command, '--help']);
+    const helps = await Promise.all(COMMANDS.map((command) => shmring([command, '--help'])));
+    for (const [i, command] of COMMANDS.entries()) {
+      const help = helps[i];
       expect(help.stderr).toBe('');
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(new RegExp(`^Usage: shmring ${command} `));
