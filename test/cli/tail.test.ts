@@ -85,6 +85,20 @@ describe('shmring tail', () => {
     }
   });
 
+  it('exits 1 with the library\'s one-line reason when the producer evicted it for stalling', async () => {
+    const dir = privateShmDir('cli-tail-evicted');
+    const producer = await startProducer('feed', dir, { capacity: 4096, evictionTimeoutMs: 50 });
+    const tail = startShmring(['tail', 'feed', '--dir', dir]);
+    await joined(tail, 'feed', dir);
+    tail.process.kill('SIGSTOP'); // a tail whose reader stopped, as far as the producer can tell
+    await command(producer, 'send 400 x', 'sent'); // 6.4 KB into a 4 KiB ring
+    expect(await command(producer, 'push y 2000', 'pushed')).toBe('pushed {"ok":true}'); // evicted after 50 ms
+    tail.process.kill('SIGCONT');
+    expect(await tail.exit()).toEqual({ code: 1, signal: null });
+    expect(tail.stderr.join('')).toBe('shmring tail: consumer was evicted by the producer after stalling past its ' +
+      'eviction timeout; messages may have been lost\n');
+  });
+
   it('ends with exit code 0 when the producer closes the ring and everything was printed', async () => {
     const dir = privateShmDir('cli-tail-close');
     const producer = await startProducer('closing', dir);
