@@ -105,22 +105,26 @@ describe('shmring errors', () => {
       const code = await main(withDir, { out: (t) => { stdout += t; }, err: (t) => { stderr += t; } });
       expectOneLine({ code, signal: null, stdout, stderr }, ExitCode.USAGE, line);
     }
-    const real = [cases[0], cases[3], cases[4], cases[9]];
-    const results = await Promise.all(real.map(([args]) =>
-      shmring(args[0] === 'frobnicate' ? args : [...args, '--dir', dir])));
-    real.forEach(([, line], i) => expectOneLine(results[i], ExitCode.USAGE, line));
-    const bare = await shmring([]);
+    const [unknown, badOption, bare] = await Promise.all([
+      shmring(cases[0][0]), shmring([...cases[4][0], '--dir', dir]), shmring([]),
+    ]);
+    expectOneLine(unknown, ExitCode.USAGE, cases[0][1]);
+    expectOneLine(badOption, ExitCode.USAGE, cases[4][1]);
     expect(bare.code).toBe(2);
     expect(bare.stderr).toMatch(/^Usage: shmring <command> \[options\]/);
   });
 
   it('answers --help on every command and at the top level with exit 0', async () => {
-    const top = await shmring(['--help']);
+    // As real processes: the top level and one command; every command through main() in this process.
+    const [top, statHelp] = await Promise.all([shmring(['--help']), shmring(['stat', '-h'])]);
     expect(top.code).toBe(0);
     for (const command of COMMANDS) expect(top.stdout).toContain(`\n  ${command} `);
-    const helps = await Promise.all(COMMANDS.map((command) => shmring([command, '--help'])));
-    for (const [i, command] of COMMANDS.entries()) {
-      const help = helps[i];
+    expect(statHelp).toMatchObject({ code: 0, stderr: '' });
+    expect(statHelp.stdout).toMatch(/^Usage: shmring stat NAME/);
+    for (const command of COMMANDS) {
+      const help = { code: -1, stdout: '', stderr: '' };
+      const output = { out: (t: string) => { help.stdout += t; }, err: (t: string) => { help.stderr += t; } };
+      help.code = await main([command, '--help'], output);
       expect(help.stderr).toBe('');
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(new RegExp(`^Usage: shmring ${command} `));
