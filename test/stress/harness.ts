@@ -100,10 +100,18 @@ export function startChild(script: string, options: object, childOptions: ChildO
   };
   const bound = setTimeout(() => killFor('bound'), childOptions.boundMs);
   let silence: NodeJS.Timeout | undefined;
+  let lastOutput = Date.now();
   const armSilence = (): void => {
+    lastOutput = Date.now();
     if (childOptions.silenceMs === undefined) return;
     clearTimeout(silence);
-    silence = setTimeout(() => killFor('silence'), childOptions.silenceMs);
+    silence = setTimeout(() => {
+      // Timers run before I/O in an event-loop turn: after a pause of this process, the child's reports may be
+      // waiting in the pipe. Judge after the I/O phase (setImmediate), so that only the child's silence counts.
+      setImmediate(() => {
+        if (Date.now() - lastOutput >= (childOptions.silenceMs ?? 0)) killFor('silence');
+      });
+    }, childOptions.silenceMs);
   };
   armSilence();
   let buffered = '';
