@@ -21,6 +21,9 @@
 namespace shmring {
 namespace {
 
+// The longest alias mapping made (4 GiB): rings are far smaller (the TypeScript layer refuses files over 2 GiB).
+constexpr size_t kMaxAliasLength = size_t{1} << 32;
+
 struct Mapping {
   size_t length;
   bool released;  // unmap() swapped in zero pages
@@ -87,10 +90,11 @@ Napi::Value MapAlias(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = FdArg(info, 0);
   size_t length = static_cast<size_t>(Int64Arg(info, 1));
-  // An ArrayBuffer no typed array can view whole: Node-API fails to make it, and node-addon-api then frees the
-  // finalizer's data that V8 already released (double free, SIGABRT). Refuse it before anything is mapped.
-  if (length > v8::TypedArray::kMaxLength) {
-    ThrowRangeError(env, "length must be at most " + std::to_string(v8::TypedArray::kMaxLength) +
+  // Past 4 GiB Node-API may fail to make the ArrayBuffer (V8's limit on Node 20), and node-addon-api then frees the
+  // finalizer's data that V8 already released (double free, SIGABRT). Refuse it before anything is mapped. A fixed
+  // number, not V8's constant: that constant's name differs between the V8 versions of the supported Node lines.
+  if (length > kMaxAliasLength) {
+    ThrowRangeError(env, "length must be at most " + std::to_string(kMaxAliasLength) +
                              " bytes for an alias: length=" + std::to_string(length));
   }
   void* data = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
