@@ -18,19 +18,16 @@ import {
   exitFault, fdCount, printFigures, scaled, scratchDir, SEED, sleep, startChild, type Child, type Report,
 } from './harness';
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const sequence = require('../fixtures/ring/sequence.js') as typeof import('../fixtures/ring/sequence');
+
 const DURATION_MS = scaled(20_000, 150_000);
 const CAPACITY = 64 * 1024;
 
-/** mulberry32 of the schedule. */
+/** The schedule's random numbers in [0, 1), from the fixtures' one seeded PRNG. */
 function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const next = sequence.prng(seed);
+  return () => next() / 2 ** 32;
 }
 
 type Run = [number, number, number];
