@@ -141,14 +141,8 @@ export async function command(producer: Running, line: string, reply: string): P
   return producer.line((l) => l.startsWith(reply), 4000, skip);
 }
 
-/** Polls `predicate` every 10 ms until it holds; throws after `timeoutMs`. */
-export async function until(what: string, predicate: () => boolean, timeoutMs = 4000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+/** Polls until `predicate` holds (ring-env's waitFor). */
+export { waitFor as until } from '../helpers/ring-env';
 
 afterEach(async () => {
   const reaped = [...running].map(async (child) => {

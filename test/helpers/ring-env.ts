@@ -23,6 +23,18 @@ function unique(tag: string): string {
 }
 
 /** A ring name unique to this process and call; `dir/name` is removed after the test. */
+/** Overwrites the int32 at `offset` of the file, as a foreign process would. */
+export function pokeInt32(file: string, offset: number, value: number): void {
+  const bytes = Buffer.alloc(4);
+  bytes.writeInt32LE(value);
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.writeSync(fd, bytes, 0, 4, offset);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export function uniqueRingName(tag: string, dir = SHM_DIR): string {
   const name = unique(tag);
   removals.add(path.join(dir, name));

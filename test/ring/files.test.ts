@@ -15,22 +15,12 @@ import {
 } from '../../lib/index';
 import { ErrorCode } from '../../lib/errors';
 import * as L from '../../lib/layout';
-import { DIST_INDEX, SHM_DIR, closeAfterTest, privateShmDir, startFixture, uniqueRingName } from '../helpers/ring-env';
+import {
+  DIST_INDEX, SHM_DIR, closeAfterTest, pokeInt32, privateShmDir, startFixture, uniqueRingName,
+} from '../helpers/ring-env';
 
 function pathOf(name: string, dir = SHM_DIR): string {
   return path.join(dir, name);
-}
-
-/** Overwrites the int32 at `offset` of the file, as a foreign process would. */
-function pokeInt32(file: string, offset: number, value: number): void {
-  const bytes = Buffer.alloc(4);
-  bytes.writeInt32LE(value);
-  const fd = fs.openSync(file, 'r+');
-  try {
-    fs.writeSync(fd, bytes, 0, 4, offset);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 function thrownBy(fn: () => unknown): Error & { code?: string; path?: string; syscall?: string } {

@@ -12,25 +12,13 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../lib/errors';
 import { Publication, Subscription, createRing, ringInfo } from '../../lib/index';
 import * as L from '../../lib/layout';
-import { DIST_INDEX, SHM_DIR, closeAfterTest, uniqueRingName } from '../helpers/ring-env';
+import { DIST_INDEX, SHM_DIR, closeAfterTest, pokeInt32, uniqueRingName } from '../helpers/ring-env';
 
 const RING_LENGTH = L.fileLengthFor(L.MODE_RELIABLE, 4096, L.DEFAULT_MAX_CONSUMERS);
 const CHECKPOINT_HIGH_OFFSET = L.TAIL_CHECKPOINT_OFFSET + 4;
 
 function pathOf(name: string): string {
   return path.join(SHM_DIR, name);
-}
-
-/** Overwrites the int32 at `offset` of the file, as a foreign process would. */
-function pokeInt32(file: string, offset: number, value: number): void {
-  const bytes = Buffer.alloc(4);
-  bytes.writeInt32LE(value);
-  const fd = fs.openSync(file, 'r+');
-  try {
-    fs.writeSync(fd, bytes, 0, 4, offset);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 function thrownBy(fn: () => unknown): Error & { code?: string; path?: string } {

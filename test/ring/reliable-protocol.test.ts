@@ -16,6 +16,9 @@ import { ReliableSubscription, type StartFrom } from '../../lib/reliable-subscri
 import { recordAtomics, type AtomicAccess } from '../helpers/atomics-log';
 import { HeapRing, type HeapMemory } from '../helpers/heap-memory';
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const messages = require('../fixtures/ring/sequence.js') as typeof import('../fixtures/ring/sequence');
+
 const CAPACITY = L.MIN_CAPACITY;
 const TYPE_ID = 7;
 const UNFRAGMENTED_TYPE_WORD = (typeId: number): number => typeId | (L.UNFRAGMENTED << L.FLAGS_SHIFT);
@@ -1137,16 +1140,10 @@ describe('walks over hostile lengths terminate', () => {
  * in order, byte for byte, with its type id; aborted claims and back-pressured offers never appear.
  */
 describe('ReliablePublication fast path against a model', () => {
-  /** mulberry32 */
+  /** Numbers in [0, 1) from the fixtures' one seeded PRNG. */
   function prng(seed: number): () => number {
-    let state = seed >>> 0;
-    return () => {
-      state = (state + 0x6d2b79f5) >>> 0;
-      let t = state;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-    };
+    const next = messages.prng(seed);
+    return () => next() / 2 ** 32;
   }
 
   it.each([1, 2, 3, 4, 5])('delivers exactly the committed messages in order through every path (seed %i)', (seed) => {
