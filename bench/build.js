@@ -7,7 +7,10 @@ const { spawnSync } = require('child_process');
 
 const ROOT = path.resolve(__dirname, '..');
 const BASELINE_SOURCE = path.join(ROOT, 'bench/native/baseline_ring.c');
-const BASELINE_CANDIDATES = [path.join(ROOT, 'build/Release/shmring_baseline'), path.join(ROOT, 'build/shmring_baseline')];
+const BASELINE_CANDIDATES = [
+  path.join(ROOT, 'build/Release/shmring_baseline'),
+  path.join(ROOT, 'build/shmring_baseline'),
+];
 
 function mtime(file) {
   try {

@@ -66,7 +66,9 @@ function legend(items, x, y, width) {
       cx = x;
       cy += 18;
     }
-    out.push(`<rect x="${f1(cx)}" y="${f1(cy - 10)}" width="12" height="12" rx="2" fill="${color}" fill-opacity="${opacity}"/>`);
+    out.push(
+      `<rect x="${f1(cx)}" y="${f1(cy - 10)}" width="12" height="12" rx="2" fill="${color}" fill-opacity="${opacity}"/>`,
+    );
     out.push(text(cx + 17, cy, label, 'font-size="12" fill="#24292f"'));
     cx += w;
   }
@@ -78,14 +80,26 @@ function throughputChart(result) {
   const rows = result.results.filter((r) => r.case === 'throughput' && Number.isFinite(r.msgsPerSec));
   const width = 960;
   const body = [];
-  body.push(text(20, 28, 'Throughput, 1 producer → 1 consumer process (messages/s, log scale; higher is better)', 'font-size="16" font-weight="600" fill="#24292f"'));
+  body.push(
+    text(
+      20,
+      28,
+      'Throughput, 1 producer → 1 consumer process (messages/s, log scale; higher is better)',
+      'font-size="16" font-weight="600" fill="#24292f"',
+    ),
+  );
   if (rows.length === 0) {
     body.push(text(20, 60, 'no throughput results in this run', 'font-size="13" fill="#57606a"'));
     return svg(width, 80, body);
   }
   const contenders = [...new Set(rows.map(seriesOf))];
   const payloads = [...new Set(rows.map((r) => r.payloadBytes))].sort((a, b) => a - b);
-  const lg = legend(contenders.map((c) => ({ label: c, color: colorOf(c.split(' ')[0]), opacity: opacityOf(c) })), 20, 54, width - 40);
+  const lg = legend(
+    contenders.map((c) => ({ label: c, color: colorOf(c.split(' ')[0]), opacity: opacityOf(c) })),
+    20,
+    54,
+    width - 40,
+  );
   body.push(...lg.out);
   const top = lg.bottom + 22;
   const left = 64;
@@ -113,15 +127,30 @@ function throughputChart(result) {
         `<rect x="${f1(x + 1)}" y="${f1(yv)}" width="${f1(barWidth - 2)}" height="${f1(bottom - yv)}" fill="${colorOf(r.contender)}" fill-opacity="${opacityOf(c)}">` +
           `<title>${esc(`${c}, ${payload} B: ${shortRate(r.msgsPerSec)} msgs/s`)}</title></rect>`,
       );
-      body.push(text(x + barWidth / 2 + 3, yv - 4, shortRate(r.msgsPerSec), `font-size="9" fill="#24292f" transform="rotate(-90 ${f1(x + barWidth / 2 + 3)} ${f1(yv - 4)})"`));
+      body.push(
+        text(
+          x + barWidth / 2 + 3,
+          yv - 4,
+          shortRate(r.msgsPerSec),
+          `font-size="9" fill="#24292f" transform="rotate(-90 ${f1(x + barWidth / 2 + 3)} ${f1(yv - 4)})"`,
+        ),
+      );
     });
     const label = payload >= 1024 ? `${payload / 1024} KiB` : `${payload} B`;
     const cx = left + g * groupWidth + groupWidth / 2;
     body.push(text(cx, bottom + 20, label, 'font-size="13" font-weight="600" fill="#24292f" text-anchor="middle"'));
-    const shm = rows.find((x) => x.payloadBytes === payload && x.contender === 'shmring' && x.strategy === 'default') ||
+    const shm =
+      rows.find((x) => x.payloadBytes === payload && x.contender === 'shmring' && x.strategy === 'default') ||
       rows.find((x) => x.payloadBytes === payload && x.contender === 'shmring');
     if (shm && Number.isFinite(shm.vsC)) {
-      body.push(text(cx, bottom + 38, `shmring (${shm.strategy}) = ${shm.vsC.toFixed(2)}× C`, 'font-size="11" fill="#1f6feb" text-anchor="middle"'));
+      body.push(
+        text(
+          cx,
+          bottom + 38,
+          `shmring (${shm.strategy}) = ${shm.vsC.toFixed(2)}× C`,
+          'font-size="11" fill="#1f6feb" text-anchor="middle"',
+        ),
+      );
     }
   });
   body.push(`<line x1="${left}" x2="${right}" y1="${bottom}" y2="${bottom}" stroke="#57606a"/>`);
@@ -130,9 +159,24 @@ function throughputChart(result) {
 
 const MARKERS = [
   { key: 'p50Us', label: 'p50', draw: (x, y, c) => `<circle cx="${f1(x)}" cy="${f1(y)}" r="5" fill="${c}"/>` },
-  { key: 'p99Us', label: 'p99', draw: (x, y, c) => `<rect x="${f1(x - 4)}" y="${f1(y - 4)}" width="8" height="8" fill="#ffffff" stroke="${c}" stroke-width="2"/>` },
-  { key: 'p999Us', label: 'p99.9', draw: (x, y, c) => `<path d="M${f1(x)} ${f1(y - 6)} L${f1(x + 6)} ${f1(y)} L${f1(x)} ${f1(y + 6)} L${f1(x - 6)} ${f1(y)} Z" fill="#ffffff" stroke="${c}" stroke-width="2"/>` },
-  { key: 'maxUs', label: 'max', draw: (x, y, c) => `<path d="M${f1(x - 5)} ${f1(y - 5)} L${f1(x + 5)} ${f1(y + 5)} M${f1(x + 5)} ${f1(y - 5)} L${f1(x - 5)} ${f1(y + 5)}" stroke="${c}" stroke-width="2"/>` },
+  {
+    key: 'p99Us',
+    label: 'p99',
+    draw: (x, y, c) =>
+      `<rect x="${f1(x - 4)}" y="${f1(y - 4)}" width="8" height="8" fill="#ffffff" stroke="${c}" stroke-width="2"/>`,
+  },
+  {
+    key: 'p999Us',
+    label: 'p99.9',
+    draw: (x, y, c) =>
+      `<path d="M${f1(x)} ${f1(y - 6)} L${f1(x + 6)} ${f1(y)} L${f1(x)} ${f1(y + 6)} L${f1(x - 6)} ${f1(y)} Z" fill="#ffffff" stroke="${c}" stroke-width="2"/>`,
+  },
+  {
+    key: 'maxUs',
+    label: 'max',
+    draw: (x, y, c) =>
+      `<path d="M${f1(x - 5)} ${f1(y - 5)} L${f1(x + 5)} ${f1(y + 5)} M${f1(x + 5)} ${f1(y - 5)} L${f1(x - 5)} ${f1(y + 5)}" stroke="${c}" stroke-width="2"/>`,
+  },
 ];
 
 /**
@@ -140,10 +184,19 @@ const MARKERS = [
  * saturated row (it measured a queue) gets its line of text instead of markers.
  */
 function latencyChart(result) {
-  const rows = result.results.filter((r) => (r.case === 'rtt' || r.case === 'wake') && (Number.isFinite(r.p50Us) || r.saturated));
+  const rows = result.results.filter(
+    (r) => (r.case === 'rtt' || r.case === 'wake') && (Number.isFinite(r.p50Us) || r.saturated),
+  );
   const width = 960;
   const body = [];
-  body.push(text(20, 28, 'Latency percentiles, µs from the intended send time (log scale; lower is better)', 'font-size="16" font-weight="600" fill="#24292f"'));
+  body.push(
+    text(
+      20,
+      28,
+      'Latency percentiles, µs from the intended send time (log scale; lower is better)',
+      'font-size="16" font-weight="600" fill="#24292f"',
+    ),
+  );
   if (rows.length === 0) {
     body.push(text(20, 60, 'no latency results in this run', 'font-size="13" fill="#57606a"'));
     return svg(width, 80, body);
@@ -156,7 +209,10 @@ function latencyChart(result) {
   }
   const groups = [];
   for (const r of rows) {
-    const title = r.case === 'wake' ? 'Wake-up of a sleeping consumer, one way (32 B)' : `Round trip, ${r.payloadBytes >= 1024 ? `${r.payloadBytes / 1024} KiB` : `${r.payloadBytes} B`}`;
+    const title =
+      r.case === 'wake'
+        ? 'Wake-up of a sleeping consumer, one way (32 B)'
+        : `Round trip, ${r.payloadBytes >= 1024 ? `${r.payloadBytes / 1024} KiB` : `${r.payloadBytes} B`}`;
     let g = groups.find((x) => x.title === title);
     if (!g) groups.push((g = { title, rows: [] }));
     g.rows.push(r);
@@ -184,15 +240,33 @@ function latencyChart(result) {
     for (const r of g.rows) {
       const c = colorOf(r.contender);
       const cy = y + rowHeight / 2;
-      body.push(text(left - 10, cy + 4, `${r.contender} (${r.strategy})`, 'font-size="12" fill="#24292f" text-anchor="end"'));
+      body.push(
+        text(left - 10, cy + 4, `${r.contender} (${r.strategy})`, 'font-size="12" fill="#24292f" text-anchor="end"'),
+      );
       if (r.saturated) {
-        body.push(text(left + 4, cy + 4, 'saturated: the schedule outran it, no latency to show', 'font-size="11" fill="#cf222e"'));
+        body.push(
+          text(
+            left + 4,
+            cy + 4,
+            'saturated: the schedule outran it, no latency to show',
+            'font-size="11" fill="#cf222e"',
+          ),
+        );
         y += rowHeight;
         continue;
       }
-      body.push(`<line x1="${f1(x(r.p50Us))}" x2="${f1(x(r.maxUs))}" y1="${f1(cy)}" y2="${f1(cy)}" stroke="${c}" stroke-width="2" opacity="0.6"/>`);
+      body.push(
+        `<line x1="${f1(x(r.p50Us))}" x2="${f1(x(r.maxUs))}" y1="${f1(cy)}" y2="${f1(cy)}" stroke="${c}" stroke-width="2" opacity="0.6"/>`,
+      );
       for (const m of MARKERS.slice().reverse()) if (Number.isFinite(r[m.key])) body.push(m.draw(x(r[m.key]), cy, c));
-      body.push(text(x(r.p50Us) - 9, cy + 4, r.p50Us < 10 ? r.p50Us.toFixed(2) : r.p50Us.toFixed(0), 'font-size="10" fill="#24292f" text-anchor="end"'));
+      body.push(
+        text(
+          x(r.p50Us) - 9,
+          cy + 4,
+          r.p50Us < 10 ? r.p50Us.toFixed(2) : r.p50Us.toFixed(0),
+          'font-size="10" fill="#24292f" text-anchor="end"',
+        ),
+      );
       y += rowHeight;
     }
   }

@@ -108,7 +108,12 @@ function rtt(results, p) {
   let errors = pinger.errors + ponger.errors;
   if (ponger.received !== pinger.sent) errors += Math.abs(pinger.sent - ponger.received);
   if (samples.length !== pinger.samples) errors++;
-  const saturation = judge({ samples, intervalNs: pinger.intervalNs, sends: pinger.pacedSends, windowNs: pinger.pacedNs });
+  const saturation = judge({
+    samples,
+    intervalNs: pinger.intervalNs,
+    sends: pinger.pacedSends,
+    windowNs: pinger.pacedNs,
+  });
   return {
     ...percentiles(samples),
     rawSamples: samples,

@@ -74,7 +74,17 @@ function throughputSection(rows, fanout) {
   // Each ratio is this row's msgs/s over the reference's in the same round (median over rounds): native-c with a
   // busy-spinning consumer, and the Unix socket with batched writes. Fan-out has no C baseline.
   const refs = fanout ? ['vs unix-socket'] : ['vs native-c', 'vs unix-socket'];
-  const header = ['payload', ...(fanout ? ['consumers'] : []), 'contender', 'strategy', 'msgs/s', 'MB/s', 'errors', 'lost', ...refs];
+  const header = [
+    'payload',
+    ...(fanout ? ['consumers'] : []),
+    'contender',
+    'strategy',
+    'msgs/s',
+    'MB/s',
+    'errors',
+    'lost',
+    ...refs,
+  ];
   const align = ['l', ...(fanout ? ['r'] : []), 'l', 'l', 'r', 'r', 'r', 'r', ...refs.map(() => 'r')];
   let prev = null;
   const body = rows.map((r) => {
@@ -110,9 +120,36 @@ function saturatedCell(r) {
 
 function latencySection(rows, wake) {
   const header = wake
-    ? ['contender', 'strategy', 'interval µs', 'p50', 'p99', 'p99.9', 'max', 'samples', 'errors', 'vs shmring', 'vs floor']
-    : ['payload', 'contender', 'strategy', 'interval µs', 'p50', 'p99', 'p99.9', 'max', 'samples', 'errors', 'vs shmring', 'shmring vs C'];
-  const align = wake ? ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'] : ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'];
+    ? [
+        'contender',
+        'strategy',
+        'interval µs',
+        'p50',
+        'p99',
+        'p99.9',
+        'max',
+        'samples',
+        'errors',
+        'vs shmring',
+        'vs floor',
+      ]
+    : [
+        'payload',
+        'contender',
+        'strategy',
+        'interval µs',
+        'p50',
+        'p99',
+        'p99.9',
+        'max',
+        'samples',
+        'errors',
+        'vs shmring',
+        'shmring vs C',
+      ];
+  const align = wake
+    ? ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']
+    : ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'];
   let prev = null;
   const body = rows.map((r) => {
     const first = r.payloadBytes !== prev;
@@ -122,8 +159,20 @@ function latencySection(rows, wake) {
       ? [s, '', '', '', '', '', '', '', '']
       : r.saturated
         ? [interval(r), saturatedCell(r), '', '', '', '', r.errors, '', '']
-        : [interval(r), us(r.p50Us), us(r.p99Us), us(r.p999Us), us(r.maxUs), r.samples, r.errors, ratio(r.vsShmring), ratio(wake ? r.vsC : r.shmringVsC)];
-    return wake ? [r.contender + mark(r), r.strategy, ...cells] : [first ? bytes(r.payloadBytes) : '', r.contender + mark(r), r.strategy, ...cells];
+        : [
+            interval(r),
+            us(r.p50Us),
+            us(r.p99Us),
+            us(r.p999Us),
+            us(r.maxUs),
+            r.samples,
+            r.errors,
+            ratio(r.vsShmring),
+            ratio(wake ? r.vsC : r.shmringVsC),
+          ];
+    return wake
+      ? [r.contender + mark(r), r.strategy, ...cells]
+      : [first ? bytes(r.payloadBytes) : '', r.contender + mark(r), r.strategy, ...cells];
   });
   return { header, align, body };
 }
@@ -143,7 +192,9 @@ function gcSection(rows) {
   const header = ['contender', 'messages', 'GCs (producer + consumer)', 'errors', 'msgs/s'];
   const align = ['l', 'r', 'r', 'r', 'r'];
   const body = rows.map((r) =>
-    status(r) ? [r.contender, status(r), '', '', ''] : [r.contender, num(r.messages, 0), r.gcs ?? '-', r.errors, rate(r.msgsPerSec)],
+    status(r)
+      ? [r.contender, status(r), '', '', '']
+      : [r.contender, num(r.messages, 0), r.gcs ?? '-', r.errors, rate(r.msgsPerSec)],
   );
   return { header, align, body };
 }
@@ -157,11 +208,31 @@ function sections(result) {
     const rs = of(id);
     if (rs.length) out.push({ id, title: caseInfo(id).title, prose: caseInfo(id).prose, legend, ...section(rs) });
   };
-  add('throughput', 'msgs/s delivered; strategy = how the consumer waits (spin: polls back to back; default: the library\'s BackoffIdleStrategy); lost = share a lapped broadcast receiver never got; vs native-c / vs unix-socket = msgs/s ÷ that reference\'s (native-c busy-spin; Unix socket, batched writes) in the same round', (rs) => throughputSection(rs, false));
-  add('fanout', 'msgs/s per consumer (the slowest); vs unix-socket = msgs/s ÷ the Unix socket\'s in the same round; there is no C fan-out baseline', (rs) => throughputSection(rs, true));
-  add('rtt', 'µs from the intended send time; vs shmring = p50 ÷ shmring p50 with the same kind of waiting (higher = slower); shmring vs C = shmring p50 ÷ native-c p50', (rs) => latencySection(rs, false));
-  add('wake', 'µs from the intended send time to the consumer running; vs floor = p50 ÷ native-c (raw futex) p50', (rs) => latencySection(rs, true));
-  add('micro', 'benchmark.js, mean over its samples; per message (rows doing several messages per call are divided by them)', microSection);
+  add(
+    'throughput',
+    "msgs/s delivered; strategy = how the consumer waits (spin: polls back to back; default: the library's BackoffIdleStrategy); lost = share a lapped broadcast receiver never got; vs native-c / vs unix-socket = msgs/s ÷ that reference's (native-c busy-spin; Unix socket, batched writes) in the same round",
+    (rs) => throughputSection(rs, false),
+  );
+  add(
+    'fanout',
+    "msgs/s per consumer (the slowest); vs unix-socket = msgs/s ÷ the Unix socket's in the same round; there is no C fan-out baseline",
+    (rs) => throughputSection(rs, true),
+  );
+  add(
+    'rtt',
+    'µs from the intended send time; vs shmring = p50 ÷ shmring p50 with the same kind of waiting (higher = slower); shmring vs C = shmring p50 ÷ native-c p50',
+    (rs) => latencySection(rs, false),
+  );
+  add(
+    'wake',
+    'µs from the intended send time to the consumer running; vs floor = p50 ÷ native-c (raw futex) p50',
+    (rs) => latencySection(rs, true),
+  );
+  add(
+    'micro',
+    'benchmark.js, mean over its samples; per message (rows doing several messages per call are divided by them)',
+    microSection,
+  );
   add('gc', 'PerformanceObserver "gc" entries started while messages moved', gcSection);
   return out;
 }
@@ -206,7 +277,9 @@ function text(result) {
   for (const g of TARGET_GROUPS) {
     const ts = result.targets.filter((t) => t.issue === g.issue).map(targetLine);
     const cells = ts.map((t) => [t.status, t.text, t.value, t.goal, t.also]);
-    parts.push(`\n${g.title}\n${table(['', 'measure', 'this run', 'target', 'also'], cells, ['l', 'l', 'r', 'r', 'l'])}`);
+    parts.push(
+      `\n${g.title}\n${table(['', 'measure', 'this run', 'target', 'also'], cells, ['l', 'l', 'r', 'r', 'l'])}`,
+    );
   }
   if (result.results.some((r) => r.noisy)) {
     parts.push('\n* another process used more than a quarter of a core during this run: treat its numbers with care');
@@ -241,7 +314,12 @@ function markdown(result) {
   for (const g of TARGET_GROUPS) {
     const ts = result.targets.filter((t) => t.issue === g.issue).map(targetLine);
     const cells = ts.map((t) => [badge(t.status), t.text, t.value, t.goal, t.also]);
-    lines.push(`## ${g.title}`, '', mdTable(['', 'measure', 'this run', 'target', 'also'], cells, ['l', 'l', 'r', 'r', 'l']), '');
+    lines.push(
+      `## ${g.title}`,
+      '',
+      mdTable(['', 'measure', 'this run', 'target', 'also'], cells, ['l', 'l', 'r', 'r', 'l']),
+      '',
+    );
   }
   for (const s of sections(result)) {
     lines.push(`## ${s.title}`, '', s.prose, '', `_${s.legend}._`, '', mdTable(s.header, s.body, s.align), '');
@@ -250,8 +328,11 @@ function markdown(result) {
     lines.push('\\* another process used more than a quarter of a core during this run.', '');
   }
   if (result.results.some((r) => r.saturated)) {
-    lines.push('`SATURATED`: the schedule outran the contender even after backing off; what it measured was a queue, ' +
-      'so no latency is shown (see Method).', '');
+    lines.push(
+      '`SATURATED`: the schedule outran the contender even after backing off; what it measured was a queue, ' +
+        'so no latency is shown (see Method).',
+      '',
+    );
   }
   // The analysis does not change with the numbers: it is prose kept beside the harness.
   const analysis = path.join(__dirname, 'analysis.md');
@@ -259,7 +340,11 @@ function markdown(result) {
   lines.push(
     '## Contenders',
     '',
-    mdTable(['id', 'what', 'version'], result.contenders.map((c) => [`\`${c.id}\``, c.label, c.version]), ['l', 'l', 'l']),
+    mdTable(
+      ['id', 'what', 'version'],
+      result.contenders.map((c) => [`\`${c.id}\``, c.label, c.version]),
+      ['l', 'l', 'l'],
+    ),
     '',
     '## Method',
     '',
@@ -269,9 +354,9 @@ function markdown(result) {
       'length). `errors` counts wrong, repeated or missing messages and must be 0; broadcast gaps count as loss.',
     '- Throughput runs for a fixed time after a warm-up; msgs/s counts post-warm-up messages from the first measured ' +
       'send to the end marker reaching the (slowest) consumer.',
-    '- The consumer\'s strategy is a dimension of the throughput rows: `spin` polls back to back ' +
+    "- The consumer's strategy is a dimension of the throughput rows: `spin` polls back to back " +
       '(`sub.poll(handler, 256)`); `default` is what a user writes, `const idle = new BackoffIdleStrategy(); ' +
-      'idle.idle(sub.poll(handler, 256))`, with the library\'s exported class and its default arguments. Fan-out ' +
+      "idle.idle(sub.poll(handler, 256))`, with the library's exported class and its default arguments. Fan-out " +
       'consumers use `default` (3 or 5 processes on 2 cores). `shmring-inproc` offers and polls on one thread ' +
       '(256 offers, then a poll of up to 256): the same work without a second process, so the gap to the other rows ' +
       'is what crossing processes costs. `vs native-c` and `vs unix-socket` are msgs/s ratios to those references ' +
@@ -283,24 +368,24 @@ function markdown(result) {
       '(`hdr-histogram-js`, 3 significant digits, capped at the exact max).',
     '- Saturation: a schedule faster than the contender can answer measures a queue, not latency. Each latency run ' +
       'is judged (`bench/saturation.js`): saturated if the pinger made fewer than 95 % of the scheduled sends, if ' +
-      'the median of the run\'s last third is above the interval and more than 2× the first third\'s, or if the ' +
+      "the median of the run's last third is above the interval and more than 2× the first third's, or if the " +
       'median sample is above the interval (most replies came after the next send was due). A saturated ' +
       'run is re-run with the interval at least 4× longer (wake: sends 4× further apart), at most twice; the ' +
       '`interval µs` column shows the schedule kept and `(re-run n×)` how often it backed off. A row still saturated ' +
       'is shown as `SATURATED` with the reason and no percentiles; so is a run with fewer than 30 samples (a ' +
       'schedule set from round trips of milliseconds on a busy machine), which cannot be judged.',
-    '- Micro rows are benchmark.js in one process. The rows the targets use keep the other side\'s work ' +
-      'out of the timing: the ring is drained (offer, tryClaim) or filled (poll) in each cycle\'s setup, and each ' +
+    "- Micro rows are benchmark.js in one process. The rows the targets use keep the other side's work " +
+      "out of the timing: the ring is drained (offer, tryClaim) or filled (poll) in each cycle's setup, and each " +
       'call does 64 messages, reported per message. `tryClaim + commit, 4 Int32 fields` writes through an ' +
       '`Int32Array` over the mapping made once (`words[(claim.buffer.byteOffset + claim.offset >> 2) + k]`).',
-    '- The C baseline (`bench/native/baseline_ring.c`, CMake target `shmring_baseline`) is SPSC with shmring\'s ' +
+    "- The C baseline (`bench/native/baseline_ring.c`, CMake target `shmring_baseline`) is SPSC with shmring's " +
       'reliable-mode protocol: 8-byte-aligned length-prefixed records, payload written plainly, then one release ' +
       'store of the record length commits it (the next slot zeroed first); the consumer spins on that length word, ' +
       'copies each payload out and checks its sequence numbers; spin waits use the CPU pause hint. Its futex mode ' +
       'sleeps like shmring (waiter count, wake sequence word); its wake mode is a bare FUTEX_WAIT/FUTEX_WAKE pair ' +
       'between two processes: the raw futex wake floor.',
     '- shmring consumers read in place (zero copy) and check the sequence numbers, while the C consumer copies every ' +
-      'payload out: at 64 KiB that copy is most of the C consumer\'s work. `shmring-claim` copies the payload into ' +
+      "payload out: at 64 KiB that copy is most of the C consumer's work. `shmring-claim` copies the payload into " +
       'the claimed space, as an encoder would.',
     '- A run during which other processes used more than a quarter of a core (from `/proc/stat`) is re-run once ' +
       'the machine is quiet; if it is still disturbed it is marked `*`.',

@@ -49,8 +49,7 @@ function parseArgs(argv) {
   return opts;
 }
 
-const runKey = (c, point, run) =>
-  `${c.id}/${run.contender}/${point.payloadBytes}B/${point.consumers}c/${run.strategy}`;
+const runKey = (c, point, run) => `${c.id}/${run.contender}/${point.payloadBytes}B/${point.consumers}c/${run.strategy}`;
 const refKey = (run) => `${run.contender}|${run.strategy}`;
 
 /** Every run in execution order: per point, `rounds` rounds, contenders rotated by one each round. */
@@ -131,12 +130,17 @@ async function runAttempt(job, index, overrides) {
   const plan = entry.impl.plan(job.run.contender, runAs, { ...params, ...entry.options });
   if (!plan) return { skip: `${job.run.contender} has no ${runAs} mode for this case` };
   const p = job.point.params;
-  const timeoutMs = 30_000 + 4 * (p.durationMs || 0) + (p.count ? p.count / 1000 : 0) + (runAs === 'micro' ? 120_000 : 0);
+  const timeoutMs =
+    30_000 + 4 * (p.durationMs || 0) + (p.count ? p.count / 1000 : 0) + (runAs === 'micro' ? 120_000 : 0);
   const outcome = await runner.runPlan(plan, { timeoutMs });
   if (process.env.SHMRING_BENCH_DEBUG) process.stderr.write(`\n${job.key} ${JSON.stringify(outcome)}\n`);
   if (outcome.skip) return { skip: outcome.skip };
   if (outcome.error) return { error: outcome.error };
-  const base = { noisy: outcome.othersCores > NOISE_CORES, othersCores: outcome.othersCores, processes: plan.procs.length };
+  const base = {
+    noisy: outcome.othersCores > NOISE_CORES,
+    othersCores: outcome.othersCores,
+    processes: plan.procs.length,
+  };
   if (job.c.measure === 'micro') return { ...base, micro: outcome.results.filter((r) => r.kind === 'micro') };
   const m = measures[job.c.measure](outcome.results, params);
   if (m.error) return { error: m.error };
@@ -173,40 +177,50 @@ function aggregate(jobs, outcomes) {
       const entry = contenders.get(run.contender);
       if (c.measure === 'micro') {
         for (const r of ok[0]?.micro || []) {
-          rows.push(row(c, point, run, {
-            contender: r.contender,
-            op: r.op,
-            opId: r.id ?? null,
-            perCall: r.perCall ?? 1,
-            spills: r.spills ?? 0,
-            strategy: 'in-process',
-            msgsPerSec: r.hz,
-            mbPerSec: (r.hz * point.payloadBytes) / 1e6,
-            nsPerOp: r.nsPerOp,
-            rme: r.rme,
-            note: r.note,
-            errors: 0,
-          }));
+          rows.push(
+            row(c, point, run, {
+              contender: r.contender,
+              op: r.op,
+              opId: r.id ?? null,
+              perCall: r.perCall ?? 1,
+              spills: r.spills ?? 0,
+              strategy: 'in-process',
+              msgsPerSec: r.hz,
+              mbPerSec: (r.hz * point.payloadBytes) / 1e6,
+              nsPerOp: r.nsPerOp,
+              rme: r.rme,
+              note: r.note,
+              errors: 0,
+            }),
+          );
         }
         if (!ok.length && failed) rows.push(row(c, point, run, { skipped: failed.skip, error: failed.error }));
         continue;
       }
       if (!ok.length) {
-        rows.push(row(c, point, run, {
-          strategy: entry.impl.strategyOf(c.runAs || c.scenario, { ...point.params, strategy: run.strategy, ...entry.options }),
-          skipped: failed?.skip ?? null,
-          error: failed?.error ?? null,
-        }));
+        rows.push(
+          row(c, point, run, {
+            strategy: entry.impl.strategyOf(c.runAs || c.scenario, {
+              ...point.params,
+              strategy: run.strategy,
+              ...entry.options,
+            }),
+            skipped: failed?.skip ?? null,
+            error: failed?.error ?? null,
+          }),
+        );
         continue;
       }
       const ratioTo = (key) => {
         const ref = key && g.runs.get(key);
         if (!ref) return null;
-        return median(rounds.map((m, r) => {
-          const other = ref.rounds[r];
-          if (!m || m.skip || m.error || !other || other.skip || other.error) return null;
-          return valueOf(c, m) / valueOf(c, other);
-        }));
+        return median(
+          rounds.map((m, r) => {
+            const other = ref.rounds[r];
+            if (!m || m.skip || m.error || !other || other.skip || other.error) return null;
+            return valueOf(c, m) / valueOf(c, other);
+          }),
+        );
       };
       const shmringKey = point.ref.shmring(run);
       const cKey = point.ref.c(run);
@@ -214,11 +228,13 @@ function aggregate(jobs, outcomes) {
       let shmringVsC = null;
       if (shmringRun && cKey && g.runs.get(cKey)) {
         const cRun = g.runs.get(cKey);
-        shmringVsC = median(shmringRun.rounds.map((m, r) => {
-          const other = cRun.rounds[r];
-          if (!m || m.skip || m.error || !other || other.skip || other.error) return null;
-          return valueOf(c, m) / valueOf(c, other);
-        }));
+        shmringVsC = median(
+          shmringRun.rounds.map((m, r) => {
+            const other = cRun.rounds[r];
+            if (!m || m.skip || m.error || !other || other.skip || other.error) return null;
+            return valueOf(c, m) / valueOf(c, other);
+          }),
+        );
       }
       const sum = (f) => (ok.every((m) => typeof m[f] === 'number') ? ok.reduce((s, m) => s + m[f], 0) : null);
       const fields = {

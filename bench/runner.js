@@ -90,7 +90,14 @@ function spawnChild(entry, onLine, onExit) {
  */
 function runPlan(plan, { timeoutMs }) {
   return new Promise((resolve) => {
-    const procs = plan.procs.map((entry) => ({ entry, child: null, ready: false, done: false, exited: false, cpuUs: 0 }));
+    const procs = plan.procs.map((entry) => ({
+      entry,
+      child: null,
+      ready: false,
+      done: false,
+      exited: false,
+      cpuUs: 0,
+    }));
     const results = [];
     let finished = false;
     let busyAtGo = NaN;

@@ -35,7 +35,8 @@ function medianOf(samples, from, to) {
  * only the trend is judged). Returns { saturated, reason, achieved, firstThirdNs, lastThirdNs, growth }.
  */
 function judge({ samples, intervalNs, sends = null, windowNs = null }) {
-  const achieved = sends !== null && windowNs > 0 && intervalNs > 0 ? Math.min(1, (sends * intervalNs) / windowNs) : null;
+  const achieved =
+    sends !== null && windowNs > 0 && intervalNs > 0 ? Math.min(1, (sends * intervalNs) / windowNs) : null;
   const third = Math.floor(samples.length / 3);
   const trend = samples.length >= MIN_TREND_SAMPLES;
   const firstThirdNs = trend ? medianOf(samples, 0, third) : null;
@@ -53,7 +54,15 @@ function judge({ samples, intervalNs, sends = null, windowNs = null }) {
     reasons.push('most replies came after the next send was due');
   }
   if (!trend) reasons.push(`only ${samples.length} samples, too few to tell latency from queueing`);
-  return { saturated: reasons.length > 0, reason: reasons.join('; ') || null, achieved, medianNs, firstThirdNs, lastThirdNs, growth };
+  return {
+    saturated: reasons.length > 0,
+    reason: reasons.join('; ') || null,
+    achieved,
+    medianNs,
+    firstThirdNs,
+    lastThirdNs,
+    growth,
+  };
 }
 
 module.exports = { judge, MIN_ACHIEVED, MAX_GROWTH, MIN_TREND_SAMPLES };

@@ -32,10 +32,12 @@ function targets(rows) {
     const met = v === null ? null : cmp === '>=' ? v >= target : v <= target;
     return { id, issue, text, value: v, unit, cmp, goal: target, met, noisy: from.some((r) => r && r.noisy), ...extra };
   };
-  const tp = (contender, payloadBytes, strategy) => find(rows, { case: 'throughput', contender, payloadBytes, strategy });
+  const tp = (contender, payloadBytes, strategy) =>
+    find(rows, { case: 'throughput', contender, payloadBytes, strategy });
   const fan = (consumers) => find(rows, { case: 'fanout', contender: 'shmring', consumers });
   const micro = (opId) => find(rows, { case: 'micro', opId });
-  const rtt = (contender, strategy, payloadBytes = 32) => find(rows, { case: 'rtt', contender, strategy, payloadBytes });
+  const rtt = (contender, strategy, payloadBytes = 32) =>
+    find(rows, { case: 'rtt', contender, strategy, payloadBytes });
   const spinAlso = (r) => (r && Number.isFinite(r.vsC) ? `busy-spin consumer: ${r.vsC.toFixed(2)}×` : null);
   const latency = (r) => (r && !r.saturated ? r : null);
 
@@ -57,9 +59,18 @@ function targets(rows) {
       also: spinAlso(tp('shmring', 32, 'spin')),
       from: [offer, c32],
     }),
-    goal(10, 'offer-32-socket', '32 B per-message offer, default idle strategy, vs unix-socket (batched)', offer?.vsSocket, '×', '>=', 1.5, {
-      from: [offer, tp('unix-socket', 32, 'epoll')],
-    }),
+    goal(
+      10,
+      'offer-32-socket',
+      '32 B per-message offer, default idle strategy, vs unix-socket (batched)',
+      offer?.vsSocket,
+      '×',
+      '>=',
+      1.5,
+      {
+        from: [offer, tp('unix-socket', 32, 'epoll')],
+      },
+    ),
     goal(10, 'batch-32', '32 B batches of 64, default idle strategy, vs native-c', batch?.vsC, '×', '>=', 0.7, {
       also: spinAlso(tp('shmring-batch', 32, 'spin')),
       from: [batch, c32],
@@ -68,26 +79,97 @@ function targets(rows) {
       also: spinAlso(tp('shmring', 1024, 'spin')),
       from: [kib, tp('native-c', 1024, 'spin')],
     }),
-    goal(10, 'broadcast-32', '32 B broadcast per receiver vs reliable, default idle strategy', pairedRatio(broadcast, offer), '×', '>=', 0.8, {
-      also: broadcast && broadcast.lost ? `${((100 * broadcast.lost) / (broadcast.lost + broadcast.received)).toFixed(1)}% lost` : null,
-      from: [broadcast, offer],
+    goal(
+      10,
+      'broadcast-32',
+      '32 B broadcast per receiver vs reliable, default idle strategy',
+      pairedRatio(broadcast, offer),
+      '×',
+      '>=',
+      0.8,
+      {
+        also:
+          broadcast && broadcast.lost
+            ? `${((100 * broadcast.lost) / (broadcast.lost + broadcast.received)).toFixed(1)}% lost`
+            : null,
+        from: [broadcast, offer],
+      },
+    ),
+    goal(10, 'fanout-2', 'fan-out per consumer vs unix-socket, 2 consumers', fan(2)?.vsSocket, '×', '>=', 1, {
+      from: [fan(2)],
     }),
-    goal(10, 'fanout-2', 'fan-out per consumer vs unix-socket, 2 consumers', fan(2)?.vsSocket, '×', '>=', 1, { from: [fan(2)] }),
-    goal(10, 'fanout-4', 'fan-out per consumer vs unix-socket, 4 consumers', fan(4)?.vsSocket, '×', '>=', 1, { from: [fan(4)] }),
+    goal(10, 'fanout-4', 'fan-out per consumer vs unix-socket, 4 consumers', fan(4)?.vsSocket, '×', '>=', 1, {
+      from: [fan(4)],
+    }),
     goal(10, 'micro-offer', 'micro: 32 B offer', micro('offer-clean')?.nsPerOp, 'ns', '<=', 25),
-    goal(10, 'micro-claim', 'micro: tryClaim + commit writing 4 Int32 fields', micro('claim-fields')?.nsPerOp, 'ns', '<=', 15),
-    goal(10, 'micro-poll', 'micro: poll per message in a poll of 64', micro('poll-per-message')?.nsPerOp, 'ns', '<=', 15),
+    goal(
+      10,
+      'micro-claim',
+      'micro: tryClaim + commit writing 4 Int32 fields',
+      micro('claim-fields')?.nsPerOp,
+      'ns',
+      '<=',
+      15,
+    ),
+    goal(
+      10,
+      'micro-poll',
+      'micro: poll per message in a poll of 64',
+      micro('poll-per-message')?.nsPerOp,
+      'ns',
+      '<=',
+      15,
+    ),
     goal(10, 'rtt-p50', 'RTT p50 busy-spin (32 B) vs native-c', latency(spinRtt)?.shmringVsC, '×', '<=', 1.5, {
       also: spinRtt?.saturated ? 'saturated' : null,
       from: [spinRtt, rtt('native-c', 'spin')],
     }),
-    goal(10, 'gc', `GCs over ${gcRows.length ? `${gcRows[0].messages / 1e6}M` : '10M'} messages (worst GC-check row)`,
-      gcRows.length ? Math.max(...gcRows.map((r) => r.gcs ?? Infinity)) : null, 'count', '<=', 0),
-    goal(10, 'errors', 'verification errors (every row)', checked.length ? checked.reduce((s, r) => s + r.errors, 0) : null, 'count', '<=', 0),
+    goal(
+      10,
+      'gc',
+      `GCs over ${gcRows.length ? `${gcRows[0].messages / 1e6}M` : '10M'} messages (worst GC-check row)`,
+      gcRows.length ? Math.max(...gcRows.map((r) => r.gcs ?? Infinity)) : null,
+      'count',
+      '<=',
+      0,
+    ),
+    goal(
+      10,
+      'errors',
+      'verification errors (every row)',
+      checked.length ? checked.reduce((s, r) => s + r.errors, 0) : null,
+      'count',
+      '<=',
+      0,
+    ),
     goal(null, 'rtt-p99', 'RTT p99 busy-spin (32 B)', latency(spinRtt)?.p99Us, 'µs', '<=', 1),
-    goal(null, 'vs-postmessage', 'throughput vs postMessage per message (32 B, busy-spin)', pairedRatio(offerSpin, pm), '×', '>=', 30),
-    goal(null, 'rtt-vs-postmessage', 'RTT p50 vs postMessage (32 B): postMessage p50 ÷ shmring p50', latency(pmRtt)?.vsShmring, '×', '>=', 100),
-    goal(null, 'async-wake', 'async consumer woken from sleep, p50 vs raw futex wake floor', latency(wakeAsync)?.vsC, '×', '<=', 1.3),
+    goal(
+      null,
+      'vs-postmessage',
+      'throughput vs postMessage per message (32 B, busy-spin)',
+      pairedRatio(offerSpin, pm),
+      '×',
+      '>=',
+      30,
+    ),
+    goal(
+      null,
+      'rtt-vs-postmessage',
+      'RTT p50 vs postMessage (32 B): postMessage p50 ÷ shmring p50',
+      latency(pmRtt)?.vsShmring,
+      '×',
+      '>=',
+      100,
+    ),
+    goal(
+      null,
+      'async-wake',
+      'async consumer woken from sleep, p50 vs raw futex wake floor',
+      latency(wakeAsync)?.vsC,
+      '×',
+      '<=',
+      1.3,
+    ),
   ];
 }
 

@@ -14,9 +14,12 @@ try {
   }
   throw err;
 }
-cli.main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-}, (err) => {
-  process.stderr.write(`shmring: internal error: ${err && err.stack ? err.stack : err}\n`);
-  process.exitCode = 1;
-});
+cli.main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`shmring: internal error: ${err && err.stack ? err.stack : err}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -222,14 +222,19 @@ function prebuiltSummary(root: string): string {
   const dir = path.join(root, 'prebuilds', `linux-${process.arch}`);
   let abis: string[] = [];
   try {
-    abis = fs.readdirSync(dir).map((f) => /^shmring\.abi(\d+)\.node$/.exec(f)?.[1]).filter((a) => a !== undefined);
+    abis = fs
+      .readdirSync(dir)
+      .map((f) => /^shmring\.abi(\d+)\.node$/.exec(f)?.[1])
+      .filter((a) => a !== undefined);
   } catch {
     // no prebuilds/ (a git checkout, or another architecture)
   }
   if (abis.length === 0) return `No prebuilt addon for linux-${process.arch} in ${root}.`;
   const sorted = abis.map(Number).sort((a, b) => a - b);
-  return `Prebuilt addons for linux-${process.arch} here are for Node ABIs ${sorted.join(', ')} ` +
-    '(Node 20 = 115, 22 = 127, 24 = 137, 26 = 147); other Node versions need a build.';
+  return (
+    `Prebuilt addons for linux-${process.arch} here are for Node ABIs ${sorted.join(', ')} ` +
+    '(Node 20 = 115, 22 = 127, 24 = 137, 26 = 147); other Node versions need a build.'
+  );
 }
 
 function firstLine(err: unknown): string {

@@ -170,8 +170,10 @@ export class BroadcastPublication {
     if (!Number.isInteger(typeId) || typeId < 1 || typeId > MAX_BROADCAST_TYPE_ID) {
       throw new RangeError(`typeId must be an integer in [1, ${MAX_BROADCAST_TYPE_ID}]: typeId=${typeId}`);
     }
-    throw new RangeError(`length must be at most maxMessageLength=${this.maxMessageLength} ` +
-      `(broadcast rings do not fragment): length=${length}`);
+    throw new RangeError(
+      `length must be at most maxMessageLength=${this.maxMessageLength} ` +
+        `(broadcast rings do not fragment): length=${length}`,
+    );
   }
 
   /**
@@ -195,5 +197,4 @@ export class BroadcastPublication {
   [Symbol.dispose](): void {
     this.close();
   }
-
 }

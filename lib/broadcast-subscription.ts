@@ -105,9 +105,13 @@ export class BroadcastSubscription extends SubscriptionBase {
         const length = i32[recordOffset >> 2];
         const typeId = i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2];
         const aligned = (length + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
-        if (length < L.HEADER_LENGTH || aligned > this.capacity - index ||
-            (typeId === L.BROADCAST_PADDING_TYPE ? aligned !== this.capacity - index
-              : length - L.HEADER_LENGTH > this.maxMessageLength || typeId < 1)) {
+        if (
+          length < L.HEADER_LENGTH ||
+          aligned > this.capacity - index ||
+          (typeId === L.BROADCAST_PADDING_TYPE
+            ? aligned !== this.capacity - index
+            : length - L.HEADER_LENGTH > this.maxMessageLength || typeId < 1)
+        ) {
           // Impossible header: either the run was overwritten under us (lapped) or the ring is corrupt. Ask about
           // runStart, not this record: positions inside the run come from lengths not validated yet, so a record
           // overwritten earlier in the run can send us into the middle of another while this one still looks intact.
@@ -173,7 +177,6 @@ export class BroadcastSubscription extends SubscriptionBase {
   [Symbol.dispose](): void {
     this.close();
   }
-
 
   /** Agrona's validate: the record at `cursor` is intact while the transmitter has not announced a lap past it. */
   private isValid(cursor: number): boolean {

@@ -24,7 +24,12 @@ export class FragmentAssembler {
 
   /** Takes one frame; calls `handler` and returns true when it completes a message. */
   onFragment(
-    source: Uint8Array, offset: number, length: number, typeId: number, flags: number, handler: MessageHandler,
+    source: Uint8Array,
+    offset: number,
+    length: number,
+    typeId: number,
+    flags: number,
+    handler: MessageHandler,
   ): boolean {
     if ((flags & L.BEGIN_FLAG) !== 0) {
       if (this.assembling) this.droppedFragments++;

@@ -10,12 +10,24 @@ export { Claim } from './claim';
 export { OfferResult, type OfferResultValue } from './offer-result';
 export type { MessageHandler } from './message-handler';
 export {
-  createRing, ringInfo, unlinkRing, listRings, removeStaleRings,
-  type RingInfo, type RingListing, type CreateRingOptions, type OpenRingOptions, type LocationOptions,
+  createRing,
+  ringInfo,
+  unlinkRing,
+  listRings,
+  removeStaleRings,
+  type RingInfo,
+  type RingListing,
+  type CreateRingOptions,
+  type OpenRingOptions,
+  type LocationOptions,
 } from './rings';
 export type { RingDescriptor, RingMode, RingLayoutOptions } from './ring-file';
 export { RingServer } from './ring-server';
 export {
-  BusySpinIdleStrategy, YieldingIdleStrategy, SleepingIdleStrategy, BackoffIdleStrategy, type IdleStrategy,
+  BusySpinIdleStrategy,
+  YieldingIdleStrategy,
+  SleepingIdleStrategy,
+  BackoffIdleStrategy,
+  type IdleStrategy,
 } from './idle-strategy';
 export { ShmringError, ErrorCode, type ErrorCodeValue } from './errors';

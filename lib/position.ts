@@ -23,7 +23,7 @@ export function loadPosition(i32: Int32Array, index: number): number {
     const low = Atomics.load(i32, index);
     if (Atomics.load(i32, index + 1) === high) {
       // One unsigned compare, as cheap as the `high < 0` it replaced: a negative high word is huge unsigned.
-      if ((high >>> 0) > MAX_POSITION_HIGH_WORD) throw corrupt('position high word', high);
+      if (high >>> 0 > MAX_POSITION_HIGH_WORD) throw corrupt('position high word', high);
       return high * TWO_POW_32 + (low >>> 0);
     }
   }
@@ -41,7 +41,7 @@ export function tryLoadPosition(i32: Int32Array, index: number): number {
     const high = Atomics.load(i32, index + 1);
     const low = Atomics.load(i32, index);
     if (Atomics.load(i32, index + 1) === high) {
-      return (high >>> 0) > MAX_POSITION_HIGH_WORD ? -Infinity : high * TWO_POW_32 + (low >>> 0);
+      return high >>> 0 > MAX_POSITION_HIGH_WORD ? -Infinity : high * TWO_POW_32 + (low >>> 0);
     }
   }
   return -Infinity;

@@ -5,8 +5,15 @@
 import { BroadcastPublication } from './broadcast-publication';
 import { ReliablePublication, type ProducerOptions } from './reliable-publication';
 import {
-  createAnonymousRingMemory, createRingMemory, lockProducer, openRingMemory, unlinkRing,
-  type CreateRingOptions, type LocationOptions, type NewRing, type OpenRingOptions,
+  createAnonymousRingMemory,
+  createRingMemory,
+  lockProducer,
+  openRingMemory,
+  unlinkRing,
+  type CreateRingOptions,
+  type LocationOptions,
+  type NewRing,
+  type OpenRingOptions,
 } from './rings';
 
 export type PublicationOptions = CreateRingOptions & ProducerOptions;

@@ -118,7 +118,7 @@ export class ReliablePublication implements ClaimOwner {
     const next = tail + ((length + L.HEADER_LENGTH + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT);
     // One compare covers the limit, the cleaned region, the wrap, a pending claim and close (see fastEnd).
     // `typeId >>> 0 !== typeId` sends non-integers and values >= 2^32 (which `>>> 0` would wrap) to the checks.
-    if (next > this.fastEnd || length > this.maxFramePayload || (typeId >>> 0) !== typeId || typeId > L.MAX_TYPE_ID) {
+    if (next > this.fastEnd || length > this.maxFramePayload || typeId >>> 0 !== typeId || typeId > L.MAX_TYPE_ID) {
       return this.offerSlow(message, typeId);
     }
     const recordOffset = this.dataOffset + (tail & this.mask);
@@ -137,8 +137,13 @@ export class ReliablePublication implements ClaimOwner {
   tryClaim(length: number, typeId = 1): Claim | null {
     const tail = this.tailPosition;
     const next = tail + ((length + L.HEADER_LENGTH + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT);
-    if (next > this.fastEnd || (length >>> 0) !== length || length > this.maxFramePayload ||
-      (typeId >>> 0) !== typeId || typeId > L.MAX_TYPE_ID) {
+    if (
+      next > this.fastEnd ||
+      length >>> 0 !== length ||
+      length > this.maxFramePayload ||
+      typeId >>> 0 !== typeId ||
+      typeId > L.MAX_TYPE_ID
+    ) {
       return this.tryClaimSlow(length, typeId);
     }
     const recordOffset = this.dataOffset + (tail & this.mask);
@@ -496,7 +501,6 @@ export class ReliablePublication implements ClaimOwner {
   [Symbol.dispose](): void {
     this.close();
   }
-
 }
 
 const EMPTY = new Uint8Array(0);

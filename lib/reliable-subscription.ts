@@ -118,8 +118,16 @@ export class ReliableSubscription extends SubscriptionBase {
         if (--budget < 0) break; // before the position moves: this record is read by the next poll
         position += (length + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
         if (typeWord === L.PADDING_TYPE) continue;
-        if (this.assembler.onFragment(u8, recordOffset + L.HEADER_LENGTH, length - L.HEADER_LENGTH,
-          typeWord & L.TYPE_ID_MASK, flags, handler)) {
+        if (
+          this.assembler.onFragment(
+            u8,
+            recordOffset + L.HEADER_LENGTH,
+            length - L.HEADER_LENGTH,
+            typeWord & L.TYPE_ID_MASK,
+            flags,
+            handler,
+          )
+        ) {
           delivered++;
         }
       }
@@ -138,8 +146,10 @@ export class ReliableSubscription extends SubscriptionBase {
     // corrupt negative length (ERR_SHMRING_CORRUPT), or, once evicted, whatever payload now lies at our lapped
     // position (ERR_SHMRING_EVICTED). Not after close(), which changes the slot too (waitSync throws CLOSED).
     const word = Atomics.load(this.i32, (this.dataOffset + (this.consumerPosition & this.mask)) >> 2);
-    return (word !== 0 && word !== L.SLEEPING_MARK) ||
-      (!this.closed && Atomics.load(this.i32, this.stateIndex) !== this.stateWord);
+    return (
+      (word !== 0 && word !== L.SLEEPING_MARK) ||
+      (!this.closed && Atomics.load(this.i32, this.stateIndex) !== this.stateWord)
+    );
   }
 
   /**
@@ -171,13 +181,15 @@ export class ReliableSubscription extends SubscriptionBase {
     this.close();
   }
 
-
   private throwNotActive(): never {
     if (this.closed) throw closedError('subscription');
     const state = Atomics.load(this.i32, this.stateIndex) & L.SLOT_STATE_MASK;
-    throw new ShmringError(ErrorCode.EVICTED, state === L.SLOT_EVICTED
-      ? 'consumer was evicted by the producer after stalling past its eviction timeout; messages may have been lost'
-      : 'consumer slot was taken away (it was declared dead); messages may have been lost');
+    throw new ShmringError(
+      ErrorCode.EVICTED,
+      state === L.SLOT_EVICTED
+        ? 'consumer was evicted by the producer after stalling past its eviction timeout; messages may have been lost'
+        : 'consumer slot was taken away (it was declared dead); messages may have been lost',
+    );
   }
 
   /** Takes the first slot whose kernel lock is free: whoever held it before is dead or gone. */
@@ -186,8 +198,10 @@ export class ReliableSubscription extends SubscriptionBase {
       if (this.memory.tryLock(L.CONSUMER_LOCK_BYTE_BASE + slot, true)) return slot;
     }
     this.memory.close();
-    throw new ShmringError(ErrorCode.NO_CONSUMER_SLOT,
-      `all consumer slots are taken by live consumers: maxConsumers=${maxConsumers}`);
+    throw new ShmringError(
+      ErrorCode.NO_CONSUMER_SLOT,
+      `all consumer slots are taken by live consumers: maxConsumers=${maxConsumers}`,
+    );
   }
 
   /**

@@ -77,17 +77,25 @@ export const MAX_RING_FILE_LENGTH =
  */
 export function checkRingFileSize(size: number, where: string, path: string | null): void {
   if (size < L.PAGE_LENGTH) {
-    throw new ShmringError(ErrorCode.NOT_A_RING, `not a shmring ring: file is ${size} bytes: ${where}`,
-      path ?? undefined);
+    throw new ShmringError(
+      ErrorCode.NOT_A_RING,
+      `not a shmring ring: file is ${size} bytes: ${where}`,
+      path ?? undefined,
+    );
   }
   if (size > MAX_RING_FILE_LENGTH) {
-    throw new ShmringError(ErrorCode.NOT_A_RING,
+    throw new ShmringError(
+      ErrorCode.NOT_A_RING,
       `not a shmring ring: file is larger than any ring: size=${size} max=${MAX_RING_FILE_LENGTH}: ${where}`,
-      path ?? undefined);
+      path ?? undefined,
+    );
   }
   if (size % 8 !== 0) {
-    throw new ShmringError(ErrorCode.NOT_A_RING,
-      `not a shmring ring: file size is not a multiple of 8: size=${size}: ${where}`, path ?? undefined);
+    throw new ShmringError(
+      ErrorCode.NOT_A_RING,
+      `not a shmring ring: file size is not a multiple of 8: size=${size}: ${where}`,
+      path ?? undefined,
+    );
   }
 }
 
@@ -115,11 +123,13 @@ export function describeNewRing(options: RingLayoutOptions = {}): RingDescriptor
   if (mode === 'broadcast' && maxMessageLength !== largest) {
     // Agrona's format fixes it: any transmitter (a JVM one too) may send capacity/8 bytes.
     throw new RangeError(
-      `broadcast rings carry messages up to capacity/8=${largest}: maxMessageLength=${maxMessageLength}`);
+      `broadcast rings carry messages up to capacity/8=${largest}: maxMessageLength=${maxMessageLength}`,
+    );
   }
-  const maxFramePayload = mode === 'broadcast'
-    ? maxMessageLength
-    : options.maxFramePayload ?? Math.min(L.DEFAULT_MAX_FRAME_PAYLOAD, maxMessageLength);
+  const maxFramePayload =
+    mode === 'broadcast'
+      ? maxMessageLength
+      : (options.maxFramePayload ?? Math.min(L.DEFAULT_MAX_FRAME_PAYLOAD, maxMessageLength));
   checkInteger('maxFramePayload', maxFramePayload, 1, maxMessageLength);
   if (mode === 'broadcast' && options.maxFramePayload !== undefined && options.maxFramePayload !== maxMessageLength) {
     throw new RangeError(`broadcast rings do not fragment: maxFramePayload=${options.maxFramePayload}`);
@@ -152,7 +162,7 @@ export function writeHeader(buffer: SharedArrayBuffer, d: RingDescriptor): void 
   i32[at(L.MAX_CONSUMERS_OFFSET)] = d.maxConsumers;
   i32[at(L.DATA_OFFSET_OFFSET)] = d.dataOffset;
   i32[at(L.FILE_LENGTH_OFFSET)] = d.fileLength;
-  i32[at(L.CREATED_AT_OFFSET)] = d.createdAt % 4294967296 | 0;
+  i32[at(L.CREATED_AT_OFFSET)] = (d.createdAt % 4294967296) | 0;
   i32[at(L.CREATED_AT_OFFSET) + 1] = Math.floor(d.createdAt / 4294967296);
   i32[at(L.CREATOR_PID_OFFSET)] = d.creatorPid;
   Atomics.store(i32, at(L.VERSION_OFFSET), L.LAYOUT_VERSION);
@@ -175,13 +185,18 @@ export function readDescriptor(buffer: SharedArrayBuffer, path: string | null): 
   const version = Atomics.load(i32, at(L.VERSION_OFFSET));
   if (version === 0 && (magic === 0 || magic === L.MAGIC)) return null;
   if (magic !== L.MAGIC) {
-    throw new ShmringError(ErrorCode.NOT_A_RING,
-      `not a shmring ring: bad magic 0x${(magic >>> 0).toString(16)}: ${where}`, path ?? undefined);
+    throw new ShmringError(
+      ErrorCode.NOT_A_RING,
+      `not a shmring ring: bad magic 0x${(magic >>> 0).toString(16)}: ${where}`,
+      path ?? undefined,
+    );
   }
   if (version >>> 16 !== L.VERSION_MAJOR) {
-    throw new ShmringError(ErrorCode.VERSION_MISMATCH,
+    throw new ShmringError(
+      ErrorCode.VERSION_MISMATCH,
       `incompatible ring layout: app=${L.VERSION_MAJOR}.${L.VERSION_MINOR} file=${versionString(version)}: ${where}`,
-      path ?? undefined);
+      path ?? undefined,
+    );
   }
   const modeWord = i32[at(L.MODE_OFFSET)];
   if (modeWord !== L.MODE_RELIABLE && modeWord !== L.MODE_BROADCAST) throw corrupt('mode', modeWord, where);
@@ -196,8 +211,11 @@ export function readDescriptor(buffer: SharedArrayBuffer, path: string | null): 
   const fileLength = i32[at(L.FILE_LENGTH_OFFSET)];
   if (fileLength !== L.fileLengthFor(modeWord, capacity, maxConsumers)) throw corrupt('fileLength', fileLength, where);
   if (buffer.byteLength < fileLength) {
-    throw new ShmringError(ErrorCode.NOT_A_RING,
-      `ring file is truncated: size=${buffer.byteLength} expected=${fileLength}: ${where}`, path ?? undefined);
+    throw new ShmringError(
+      ErrorCode.NOT_A_RING,
+      `ring file is truncated: size=${buffer.byteLength} expected=${fileLength}: ${where}`,
+      path ?? undefined,
+    );
   }
   const largest = L.maxMessageLengthFor(capacity);
   const maxMessageLength = i32[at(L.MAX_MESSAGE_LENGTH_OFFSET)];
@@ -230,14 +248,20 @@ export function sleepSync(ms: number): void {
  * names the caller's whole `timeoutMs`.
  */
 export function awaitDescriptor(
-  buffer: SharedArrayBuffer, path: string | null, deadline: number, timeoutMs: number,
+  buffer: SharedArrayBuffer,
+  path: string | null,
+  deadline: number,
+  timeoutMs: number,
 ): RingDescriptor {
   for (;;) {
     const d = readDescriptor(buffer, path);
     if (d !== null) return d;
     if (Date.now() >= deadline) {
-      throw new ShmringError(ErrorCode.NOT_READY,
-        `ring was not initialised within ${timeoutMs} ms: ${path ?? 'anonymous ring'}`, path ?? undefined);
+      throw new ShmringError(
+        ErrorCode.NOT_READY,
+        `ring was not initialised within ${timeoutMs} ms: ${path ?? 'anonymous ring'}`,
+        path ?? undefined,
+      );
     }
     sleepSync(1);
   }

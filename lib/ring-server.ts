@@ -70,7 +70,6 @@ export class RingServer {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-
 }
 
 function socketFd(socket: net.Socket): number {
@@ -99,8 +98,11 @@ export async function receiveRingFd(socketPath: string, timeoutMs = 5000): Promi
       }
       if (received.fds.length === 1) return received.fds[0];
       for (const fd of received.fds) native.closeFd(fd);
-      throw new ShmringError(ErrorCode.NOT_A_RING,
-        `ring server at ${socketPath} sent ${received.fds.length} file descriptors, expected 1`, socketPath);
+      throw new ShmringError(
+        ErrorCode.NOT_A_RING,
+        `ring server at ${socketPath} sent ${received.fds.length} file descriptors, expected 1`,
+        socketPath,
+      );
     }
   } finally {
     native.closeFd(socket);

@@ -7,8 +7,16 @@ import { ErrorCode, ShmringError, type SystemError } from './errors';
 import * as L from './layout';
 import { loadPosition } from './position';
 import {
-  awaitDescriptor, checkRingFileSize, describeNewRing, readDescriptor, sleepSync, writeHeader,
-  type RingDescriptor, type RingLayoutOptions, type RingMemory, type RingMode,
+  awaitDescriptor,
+  checkRingFileSize,
+  describeNewRing,
+  readDescriptor,
+  sleepSync,
+  writeHeader,
+  type RingDescriptor,
+  type RingLayoutOptions,
+  type RingMemory,
+  type RingMode,
 } from './ring-file';
 import { Segment, type SegmentOptions } from './segment';
 
@@ -69,7 +77,7 @@ export function createAnonymousRingMemory(options: CreateRingOptions): NewRing {
 function initialise(memory: RingMemory, descriptor: RingDescriptor, lockProducer: boolean, undo: () => void): NewRing {
   try {
     if (lockProducer && !memory.tryLock(L.PRODUCER_LOCK_BYTE, true)) {
-      throw new ShmringError(ErrorCode.PRODUCER_EXISTS, 'another process holds the new ring\'s producer lock');
+      throw new ShmringError(ErrorCode.PRODUCER_EXISTS, "another process holds the new ring's producer lock");
     }
     writeHeader(memory.buffer, descriptor);
     return { memory, descriptor };
@@ -117,9 +125,11 @@ function adopt(memory: RingMemory, deadline: number, timeoutMs: number): NewRing
 export function lockProducer(ring: NewRing): void {
   if (!ring.memory.tryLock(L.PRODUCER_LOCK_BYTE, true)) {
     ring.memory.close();
-    throw new ShmringError(ErrorCode.PRODUCER_EXISTS,
+    throw new ShmringError(
+      ErrorCode.PRODUCER_EXISTS,
       `another live process is the producer of this ring: ${ring.memory.path ?? 'anonymous ring'}`,
-      ring.memory.path ?? undefined);
+      ring.memory.path ?? undefined,
+    );
   }
 }
 
@@ -148,9 +158,10 @@ export function ringInfo(name: string, options: OpenRingOptions = {}): RingInfo 
 function describe({ memory, descriptor: d }: NewRing): RingInfo {
   const i32 = new Int32Array(memory.buffer);
   const state = Atomics.load(i32, L.int32Index(L.PRODUCER_STATE_OFFSET));
-  const positionIndex = d.mode === 'broadcast'
-    ? L.int32Index(d.dataOffset + d.capacity + L.TAIL_COUNTER_OFFSET)
-    : L.int32Index(L.TAIL_CHECKPOINT_OFFSET);
+  const positionIndex =
+    d.mode === 'broadcast'
+      ? L.int32Index(d.dataOffset + d.capacity + L.TAIL_COUNTER_OFFSET)
+      : L.int32Index(L.TAIL_CHECKPOINT_OFFSET);
   const consumers: RingInfo['consumers'] = [];
   for (let slot = 0; slot < d.maxConsumers; slot++) {
     const base = L.int32Index(L.consumerSlotOffset(slot));
@@ -240,11 +251,21 @@ export function listRings(options: LocationOptions = {}): RingListing[] {
         consumerAlive = memory.isLocked(L.CONSUMER_LOCK_BYTE_BASE + slot);
       }
       listings.push({
-        name: entry.name, path, mode: d?.mode ?? null, producerAlive, stale: !producerAlive && !consumerAlive,
+        name: entry.name,
+        path,
+        mode: d?.mode ?? null,
+        producerAlive,
+        stale: !producerAlive && !consumerAlive,
       });
     } catch (err) {
-      listings.push({ name: entry.name, path, mode: null, producerAlive: false, stale: false,
-        error: (err as Error).message });
+      listings.push({
+        name: entry.name,
+        path,
+        mode: null,
+        producerAlive: false,
+        stale: false,
+        error: (err as Error).message,
+      });
     } finally {
       memory.close();
     }

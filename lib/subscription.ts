@@ -47,8 +47,10 @@ function fromFd(fd: number, options: SubscriptionOptions = {}): Subscription {
 }
 
 /** Fetches a ring's fd from a producer's `pub.serve(socketPath)` and joins it. */
-async function connect(socketPath: string, options: SubscriptionOptions & { connectTimeoutMs?: number } = {}):
-  Promise<Subscription> {
+async function connect(
+  socketPath: string,
+  options: SubscriptionOptions & { connectTimeoutMs?: number } = {},
+): Promise<Subscription> {
   const fd = await receiveRingFd(socketPath, options.connectTimeoutMs ?? 5000);
   return fromFd(fd, options);
 }

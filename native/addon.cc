@@ -1,6 +1,6 @@
 // Entry point: registers each OS concern's functions. Knows nothing about the ring's layout.
-#include <node.h>
 #include <napi.h>
+#include <node.h>
 
 #include "exports.h"
 

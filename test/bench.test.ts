@@ -53,8 +53,16 @@ interface BenchJson {
 
 const ROOT = path.resolve(__dirname, '..');
 const CONTENDERS = [
-  'shmring', 'shmring-broadcast', 'shmring-batch', 'shmring-claim', 'shmring-async', 'shmring-inproc',
-  'postMessage', 'postMessage-batch', 'unix-socket', 'native-c',
+  'shmring',
+  'shmring-broadcast',
+  'shmring-batch',
+  'shmring-claim',
+  'shmring-async',
+  'shmring-inproc',
+  'postMessage',
+  'postMessage-batch',
+  'unix-socket',
+  'native-c',
 ];
 const measured = (rows: Row[]): Row[] => rows.filter((r) => !r.skipped);
 
@@ -87,7 +95,18 @@ describe('npm run bench -- --quick --json', () => {
     expect(json.results.length).toBeGreaterThan(0);
     for (const r of json.results) {
       expect(CONTENDERS).toContain(r.contender);
-      for (const key of ['scenario', 'payloadBytes', 'consumers', 'msgsPerSec', 'mbPerSec', 'p50Us', 'p99Us', 'p999Us', 'maxUs', 'errors']) {
+      for (const key of [
+        'scenario',
+        'payloadBytes',
+        'consumers',
+        'msgsPerSec',
+        'mbPerSec',
+        'p50Us',
+        'p99Us',
+        'p999Us',
+        'maxUs',
+        'errors',
+      ]) {
         expect(r, `${r.case}/${r.contender}`).toHaveProperty(key);
       }
     }
@@ -139,7 +158,9 @@ describe('npm run bench -- --quick --json', () => {
     const throughput = measured(json.results).filter((r) => r.case === 'throughput');
     for (const contender of ['shmring', 'shmring-batch', 'shmring-claim', 'shmring-broadcast']) {
       for (const payloadBytes of [32, 1024]) {
-        const strategies = throughput.filter((r) => r.contender === contender && r.payloadBytes === payloadBytes).map((r) => r.strategy);
+        const strategies = throughput
+          .filter((r) => r.contender === contender && r.payloadBytes === payloadBytes)
+          .map((r) => r.strategy);
         expect(strategies.sort(), `${contender} ${payloadBytes} B`).toEqual(['default', 'spin']);
       }
     }
@@ -196,11 +217,36 @@ describe('npm run bench -- --quick --json', () => {
     expect(stdout).toMatch(/Targets/);
     expect(stdout).toMatch(/Targets \(ratios taken within this run\)/);
     const ids = json.targets.filter((t) => t.issue === 10).map((t) => t.id);
-    for (const id of ['offer-32', 'offer-32-socket', 'batch-32', 'offer-1k', 'broadcast-32', 'fanout-2', 'micro-offer', 'micro-claim', 'micro-poll', 'rtt-p50', 'gc', 'errors']) {
+    for (const id of [
+      'offer-32',
+      'offer-32-socket',
+      'batch-32',
+      'offer-1k',
+      'broadcast-32',
+      'fanout-2',
+      'micro-offer',
+      'micro-claim',
+      'micro-poll',
+      'rtt-p50',
+      'gc',
+      'errors',
+    ]) {
       expect(ids).toContain(id);
     }
     // What the quick profile measures has a value (fan-out 4 and a saturated RTT row may not).
-    for (const id of ['offer-32', 'offer-32-socket', 'batch-32', 'offer-1k', 'broadcast-32', 'fanout-2', 'micro-offer', 'micro-claim', 'micro-poll', 'gc', 'errors']) {
+    for (const id of [
+      'offer-32',
+      'offer-32-socket',
+      'batch-32',
+      'offer-1k',
+      'broadcast-32',
+      'fanout-2',
+      'micro-offer',
+      'micro-claim',
+      'micro-poll',
+      'gc',
+      'errors',
+    ]) {
       expect(json.targets.find((t) => t.id === id)?.value, id).toEqual(expect.any(Number));
     }
   });

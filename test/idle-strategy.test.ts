@@ -5,7 +5,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { binding } from '../lib/binding';
 import {
-  BackoffIdleStrategy, BusySpinIdleStrategy, SleepingIdleStrategy, YieldingIdleStrategy,
+  BackoffIdleStrategy,
+  BusySpinIdleStrategy,
+  SleepingIdleStrategy,
+  YieldingIdleStrategy,
 } from '../lib/idle-strategy';
 
 afterEach(() => {
@@ -89,15 +92,18 @@ describe('BackoffIdleStrategy', () => {
 
   it('refuses maxParkNs below minParkNs', () => {
     expect(() => new BackoffIdleStrategy(1, 1, 2_000, 1_000)).toThrow(
-      new RangeError('maxParkNs must be >= minParkNs: maxParkNs=1000 minParkNs=2000'));
+      new RangeError('maxParkNs must be >= minParkNs: maxParkNs=1000 minParkNs=2000'),
+    );
     expect(() => new BackoffIdleStrategy(1, 1, -1, 1_000)).toThrow(
-      new RangeError('minParkNs must be a positive number: minParkNs=-1'));
+      new RangeError('minParkNs must be a positive number: minParkNs=-1'),
+    );
   });
 
   it('refuses spin and yield counts that are not integers >= 0', () => {
     expect(() => new BackoffIdleStrategy(-1)).toThrow(new RangeError('maxSpins must be an integer >= 0: maxSpins=-1'));
     expect(() => new BackoffIdleStrategy(1, 1.5)).toThrow(
-      new RangeError('maxYields must be an integer >= 0: maxYields=1.5'));
+      new RangeError('maxYields must be an integer >= 0: maxYields=1.5'),
+    );
   });
 });
 

@@ -41,7 +41,10 @@ function diagramAfter(marker: string): string {
 function bitDiagramOffsets(marker: string): Map<string, number> {
   const offsets = new Map<string, number>();
   for (const match of diagramAfter(marker).matchAll(/^\|(.*)\|\s+(\d+)\b/gm)) {
-    const label = match[1].replace(/\s*\|\s*/g, ' | ').replace(/\s+/g, ' ').trim();
+    const label = match[1]
+      .replace(/\s*\|\s*/g, ' | ')
+      .replace(/\s+/g, ' ')
+      .trim();
     offsets.set(label, Number(match[2]));
   }
   return offsets;
@@ -50,7 +53,8 @@ function bitDiagramOffsets(marker: string): Map<string, number> {
 /** The offset in `offsets` of the row whose label starts with `prefix` (exactly one must). */
 function offsetOf(offsets: Map<string, number>, prefix: string): number {
   const found = [...offsets].filter(([label]) => label.startsWith(prefix));
-  if (found.length !== 1) throw new Error(`expected one row starting ${JSON.stringify(prefix)}: ${JSON.stringify([...offsets])}`);
+  if (found.length !== 1)
+    throw new Error(`expected one row starting ${JSON.stringify(prefix)}: ${JSON.stringify([...offsets])}`);
   return found[0][1];
 }
 
@@ -89,8 +93,9 @@ describe('docs/FORMAT.md offset table', () => {
     }
     for (const row of rows.filter((r) => r.size !== null && r.offset < L.CONSUMER_SLOTS_OFFSET && r.offset >= 4)) {
       const size = row.size as number;
-      expect(Math.floor(row.offset / L.LINE_LENGTH), row.name)
-        .toBe(Math.floor((row.offset + size - 1) / L.LINE_LENGTH));
+      expect(Math.floor(row.offset / L.LINE_LENGTH), row.name).toBe(
+        Math.floor((row.offset + size - 1) / L.LINE_LENGTH),
+      );
     }
   });
 });
@@ -113,7 +118,7 @@ describe('docs/FORMAT.md diagrams', () => {
     expect(L.CONSUMER_SLOTS_OFFSET - L.WAKE_LINE_OFFSET).toBe(2 * L.LINE_LENGTH);
   });
 
-  it('draws the descriptor line with the constants\' offsets', () => {
+  it("draws the descriptor line with the constants' offsets", () => {
     const d = bitDiagramOffsets('## Descriptor line');
     expect(offsetOf(d, 'magic')).toBe(L.MAGIC_OFFSET);
     expect(offsetOf(d, 'version minor')).toBe(L.VERSION_OFFSET);
@@ -129,7 +134,7 @@ describe('docs/FORMAT.md diagrams', () => {
     expect(offsetOf(d, 'creator pid')).toBe(L.CREATOR_PID_OFFSET);
   });
 
-  it('draws the consumer slot, the record header and the broadcast trailer with the constants\' offsets', () => {
+  it("draws the consumer slot, the record header and the broadcast trailer with the constants' offsets", () => {
     const slot = bitDiagramOffsets('## Consumer slots');
     expect(offsetOf(slot, 'position (int64, low word)')).toBe(L.SLOT_POSITION_OFFSET);
     expect(offsetOf(slot, 'position (int64, high word)')).toBe(L.SLOT_POSITION_OFFSET + 4);
@@ -149,10 +154,14 @@ describe('docs/FORMAT.md diagrams', () => {
   it('states the magic, the version, the flags and the type id range the code uses', () => {
     expect(FORMAT).toContain(`magic 0x${L.MAGIC.toString(16).toUpperCase()} ("SHMR")`);
     expect(Buffer.from('SHMR', 'latin1').readUInt32LE(0)).toBe(L.MAGIC);
-    expect(FORMAT).toMatch(new RegExp(`^# shmring file format, layout version ${L.VERSION_MAJOR}\\.${L.VERSION_MINOR}$`, 'm'));
+    expect(FORMAT).toMatch(
+      new RegExp(`^# shmring file format, layout version ${L.VERSION_MAJOR}\\.${L.VERSION_MINOR}$`, 'm'),
+    );
     expect(L.LAYOUT_VERSION).toBe(L.VERSION_MAJOR * 65536 + L.VERSION_MINOR);
-    expect(FORMAT).toContain(`\`0x${L.BEGIN_FLAG.toString(16)}\` BEGIN, \`0x${L.END_FLAG.toString(16)}\` END; ` +
-      `\`0x${L.UNFRAGMENTED.toString(16).toUpperCase()}\` an unfragmented message`);
+    expect(FORMAT).toContain(
+      `\`0x${L.BEGIN_FLAG.toString(16)}\` BEGIN, \`0x${L.END_FLAG.toString(16)}\` END; ` +
+        `\`0x${L.UNFRAGMENTED.toString(16).toUpperCase()}\` an unfragmented message`,
+    );
     expect(FORMAT).toContain('Type ids are 0 .. 2^24 - 2.');
     expect(L.MAX_TYPE_ID).toBe(2 ** 24 - 2);
     expect(L.PADDING_TYPE).toBe(-1);

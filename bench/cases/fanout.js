@@ -14,7 +14,7 @@ module.exports = {
   prose:
     'As above with every message delivered to each of N consumer processes (postMessage: N worker threads); ' +
     'msgs/s counts messages per consumer (the slowest one). shmring consumers run `idle.idle(sub.poll(h, 256))` ' +
-    'with the library\'s `new BackoffIdleStrategy()` (`default`); a back-pressured producer spins 100 times, then ' +
+    "with the library's `new BackoffIdleStrategy()` (`default`); a back-pressured producer spins 100 times, then " +
     'sleeps ~50 µs. With 3 or 5 processes on 2 cores, how a waiting side gives up its core decides the result.',
   points(profile) {
     const payloadBytes = 32;
@@ -22,7 +22,11 @@ module.exports = {
       payloadBytes,
       consumers,
       rounds: 1,
-      params: { durationMs: profile.quick ? 100 : 300, warm: warmFor(payloadBytes, profile.quick) / 2, producerIdle: 'backoff' },
+      params: {
+        durationMs: profile.quick ? 100 : 300,
+        warm: warmFor(payloadBytes, profile.quick) / 2,
+        producerIdle: 'backoff',
+      },
       runs: CONTENDERS.map((contender) => ({ contender, strategy: naturalStrategy(contender, 'default') })),
       ref: { shmring: () => 'shmring|default', c: () => null, socket: () => 'unix-socket|epoll' },
     }));

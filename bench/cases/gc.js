@@ -17,7 +17,11 @@ module.exports = {
         payloadBytes: 32,
         consumers: 1,
         rounds: 1,
-        params: { count: profile.quick ? 1_000_000 : 10_000_000, warm: profile.quick ? 200_000 : 1_000_000, durationMs: 0 },
+        params: {
+          count: profile.quick ? 1_000_000 : 10_000_000,
+          warm: profile.quick ? 200_000 : 1_000_000,
+          durationMs: 0,
+        },
         runs: [
           { contender: 'shmring', strategy: 'spin' },
           { contender: 'shmring-claim', strategy: 'spin' },

@@ -37,8 +37,8 @@ module.exports = {
   prose:
     'A producer process sends messages to a consumer process for a fixed time after a warm-up. Each message ' +
     'carries a sequence number at both ends that the consumer verifies. msgs/s = messages after the warm-up / ' +
-    'time from the first measured send to the consumer seeing the end marker. Strategy is the consumer\'s: `spin` ' +
-    'polls back to back (`sub.poll(h, 256)`), `default` is `idle.idle(sub.poll(h, 256))` with the library\'s ' +
+    "time from the first measured send to the consumer seeing the end marker. Strategy is the consumer's: `spin` " +
+    "polls back to back (`sub.poll(h, 256)`), `default` is `idle.idle(sub.poll(h, 256))` with the library's " +
     '`new BackoffIdleStrategy()`; the producer spins when the ring is full. `shmring-inproc` offers and polls on one ' +
     'thread of one process (256 offers, then a poll of up to 256): the cost without crossing processes.',
   points(profile) {

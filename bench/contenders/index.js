@@ -20,11 +20,19 @@ const contenders = new Map([
   ],
   [
     'shmring-claim',
-    { impl: shmring, options: { mode: 'reliable', send: 'claim' }, label: 'shmring, tryClaim() + commit() per message' },
+    {
+      impl: shmring,
+      options: { mode: 'reliable', send: 'claim' },
+      label: 'shmring, tryClaim() + commit() per message',
+    },
   ],
   [
     'shmring-broadcast',
-    { impl: shmring, options: { mode: 'broadcast', send: 'offer' }, label: 'shmring broadcast mode, offer() per message' },
+    {
+      impl: shmring,
+      options: { mode: 'broadcast', send: 'offer' },
+      label: 'shmring broadcast mode, offer() per message',
+    },
   ],
   [
     'shmring-inproc',

@@ -25,7 +25,6 @@ function percentileOf(values, q) {
   return Number(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
 }
 
-
 /**
  * The pinger's clock for round trips, shared by every JavaScript pinger (sync loops and event handlers alike):
  *   phase 0: back-to-back round trips for warmMs (JIT warm-up); the interval is then set from the second half of

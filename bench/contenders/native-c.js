@@ -14,10 +14,14 @@ function strategyOf(scenario, p) {
 
 function args(p, extra) {
   return [
-    '--name', p.name,
-    '--payload', String(p.payloadBytes),
-    '--duration-ms', String(p.durationMs),
-    '--max-samples', String(p.maxSamples || 1),
+    '--name',
+    p.name,
+    '--payload',
+    String(p.payloadBytes),
+    '--duration-ms',
+    String(p.durationMs),
+    '--max-samples',
+    String(p.maxSamples || 1),
     ...extra,
   ];
 }
@@ -40,16 +44,17 @@ module.exports = {
     }
     if (scenario === 'rtt') {
       const extra = [
-        '--wait', p.strategy === 'futex' ? 'futex' : 'spin',
-        '--warm-ms', String(p.warmMs),
-        '--interval-floor-ns', String(p.intervalFloorNs),
-        '--interval-mult', String(p.intervalMult),
+        '--wait',
+        p.strategy === 'futex' ? 'futex' : 'spin',
+        '--warm-ms',
+        String(p.warmMs),
+        '--interval-floor-ns',
+        String(p.intervalFloorNs),
+        '--interval-mult',
+        String(p.intervalMult),
       ];
       return {
-        procs: [
-          proc('rtt', 'ping', p, [...extra, '--samples', p.samplesFile]),
-          proc('rtt', 'pong', p, extra),
-        ],
+        procs: [proc('rtt', 'ping', p, [...extra, '--samples', p.samplesFile]), proc('rtt', 'pong', p, extra)],
       };
     }
     if (scenario === 'wake') {

@@ -58,9 +58,10 @@ function strategyOf(scenario, p) {
 /** Idle strategy of a consumer: spin, backoff (spin, then futex-sleep until the producer publishes), futex. */
 function consumerIdle(kind, sub) {
   if (kind === 'spin') return () => {};
-  if (kind === 'futex') return (work) => {
-    if (work === 0) sub.waitSync(1000);
-  };
+  if (kind === 'futex')
+    return (work) => {
+      if (work === 0) sub.waitSync(1000);
+    };
   return idleStrategy('backoff', () => sub.waitSync(1), 100);
 }
 
@@ -272,7 +273,14 @@ async function inProcess(p, io) {
   gc.stop();
   verifier.finish(total);
   const gcs = await gc.count();
-  io.report({ kind: 'producer', sent: seq, measured: seq - p.warm, tStartNs: String(start), tEndNs: String(sendEnd), gcs });
+  io.report({
+    kind: 'producer',
+    sent: seq,
+    measured: seq - p.warm,
+    tStartNs: String(start),
+    tEndNs: String(sendEnd),
+    gcs,
+  });
   io.report(verifier.result({ kind: 'consumer', tEndNs: String(end), gcs: 0 }));
   sub.close();
   pub.close();
@@ -294,23 +302,24 @@ async function ping(p, io) {
   };
   let errors = 0;
   let seq = 0;
-  const roundTrip = kind === 'spin'
-    ? () => {
-      payload.i32[0] = seq;
-      payload.i32[payload.last] = seq;
-      while (pub.offer(payload.bytes, DATA_TYPE) < 0);
-      while (sub.poll(handler, 1) === 0);
-      if (got !== seq) errors++;
-      seq++;
-    }
-    : () => {
-      payload.i32[0] = seq;
-      payload.i32[payload.last] = seq;
-      while (pub.offer(payload.bytes, DATA_TYPE) < 0);
-      while (sub.poll(handler, 1) === 0) sub.waitSync(1000);
-      if (got !== seq) errors++;
-      seq++;
-    };
+  const roundTrip =
+    kind === 'spin'
+      ? () => {
+          payload.i32[0] = seq;
+          payload.i32[payload.last] = seq;
+          while (pub.offer(payload.bytes, DATA_TYPE) < 0);
+          while (sub.poll(handler, 1) === 0);
+          if (got !== seq) errors++;
+          seq++;
+        }
+      : () => {
+          payload.i32[0] = seq;
+          payload.i32[payload.last] = seq;
+          while (pub.offer(payload.bytes, DATA_TYPE) < 0);
+          while (sub.poll(handler, 1) === 0) sub.waitSync(1000);
+          if (got !== seq) errors++;
+          seq++;
+        };
   const schedule = new RttSchedule(p);
   schedule.start();
   do roundTrip();
@@ -437,7 +446,8 @@ module.exports = {
   version,
   strategyOf,
   plan(id, scenario, p) {
-    if (scenario === 'throughput' && p.inProcess) return p.consumers === 1 ? { procs: [jsProcess(id, 'inProcess', p)] } : null;
+    if (scenario === 'throughput' && p.inProcess)
+      return p.consumers === 1 ? { procs: [jsProcess(id, 'inProcess', p)] } : null;
     if (scenario === 'throughput') {
       const procs = [jsProcess(id, 'producer', p)];
       for (let i = 0; i < p.consumers; i++) procs.push(jsProcess(id, 'consumer', { ...p, consumerIndex: i }));

@@ -210,7 +210,11 @@ async function ping(p, io) {
   await new Promise((resolve) => {
     const reader = new FrameReader(
       (buf, offset, length) => {
-        if (length !== p.payloadBytes || buf.readInt32LE(offset) !== seq || buf.readInt32LE(offset + length - 4) !== seq) {
+        if (
+          length !== p.payloadBytes ||
+          buf.readInt32LE(offset) !== seq ||
+          buf.readInt32LE(offset + length - 4) !== seq
+        ) {
           errors++;
         }
         seq++;

@@ -225,8 +225,9 @@ async function run(lib, p) {
       id: 'claim-fields',
       contender: 'shmring-claim',
       perCall: PER_CALL,
-      note: `ns per message (${PER_CALL} per call); a 32 B claim, 4 Int32 stores through an Int32Array over the ` +
-        'mapping made once, no copy; drained in each cycle\'s setup',
+      note:
+        `ns per message (${PER_CALL} per call); a 32 B claim, 4 Int32 stores through an Int32Array over the ` +
+        "mapping made once, no copy; drained in each cycle's setup",
       prepare() {
         drainAll(fieldsRing.sub);
       },

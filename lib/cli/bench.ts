@@ -11,8 +11,9 @@ import { CliError, ExitCode, type CommandSpec } from './common';
 export const spec: CommandSpec = {
   name: 'bench',
   synopsis: '[--quick] [--filter REGEX] [--json FILE] [--save] [--list]',
-  description: 'Runs the benchmark harness (bench/run.js, as `npm run bench`) from a checkout of shmring: every\n' +
-    'case and contender in fresh processes, one table. Takes the harness\'s flags (below); the harness always\n' +
+  description:
+    'Runs the benchmark harness (bench/run.js, as `npm run bench`) from a checkout of shmring: every\n' +
+    "case and contender in fresh processes, one table. Takes the harness's flags (below); the harness always\n" +
     'uses /dev/shm, so there is no --dir. The installed package does not ship bench/.',
   options: {
     quick: { type: 'boolean', help: 'reduced profile (well under a minute)' },
@@ -49,8 +50,11 @@ export function benchScript(root = packageRoot()): string | null {
 /** Runs the harness with `args` (already checked by parseArgs), passing its exit code through. */
 export function run(args: string[], script = benchScript()): Promise<number> {
   if (script === null) {
-    throw new CliError(ExitCode.FAILURE, 'the benchmark harness is not installed: bench/ ships only in a checkout ' +
-      '(git clone the shmring repository, npm install, then run shmring bench or npm run bench there)');
+    throw new CliError(
+      ExitCode.FAILURE,
+      'the benchmark harness is not installed: bench/ ships only in a checkout ' +
+        '(git clone the shmring repository, npm install, then run shmring bench or npm run bench there)',
+    );
   }
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script, ...args], { stdio: 'inherit' });

@@ -193,10 +193,14 @@ const NUMERIC_CELL = /^[-+]?[\d.,]+( ?[%A-Za-z/]*)?$/;
 /** Left-aligned columns separated by two spaces; numbers right-aligned. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const numeric = header.map((_, i) => rows.some((r) => r[i] !== '-') &&
-    rows.every((r) => r[i] === '-' || NUMERIC_CELL.test(r[i])));
+  const numeric = header.map(
+    (_, i) => rows.some((r) => r[i] !== '-') && rows.every((r) => r[i] === '-' || NUMERIC_CELL.test(r[i])),
+  );
   const line = (cells: string[]): string =>
-    cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 }
 
@@ -211,7 +215,9 @@ interface CodedError extends Error {
  * ring, permission, version, bad argument) is one line; anything else is reported as an internal error.
  */
 export function describeError(
-  command: string, err: unknown, ringPath?: string,
+  command: string,
+  err: unknown,
+  ringPath?: string,
 ): { message: string; exitCode: ExitCodeValue } {
   const prefix = command === '' ? 'shmring: ' : `shmring ${command}: `;
   if (err instanceof CliError) return { message: prefix + err.message, exitCode: err.exitCode };
@@ -238,7 +244,8 @@ export function describeError(
       return { message: `${prefix}corrupt ring: ${withoutLead(e, 'ring is corrupt: ', where)}`, exitCode: NOT_A_RING };
     case ErrorCode.NOT_READY:
       return {
-        message: `${prefix}not a ring: its header was never completed (a ring still being created, or a file of ` +
+        message:
+          `${prefix}not a ring: its header was never completed (a ring still being created, or a file of ` +
           `zeros): ${where}`,
         exitCode: NOT_A_RING,
       };

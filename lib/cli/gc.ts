@@ -3,9 +3,7 @@
  * leaves in /dev/shm) and prints each one it removed, or would remove with `--dry-run`.
  */
 import { removeStaleRings } from '../rings';
-import {
-  ExitCode, formatAge, formatBytes, parseDuration, type CommandSpec, type Output, type Parsed,
-} from './common';
+import { ExitCode, formatAge, formatBytes, parseDuration, type CommandSpec, type Output, type Parsed } from './common';
 import { listDirectory } from './list';
 import { readRingState } from './ring-state';
 
@@ -16,12 +14,14 @@ const PRODUCER_GONE = { none: 'never produced', active: 'producer dead', closed:
 export const spec: CommandSpec = {
   name: 'gc',
   synopsis: '[--dry-run] [--older-than DURATION]',
-  description: 'Removes every ring that no live process uses: no producer and no consumer holds its kernel lock\n' +
+  description:
+    'Removes every ring that no live process uses: no producer and no consumer holds its kernel lock\n' +
     '(liveness never depends on pids). Files that are not rings are left alone.',
   options: {
     'dry-run': { type: 'boolean', short: 'n', help: 'print what would be removed, remove nothing' },
     'older-than': {
-      type: 'string', value: 'DURATION',
+      type: 'string',
+      value: 'DURATION',
       help: 'only rings created longer ago than this: 30s, 10m, 2h, 7d (default 0)',
     },
   },
@@ -41,8 +41,11 @@ export function run(args: Parsed, output: Output): number {
     try {
       const s = readRingState(entry.name, { dir, openTimeoutMs: 0 });
       if (s.createdAt > now - olderThanMs) continue;
-      candidates.set(entry.name, `${entry.path} (${s.mode}, file ${formatBytes(entry.size)}, created ` +
-        `${formatAge(now - s.createdAt)} ago, ${PRODUCER_GONE[s.producer.state]})`);
+      candidates.set(
+        entry.name,
+        `${entry.path} (${s.mode}, file ${formatBytes(entry.size)}, created ` +
+          `${formatAge(now - s.createdAt)} ago, ${PRODUCER_GONE[s.producer.state]})`,
+      );
     } catch {
       // Vanished or unreadable meanwhile: removeStaleRings skips it too.
     }

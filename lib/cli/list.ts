@@ -1,7 +1,15 @@
 /** `shmring list`: every file in the ring directory, one line each; a file that is not a ring says so. */
 import fs from 'node:fs';
 import {
-  CliError, ExitCode, describeError, formatBytes, ringPath, table, type CommandSpec, type Output, type Parsed,
+  CliError,
+  ExitCode,
+  describeError,
+  formatBytes,
+  ringPath,
+  table,
+  type CommandSpec,
+  type Output,
+  type Parsed,
 } from './common';
 import { readRingState } from './ring-state';
 
@@ -9,7 +17,8 @@ import { readRingState } from './ring-state';
 export const spec: CommandSpec = {
   name: 'list',
   synopsis: '[--json]',
-  description: 'Lists every file in the ring directory: name, mode, capacity, producer (alive or dead, pid),\n' +
+  description:
+    'Lists every file in the ring directory: name, mode, capacity, producer (alive or dead, pid),\n' +
     'consumers alive/total, file size and status (in use, stale: nothing alive uses it, or why it is not a ring).',
   options: { json: { type: 'boolean', help: 'one JSON array instead of the table' } },
   positionals: { min: 0, max: 0, names: '' },
@@ -56,14 +65,28 @@ export function listDirectory(dir: string): ListEntry[] {
       const s = readRingState(entry.name, { dir, openTimeoutMs: 0 });
       const alive = s.consumers.filter((c) => c.alive).length;
       entries.push({
-        name: entry.name, path, status: s.producer.alive || alive > 0 ? 'in-use' : 'stale', mode: s.mode,
-        capacity: s.capacity, producer: { alive: s.producer.alive, pid: s.producer.pid, state: s.producer.state },
-        consumers: { alive, total: s.consumers.length }, size,
+        name: entry.name,
+        path,
+        status: s.producer.alive || alive > 0 ? 'in-use' : 'stale',
+        mode: s.mode,
+        capacity: s.capacity,
+        producer: { alive: s.producer.alive, pid: s.producer.pid, state: s.producer.state },
+        consumers: { alive, total: s.consumers.length },
+        size,
       });
     } catch (err) {
-      const reason = describeError('', err).message.replace(/^shmring: /, '').replace(`: ${path}`, '');
+      const reason = describeError('', err)
+        .message.replace(/^shmring: /, '')
+        .replace(`: ${path}`, '');
       entries.push({
-        name: entry.name, path, status: 'error', mode: null, capacity: null, producer: null, consumers: null, size,
+        name: entry.name,
+        path,
+        status: 'error',
+        mode: null,
+        capacity: null,
+        producer: null,
+        consumers: null,
+        size,
         error: reason,
       });
     }
@@ -89,13 +112,19 @@ export function run(args: Parsed, output: Output): number {
     output.out(`no files in ${args.values.dir}\n`);
     return ExitCode.OK;
   }
-  output.out(table(
-    ['NAME', 'MODE', 'CAPACITY', 'PRODUCER', 'CONSUMERS', 'SIZE', 'STATUS'],
-    entries.map((e) => [
-      e.name, e.mode ?? '-', e.capacity === null ? '-' : formatBytes(e.capacity), producerCell(e),
-      e.consumers === null ? '-' : `${e.consumers.alive}/${e.consumers.total}`, formatBytes(e.size),
-      e.status === 'error' ? (e.error ?? 'error') : e.status,
-    ]),
-  ));
+  output.out(
+    table(
+      ['NAME', 'MODE', 'CAPACITY', 'PRODUCER', 'CONSUMERS', 'SIZE', 'STATUS'],
+      entries.map((e) => [
+        e.name,
+        e.mode ?? '-',
+        e.capacity === null ? '-' : formatBytes(e.capacity),
+        producerCell(e),
+        e.consumers === null ? '-' : `${e.consumers.alive}/${e.consumers.total}`,
+        formatBytes(e.size),
+        e.status === 'error' ? (e.error ?? 'error') : e.status,
+      ]),
+    ),
+  );
   return ExitCode.OK;
 }

@@ -5,7 +5,15 @@
 import fs from 'node:fs';
 import * as bench from './bench';
 import {
-  CliError, ExitCode, describeError, helpText, parseCommand, ringPath, usage, type CommandSpec, type Output,
+  CliError,
+  ExitCode,
+  describeError,
+  helpText,
+  parseCommand,
+  ringPath,
+  usage,
+  type CommandSpec,
+  type Output,
   type Parsed,
 } from './common';
 import * as create from './create';
@@ -103,8 +111,8 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     return await dispatch(command, args, output, context);
   } catch (err) {
     const known = COMMANDS.some((c) => c.name === command) ? command : '';
-    const missingDir = (err as { code?: string }).code === 'ENOENT' && context.dir !== undefined &&
-      !fs.existsSync(context.dir);
+    const missingDir =
+      (err as { code?: string }).code === 'ENOENT' && context.dir !== undefined && !fs.existsSync(context.dir);
     const { message, exitCode } = missingDir
       ? describeError(known, new CliError(ExitCode.NOT_FOUND, `no such directory: ${context.dir}`))
       : describeError(known, err, context.path);

@@ -100,7 +100,9 @@ export function readRingState(name: string, options: OpenRingOptions): RingState
 
 /** Reads the counters `ringInfo` does not return. */
 function readProducerCounters(
-  name: string, options: OpenRingOptions, info: RingInfo,
+  name: string,
+  options: OpenRingOptions,
+  info: RingInfo,
 ): Pick<ProducerState, 'position' | 'checkpoint' | 'tailIntent' | 'latest'> {
   const ring = openRingMemory(name, options);
   try {

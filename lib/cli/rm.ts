@@ -10,7 +10,8 @@ import { CliError, ExitCode, ringPath, type CommandSpec, type Output, type Parse
 export const spec: CommandSpec = {
   name: 'rm',
   synopsis: 'NAME [--force]',
-  description: 'Removes a ring file. A file that is not a ring is refused (use rm(1)); a ring of another layout\n' +
+  description:
+    'Removes a ring file. A file that is not a ring is refused (use rm(1)); a ring of another layout\n' +
     'version is removed. A ring with a live producer or consumer is refused unless --force: they keep their\n' +
     'mapping, and its memory is freed when the last of them closes it.',
   options: { force: { type: 'boolean', short: 'f', help: 'remove it even while live processes use it' } },
@@ -26,9 +27,12 @@ export function run(args: Parsed, output: Output): number {
     const info = ringInfo(name, { dir, openTimeoutMs: 0 });
     const users = (info.producerAlive ? 1 : 0) + info.consumers.filter((c) => c.alive).length;
     if (users > 0 && args.values.force !== true) {
-      throw new CliError(ExitCode.CONFLICT, `in use by ${users} live process${users === 1 ? '' : 'es'} ` +
-        `(producer ${info.producerAlive ? `pid ${info.producerPid}` : 'dead'}, ` +
-        `${info.consumers.filter((c) => c.alive).length} live consumers): ${path} (--force removes it anyway)`);
+      throw new CliError(
+        ExitCode.CONFLICT,
+        `in use by ${users} live process${users === 1 ? '' : 'es'} ` +
+          `(producer ${info.producerAlive ? `pid ${info.producerPid}` : 'dead'}, ` +
+          `${info.consumers.filter((c) => c.alive).length} live consumers): ${path} (--force removes it anyway)`,
+      );
     }
   } catch (err) {
     // A ring of another layout version is still a ring: removing it is what an upgrade needs.

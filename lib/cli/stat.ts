@@ -4,7 +4,15 @@
  * in place on a terminal, one plain line per sample otherwise, one JSON document per line with `--json`.
  */
 import {
-  ExitCode, formatAge, formatBytes, formatRate, parseCommand, table, usage, type CommandSpec, type Output,
+  ExitCode,
+  formatAge,
+  formatBytes,
+  formatRate,
+  parseCommand,
+  table,
+  usage,
+  type CommandSpec,
+  type Output,
   type Parsed,
 } from './common';
 import { readRingState, type RingState } from './ring-state';
@@ -13,12 +21,14 @@ import { readRingState, type RingState } from './ring-state';
 export const spec: CommandSpec = {
   name: 'stat',
   synopsis: 'NAME [--watch [SECONDS]] [--json]',
-  description: 'Shows one ring: its header, the producer (pid, alive, state, position) and each consumer slot\n' +
+  description:
+    'Shows one ring: its header, the producer (pid, alive, state, position) and each consumer slot\n' +
     '(pid, alive, state, position, lag in bytes and as % of capacity). With --watch, samples again every\n' +
     'SECONDS (default 1) and adds byte rates and how long each consumer has not moved; Ctrl-C stops.',
   options: {
     watch: {
-      type: 'string', value: '[SECONDS]',
+      type: 'string',
+      value: '[SECONDS]',
       help: 'refresh every SECONDS (default 1): a redraw on a terminal, lines otherwise',
     },
     json: { type: 'boolean', help: 'one JSON document (one per line with --watch)' },
@@ -68,16 +78,16 @@ export class RateTracker {
     for (const c of state.consumers) {
       const key = `${c.slot}`;
       const before = prev?.consumers.find((p) => p.slot === c.slot && p.pid === c.pid);
-      consumers[key] = before === undefined || seconds <= 0 ? null
-        : Math.round((c.position - before.position) / seconds);
+      consumers[key] =
+        before === undefined || seconds <= 0 ? null : Math.round((c.position - before.position) / seconds);
       const move = this.lastMove.get(key);
       if (move === undefined || move.position !== c.position) {
         this.lastMove.set(key, { position: c.position, at: state.sampledAt });
       }
       idleMs[key] = state.sampledAt - (this.lastMove.get(key)?.at ?? state.sampledAt);
     }
-    const producer = prev === null || seconds <= 0 ? null
-      : Math.round((state.producer.position - prev.producer.position) / seconds);
+    const producer =
+      prev === null || seconds <= 0 ? null : Math.round((state.producer.position - prev.producer.position) / seconds);
     this.previous = state;
     return { ...state, rates: prev === null ? null : { producer, consumers }, idleMs };
   }
@@ -90,9 +100,10 @@ function yesNo(value: boolean): string {
 function producerLine(s: RingState): string {
   const p = s.producer;
   const who = p.state === 'none' && !p.alive ? 'none attached yet' : `${p.alive ? 'alive' : 'dead'}, pid ${p.pid}`;
-  const where = s.mode === 'broadcast'
-    ? `position ${p.position} (tail intent ${p.tailIntent}, latest ${p.latest})`
-    : `position ${p.position} (checkpoint ${p.checkpoint})`;
+  const where =
+    s.mode === 'broadcast'
+      ? `position ${p.position} (tail intent ${p.tailIntent}, latest ${p.latest})`
+      : `position ${p.position} (checkpoint ${p.checkpoint})`;
   return `${who}, state ${p.state}, epoch ${p.epoch}, ${where}`;
 }
 
@@ -119,15 +130,30 @@ export function formatStat(s: StatSample, watching: boolean): string {
   } else {
     const header = ['SLOT', 'PID', 'ALIVE', 'STATE', 'POSITION', 'LAG', 'LAG%'];
     if (watching) header.push('RATE', 'IDLE');
-    lines.push(table(header, s.consumers.map((c) => {
-      const row = [`${c.slot}`, `${c.pid}`, yesNo(c.alive), c.state, `${c.position}`, `${c.lag ?? '-'}`,
-        `${c.lagPercent ?? '-'}`];
-      if (watching) {
-        const rate = s.rates?.consumers[`${c.slot}`];
-        row.push(rate === null || rate === undefined ? '-' : formatRate(rate), formatAge(s.idleMs?.[`${c.slot}`] ?? 0));
-      }
-      return row;
-    })).trimEnd());
+    lines.push(
+      table(
+        header,
+        s.consumers.map((c) => {
+          const row = [
+            `${c.slot}`,
+            `${c.pid}`,
+            yesNo(c.alive),
+            c.state,
+            `${c.position}`,
+            `${c.lag ?? '-'}`,
+            `${c.lagPercent ?? '-'}`,
+          ];
+          if (watching) {
+            const rate = s.rates?.consumers[`${c.slot}`];
+            row.push(
+              rate === null || rate === undefined ? '-' : formatRate(rate),
+              formatAge(s.idleMs?.[`${c.slot}`] ?? 0),
+            );
+          }
+          return row;
+        }),
+      ).trimEnd(),
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -141,8 +167,10 @@ export function formatStatLine(s: StatSample): string {
   ];
   for (const c of s.consumers) {
     const lag = c.lag === null ? 'evicted' : `lag ${c.lag} (${c.lagPercent}%)`;
-    parts.push(`slot ${c.slot} ${c.alive ? 'alive' : 'dead'} position ${c.position} ${lag} ` +
-      `rate ${rate(s.rates?.consumers[`${c.slot}`])}`);
+    parts.push(
+      `slot ${c.slot} ${c.alive ? 'alive' : 'dead'} position ${c.position} ${lag} ` +
+        `rate ${rate(s.rates?.consumers[`${c.slot}`])}`,
+    );
   }
   return `${parts.join(' | ')}\n`;
 }

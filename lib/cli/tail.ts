@@ -4,24 +4,25 @@
  * `--count` messages, on SIGINT/SIGTERM, when the producer closed and everything was read, or when stdout closes.
  */
 import { Subscription } from '../subscription';
-import {
-  ExitCode, parseChoice, parseCount, type CommandSpec, type Parsed,
-} from './common';
+import { ExitCode, parseChoice, parseCount, type CommandSpec, type Parsed } from './common';
 
 /** `shmring tail`: its synopsis, help and options. */
 export const spec: CommandSpec = {
   name: 'tail',
   synopsis: 'NAME [--from earliest|latest] [--format hex|utf8|json] [--count N]',
-  description: 'Joins the ring as a consumer (a reliable ring: it takes a slot and holds the producer back like any\n' +
+  description:
+    'Joins the ring as a consumer (a reliable ring: it takes a slot and holds the producer back like any\n' +
     'consumer) and prints each message as it arrives. Stops after --count messages, on Ctrl-C, or when the\n' +
     'producer closed the ring and every message was printed; the slot is freed on the way out.',
   options: {
     from: {
-      type: 'string', value: 'FROM',
+      type: 'string',
+      value: 'FROM',
       help: "'latest' (default): new messages only; 'earliest': all still in the ring",
     },
     format: {
-      type: 'string', value: 'FORMAT',
+      type: 'string',
+      value: 'FORMAT',
       help: "'utf8' (default): the payload as text; 'hex'; 'json': one object per line",
     },
     count: { type: 'string', short: 'n', value: 'N', help: 'stop after N messages' },
@@ -56,8 +57,11 @@ export async function run(args: Parsed, stdout: NodeJS.WritableStream): Promise<
   const name = args.positionals[0];
   const v = args.values;
   const from = parseChoice('tail', '--from', typeof v.from === 'string' ? v.from : 'latest', ['earliest', 'latest']);
-  const format = parseChoice('tail', '--format', typeof v.format === 'string' ? v.format : 'utf8',
-    ['hex', 'utf8', 'json'] as const);
+  const format = parseChoice('tail', '--format', typeof v.format === 'string' ? v.format : 'utf8', [
+    'hex',
+    'utf8',
+    'json',
+  ] as const);
   const count = typeof v.count === 'string' ? parseCount('tail', '--count', v.count) : Infinity;
 
   const sub = Subscription.open(name, { dir: v.dir, from, openTimeoutMs: 1000 });

@@ -23,23 +23,32 @@ export interface Result {
 
 /** Runs `shmring ...args` to completion (killed after `timeoutMs`). */
 export function shmring(
-  args: string[], options: { timeoutMs?: number; uid?: number; gid?: number } = {},
+  args: string[],
+  options: { timeoutMs?: number; uid?: number; gid?: number } = {},
 ): Promise<Result> {
   if (!fs.existsSync(path.join(ROOT, 'dist', 'lib', 'cli', 'main.js'))) {
     throw new Error('dist/lib/cli/main.js is missing: run `npm run build:ts` (npm test does it in pretest)');
   }
   return new Promise((resolve) => {
-    execFile(process.execPath, [SHMRING_BIN, ...args], {
-      timeout: options.timeoutMs ?? 5000, killSignal: 'SIGKILL', uid: options.uid, gid: options.gid,
-    }, (err, stdout, stderr) => {
-      const failure = err as (NodeJS.ErrnoException & { signal?: NodeJS.Signals | null; code?: unknown }) | null;
-      resolve({
-        code: failure === null ? 0 : typeof failure.code === 'number' ? failure.code : null,
-        signal: failure?.signal ?? null,
-        stdout,
-        stderr,
-      });
-    });
+    execFile(
+      process.execPath,
+      [SHMRING_BIN, ...args],
+      {
+        timeout: options.timeoutMs ?? 5000,
+        killSignal: 'SIGKILL',
+        uid: options.uid,
+        gid: options.gid,
+      },
+      (err, stdout, stderr) => {
+        const failure = err as (NodeJS.ErrnoException & { signal?: NodeJS.Signals | null; code?: unknown }) | null;
+        resolve({
+          code: failure === null ? 0 : typeof failure.code === 'number' ? failure.code : null,
+          signal: failure?.signal ?? null,
+          stdout,
+          stderr,
+        });
+      },
+    );
   });
 }
 
@@ -126,7 +135,8 @@ export function startShmring(args: string[]): Running {
 
 /** A producer process (test/fixtures/cli/producer.js) that has created `name` in `dir` and is ready for commands. */
 export async function startProducer(
-  name: string, dir: string,
+  name: string,
+  dir: string,
   options: { mode?: 'reliable' | 'broadcast'; capacity?: number; evictionTimeoutMs?: number } = {},
 ): Promise<Running & { pid: number }> {
   const child = start([PRODUCER, JSON.stringify({ name, dir, ...options })]);

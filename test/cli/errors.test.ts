@@ -32,20 +32,25 @@ describe('shmring errors', () => {
     const dir = privateShmDir('cli-enoent');
     const commands = ['stat', 'tail', 'rm'];
     const results = await Promise.all(commands.map((command) => shmring([command, 'nope', '--dir', dir])));
-    commands.forEach((command, i) => expectOneLine(results[i], 3,
-      new RegExp(`^shmring ${command}: no such ring: ${dir}/nope\n$`)));
+    commands.forEach((command, i) =>
+      expectOneLine(results[i], 3, new RegExp(`^shmring ${command}: no such ring: ${dir}/nope\n$`)),
+    );
     const missing = [['list'], ['stat', 'x'], ['gc']];
     const missed = await Promise.all(missing.map((args) => shmring([...args, '--dir', `${dir}/missing`])));
-    missing.forEach((args, i) => expectOneLine(missed[i], 3,
-      new RegExp(`^shmring ${args[0]}: no such directory: ${dir}/missing\n$`)));
+    missing.forEach((args, i) =>
+      expectOneLine(missed[i], 3, new RegExp(`^shmring ${args[0]}: no such directory: ${dir}/missing\n$`)),
+    );
   });
 
   it('says "not a ring" with exit 4 for a foreign file', async () => {
     const dir = privateShmDir('cli-foreign');
     fs.writeFileSync(path.join(dir, 'junk'), Buffer.alloc(L.PAGE_LENGTH, 1));
     for (const command of ['stat', 'tail']) {
-      expectOneLine(await shmring([command, 'junk', '--dir', dir]), 4,
-        new RegExp(`^shmring ${command}: not a ring: .*bad magic`));
+      expectOneLine(
+        await shmring([command, 'junk', '--dir', dir]),
+        4,
+        new RegExp(`^shmring ${command}: not a ring: .*bad magic`),
+      );
     }
   });
 
@@ -57,26 +62,38 @@ describe('shmring errors', () => {
     const fd = fs.openSync(path.join(dir, 'future'), 'r+');
     fs.writeSync(fd, word, 0, 4, L.VERSION_OFFSET);
     fs.closeSync(fd);
-    expectOneLine(await shmring(['stat', 'future', '--dir', dir]), 5,
-      /^shmring stat: incompatible version: .*app=1\.0 file=2\.3/);
+    expectOneLine(
+      await shmring(['stat', 'future', '--dir', dir]),
+      5,
+      /^shmring stat: incompatible version: .*app=1\.0 file=2\.3/,
+    );
   });
 
   it('says "permission denied" with exit 6 to a user who may not open the ring or read the directory', async () => {
     const dir = privateShmDir('cli-eacces'); // 0700, owned by root
     createRing('private', { dir });
     const asNobody = { uid: NOBODY, gid: NOBODY };
-    expectOneLine(await shmring(['stat', 'private', '--dir', dir], asNobody), 6,
-      new RegExp(`^shmring stat: permission denied: ${dir}/private\n$`));
-    expectOneLine(await shmring(['list', '--dir', dir], asNobody), 6,
-      new RegExp(`^shmring list: permission denied: ${dir}\n$`));
+    expectOneLine(
+      await shmring(['stat', 'private', '--dir', dir], asNobody),
+      6,
+      new RegExp(`^shmring stat: permission denied: ${dir}/private\n$`),
+    );
+    expectOneLine(
+      await shmring(['list', '--dir', dir], asNobody),
+      6,
+      new RegExp(`^shmring list: permission denied: ${dir}\n$`),
+    );
   });
 
   it('says every consumer slot is taken with exit 7 when tail cannot join', async () => {
     const dir = privateShmDir('cli-no-slot');
     createRing('full', { dir, maxConsumers: 1 });
     closeAfterTest(Subscription.open('full', { dir }));
-    expectOneLine(await shmring(['tail', 'full', '--dir', dir]), 7,
-      new RegExp(`^shmring tail: all consumer slots are taken by live consumers: maxConsumers=1: ${dir}/full\n$`));
+    expectOneLine(
+      await shmring(['tail', 'full', '--dir', dir]),
+      7,
+      new RegExp(`^shmring tail: all consumer slots are taken by live consumers: maxConsumers=1: ${dir}/full\n$`),
+    );
   });
 
   it('says what is wrong with a bad command, option or argument, with exit 2 and a pointer to --help', async () => {
@@ -102,11 +119,20 @@ describe('shmring errors', () => {
       const withDir = args[0] === 'bench' || args[0] === 'frobnicate' ? args : [...args, '--dir', dir];
       let stdout = '';
       let stderr = '';
-      const code = await main(withDir, { out: (t) => { stdout += t; }, err: (t) => { stderr += t; } });
+      const code = await main(withDir, {
+        out: (t) => {
+          stdout += t;
+        },
+        err: (t) => {
+          stderr += t;
+        },
+      });
       expectOneLine({ code, signal: null, stdout, stderr }, ExitCode.USAGE, line);
     }
     const [unknown, badOption, bare] = await Promise.all([
-      shmring(cases[0][0]), shmring([...cases[4][0], '--dir', dir]), shmring([]),
+      shmring(cases[0][0]),
+      shmring([...cases[4][0], '--dir', dir]),
+      shmring([]),
     ]);
     expectOneLine(unknown, ExitCode.USAGE, cases[0][1]);
     expectOneLine(badOption, ExitCode.USAGE, cases[4][1]);
@@ -123,7 +149,14 @@ describe('shmring errors', () => {
     expect(statHelp.stdout).toMatch(/^Usage: shmring stat NAME/);
     for (const command of COMMANDS) {
       const help = { code: -1, stdout: '', stderr: '' };
-      const output = { out: (t: string) => { help.stdout += t; }, err: (t: string) => { help.stderr += t; } };
+      const output = {
+        out: (t: string) => {
+          help.stdout += t;
+        },
+        err: (t: string) => {
+          help.stderr += t;
+        },
+      };
       help.code = await main([command, '--help'], output);
       expect(help.stderr).toBe('');
       expect(help.code).toBe(0);
@@ -141,8 +174,9 @@ describe('shmring bench', () => {
     try {
       expect(benchScript(installed)).toBeNull();
       expect(() => runBench([], benchScript(installed))).toThrow(CliError);
-      expect(() => runBench([], null))
-        .toThrow(/the benchmark harness is not installed: bench\/ ships only in a checkout/);
+      expect(() => runBench([], null)).toThrow(
+        /the benchmark harness is not installed: bench\/ ships only in a checkout/,
+      );
     } finally {
       fs.rmSync(installed, { recursive: true, force: true });
     }

@@ -29,7 +29,10 @@ describe('shmring list', () => {
     const result = await shmring(['list', '--dir', dir]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    const rows = result.stdout.trimEnd().split('\n').map((line) => line.split(/\s{2,}/));
+    const rows = result.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => line.split(/\s{2,}/));
     expect(rows[0]).toEqual(['NAME', 'MODE', 'CAPACITY', 'PRODUCER', 'CONSUMERS', 'SIZE', 'STATUS']);
     expect(rows.slice(1)).toEqual([
       ['dead', 'reliable', '64 KiB', `dead ${dead.pid}`, '0/0', expect.any(String), 'stale'],
@@ -58,31 +61,49 @@ describe('shmring list', () => {
 });
 
 describe('shmring stat', () => {
-  it('shows a stalled consumer\'s lag behind a live producer in bytes and % of capacity', async () => {
+  it("shows a stalled consumer's lag behind a live producer in bytes and % of capacity", async () => {
     const dir = privateShmDir('cli-stat');
     const producer = await startProducer('prices', dir, { capacity: 1 << 16 });
     const stalled = closeAfterTest(Subscription.open('prices', { dir, from: 'earliest' }) as ReliableSubscription);
     await command(producer, 'send 100 payload-of-some-length', 'sent');
-    const published = 10 * recordBytes('payload-of-some-length-0'.length) +
-      90 * recordBytes('payload-of-some-length-10'.length);
+    const published =
+      10 * recordBytes('payload-of-some-length-0'.length) + 90 * recordBytes('payload-of-some-length-10'.length);
 
     const result = await shmring(['stat', 'prices', '--json', '--dir', dir]);
     expect(result.stderr).toBe('');
     const state = JSON.parse(result.stdout) as RingState;
     expect(state.producer).toMatchObject({
-      alive: true, pid: producer.pid, state: 'active', epoch: 1, position: published,
+      alive: true,
+      pid: producer.pid,
+      state: 'active',
+      epoch: 1,
+      position: published,
     });
-    expect(state.consumers).toEqual([{
-      slot: stalled.slot, state: 'active', alive: true, pid: process.pid, position: 0, lag: published,
-      lagPercent: Math.round((published / (1 << 16)) * 1000) / 10,
-    }]);
+    expect(state.consumers).toEqual([
+      {
+        slot: stalled.slot,
+        state: 'active',
+        alive: true,
+        pid: process.pid,
+        position: 0,
+        lag: published,
+        lagPercent: Math.round((published / (1 << 16)) * 1000) / 10,
+      },
+    ]);
 
     const text = await shmring(['stat', 'prices', '--dir', dir]);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain(`producer  alive, pid ${producer.pid}, state active, epoch 1, position ${published}`);
     const row = text.stdout.trimEnd().split('\n').at(-1)?.trim().split(/\s+/);
-    expect(row).toEqual([`${stalled.slot}`, `${process.pid}`, 'yes', 'active', '0', `${published}`,
-      `${state.consumers[0].lagPercent}`]);
+    expect(row).toEqual([
+      `${stalled.slot}`,
+      `${process.pid}`,
+      'yes',
+      'active',
+      '0',
+      `${published}`,
+      `${state.consumers[0].lagPercent}`,
+    ]);
   });
 
   it('shows a consumer killed without closing as not alive, its slot still active (not yet reaped)', async () => {
@@ -96,10 +117,17 @@ describe('shmring stat', () => {
     await consumer.exit();
 
     const state = JSON.parse((await shmring(['stat', 'prices', '--json', '--dir', dir])).stdout) as RingState;
-    expect(state.consumers).toEqual([{
-      slot: 0, state: 'active', alive: false, pid: consumer.process.pid, position: 3 * recordBytes(3), lag: 0,
-      lagPercent: 0,
-    }]);
+    expect(state.consumers).toEqual([
+      {
+        slot: 0,
+        state: 'active',
+        alive: false,
+        pid: consumer.process.pid,
+        position: 3 * recordBytes(3),
+        lag: 0,
+        lagPercent: 0,
+      },
+    ]);
     const listed = JSON.parse((await shmring(['list', '--json', '--dir', dir])).stdout) as ListEntry[];
     expect(listed[0]).toMatchObject({ name: 'prices', status: 'in-use', consumers: { alive: 0, total: 1 } });
   });
@@ -112,12 +140,27 @@ describe('shmring stat', () => {
     expect(await command(producer, 'push y 2000', 'pushed')).toBe('pushed {"ok":true}'); // evicts after 50 ms
 
     const state = JSON.parse((await shmring(['stat', 'prices', '--json', '--dir', dir])).stdout) as RingState;
-    expect(state.consumers).toEqual([{
-      slot: stalled.slot, state: 'evicted', alive: true, pid: process.pid, position: 0, lag: null, lagPercent: null,
-    }]);
+    expect(state.consumers).toEqual([
+      {
+        slot: stalled.slot,
+        state: 'evicted',
+        alive: true,
+        pid: process.pid,
+        position: 0,
+        lag: null,
+        lagPercent: null,
+      },
+    ]);
     const text = await shmring(['stat', 'prices', '--dir', dir]);
-    expect(text.stdout.trimEnd().split('\n').at(-1)?.trim().split(/\s+/))
-      .toEqual([`${stalled.slot}`, `${process.pid}`, 'yes', 'evicted', '0', '-', '-']);
+    expect(text.stdout.trimEnd().split('\n').at(-1)?.trim().split(/\s+/)).toEqual([
+      `${stalled.slot}`,
+      `${process.pid}`,
+      'yes',
+      'evicted',
+      '0',
+      '-',
+      '-',
+    ]);
   });
 
   it('shows a producer that died without closing as dead, with its last pid and position', async () => {
@@ -135,7 +178,7 @@ describe('shmring stat', () => {
     expect(text.stdout).toContain('consumers none');
   });
 
-  it('shows a broadcast ring\'s tail, tail-intent and latest counters', async () => {
+  it("shows a broadcast ring's tail, tail-intent and latest counters", async () => {
     const dir = privateShmDir('cli-stat-broadcast');
     const producer = await startProducer('ticks', dir, { mode: 'broadcast' });
     const sent = JSON.parse((await command(producer, 'send 4 tick', 'sent')).slice(5)) as { position: number };
@@ -143,7 +186,10 @@ describe('shmring stat', () => {
     const state = JSON.parse((await shmring(['stat', 'ticks', '--json', '--dir', dir])).stdout) as RingState;
     expect(state.mode).toBe('broadcast');
     expect(state.producer).toMatchObject({
-      alive: true, position: sent.position, tailIntent: sent.position, latest: sent.position - recordBytes(6),
+      alive: true,
+      position: sent.position,
+      tailIntent: sent.position,
+      latest: sent.position - recordBytes(6),
     });
     expect(state.consumers).toEqual([]);
   });

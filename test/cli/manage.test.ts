@@ -25,8 +25,9 @@ describe('shmring create', () => {
     const result = await shmring(['create', 'orders', '--capacity', '64k', '--mode', 'broadcast', '--dir', dir]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe(`created ${dir}/orders: broadcast, capacity 64 KiB, max message 8 KiB, ` +
-      'file 72 KiB\n');
+    expect(result.stdout).toBe(
+      `created ${dir}/orders: broadcast, capacity 64 KiB, max message 8 KiB, ` + 'file 72 KiB\n',
+    );
     expect(ringInfo('orders', { dir })).toMatchObject({ mode: 'broadcast', capacity: 1 << 16, producerAlive: false });
   });
 
@@ -34,12 +35,15 @@ describe('shmring create', () => {
     const dir = privateShmDir('cli-create-errors');
     createRing('taken', { dir });
     expect(await shmring(['create', 'taken', '--dir', dir])).toMatchObject({
-      code: 7, stdout: '', stderr: `shmring create: a file of that name exists already: ${dir}/taken\n`,
+      code: 7,
+      stdout: '',
+      stderr: `shmring create: a file of that name exists already: ${dir}/taken\n`,
     });
     const odd = await shmring(['create', 'odd', '--capacity', '5000', '--dir', dir]);
     expect(odd.code).toBe(2);
-    expect(odd.stderr)
-      .toMatch(/^shmring create: capacity must be a power of two.*capacity=5000.*\(see shmring create --help\)\n$/);
+    expect(odd.stderr).toMatch(
+      /^shmring create: capacity must be a power of two.*capacity=5000.*\(see shmring create --help\)\n$/,
+    );
     expect(fs.existsSync(path.join(dir, 'odd'))).toBe(false);
   });
 });
@@ -54,8 +58,10 @@ describe('shmring rm', () => {
 
     const refused = await shmring(['rm', 'live', '--dir', dir]);
     expect(refused).toMatchObject({ code: 7, stdout: '' });
-    expect(refused.stderr).toBe(`shmring rm: in use by 1 live process (producer pid ${live.pid}, 0 live consumers): ` +
-      `${dir}/live (--force removes it anyway)\n`);
+    expect(refused.stderr).toBe(
+      `shmring rm: in use by 1 live process (producer pid ${live.pid}, 0 live consumers): ` +
+        `${dir}/live (--force removes it anyway)\n`,
+    );
     expect(fs.existsSync(path.join(dir, 'live'))).toBe(true);
     expect(await shmring(['rm', 'live', '--force', '--dir', dir])).toMatchObject({ code: 0 });
     expect(fs.existsSync(path.join(dir, 'live'))).toBe(false);
@@ -90,8 +96,9 @@ describe('shmring gc', () => {
 
     const dry = await shmring(['gc', '--dry-run', '--dir', dir]);
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toMatch(new RegExp(`^would remove ${dir}/dead \\(reliable, file 68 KiB, created \\d+ ms ago, ` +
-      'producer dead\\)\n$'));
+    expect(dry.stdout).toMatch(
+      new RegExp(`^would remove ${dir}/dead \\(reliable, file 68 KiB, created \\d+ ms ago, ` + 'producer dead\\)\n$'),
+    );
     expect(fs.readdirSync(dir).sort()).toEqual(['consumed', 'dead', 'junk', 'live']);
 
     const spared = await shmring(['gc', '--older-than', '1h', '--dir', dir]);

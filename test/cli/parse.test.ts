@@ -3,9 +3,7 @@
  * table alignment, and how library errors map to exit codes.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  CliError, ExitCode, describeError, formatBytes, parseDuration, parseSize, table,
-} from '../../lib/cli/common';
+import { CliError, ExitCode, describeError, formatBytes, parseDuration, parseSize, table } from '../../lib/cli/common';
 import { normalizeWatch } from '../../lib/cli/stat';
 import { ErrorCode, ShmringError } from '../../lib/errors';
 
@@ -38,28 +36,58 @@ describe('shmring argument parsing', () => {
 
 describe('shmring output formatting', () => {
   it('prints bytes in binary units, whole numbers without a decimal', () => {
-    expect([0, 1023, 1024, 1536, 65536, 1052672, 10 * 1024 * 1024 + 1].map(formatBytes))
-      .toEqual(['0 B', '1023 B', '1 KiB', '1.5 KiB', '64 KiB', '1.0 MiB', '10 MiB']);
+    expect([0, 1023, 1024, 1536, 65536, 1052672, 10 * 1024 * 1024 + 1].map(formatBytes)).toEqual([
+      '0 B',
+      '1023 B',
+      '1 KiB',
+      '1.5 KiB',
+      '64 KiB',
+      '1.0 MiB',
+      '10 MiB',
+    ]);
   });
 
   it('right-aligns columns of numbers (a "-" does not count) and left-aligns the others', () => {
-    expect(table(['NAME', 'LAG'], [['a', '12'], ['bbb', '-'], ['c', '3 KiB']])).toBe(
-      'NAME    LAG\na        12\nbbb       -\nc     3 KiB\n');
+    expect(
+      table(
+        ['NAME', 'LAG'],
+        [
+          ['a', '12'],
+          ['bbb', '-'],
+          ['c', '3 KiB'],
+        ],
+      ),
+    ).toBe('NAME    LAG\na        12\nbbb       -\nc     3 KiB\n');
   });
 
   it('maps library errors to exit codes and one line naming the path', () => {
     const path = '/dev/shm/x';
     const cases: Array<[unknown, number, string]> = [
-      [Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' }), ExitCode.NOT_FOUND,
-        'shmring stat: no such ring: /dev/shm/x'],
-      [Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES', path }), ExitCode.PERMISSION,
-        'shmring stat: permission denied: /dev/shm/x'],
-      [new ShmringError(ErrorCode.CORRUPT, 'ring is corrupt: capacity=3', path), ExitCode.NOT_A_RING,
-        'shmring stat: corrupt ring: capacity=3: /dev/shm/x'],
-      [new ShmringError(ErrorCode.EVICTED, 'consumer was evicted'), ExitCode.FAILURE,
-        'shmring stat: consumer was evicted'],
-      [new RangeError('capacity must be a power of two: capacity=3'), ExitCode.USAGE,
-        'shmring stat: capacity must be a power of two: capacity=3 (see shmring stat --help)'],
+      [
+        Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' }),
+        ExitCode.NOT_FOUND,
+        'shmring stat: no such ring: /dev/shm/x',
+      ],
+      [
+        Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES', path }),
+        ExitCode.PERMISSION,
+        'shmring stat: permission denied: /dev/shm/x',
+      ],
+      [
+        new ShmringError(ErrorCode.CORRUPT, 'ring is corrupt: capacity=3', path),
+        ExitCode.NOT_A_RING,
+        'shmring stat: corrupt ring: capacity=3: /dev/shm/x',
+      ],
+      [
+        new ShmringError(ErrorCode.EVICTED, 'consumer was evicted'),
+        ExitCode.FAILURE,
+        'shmring stat: consumer was evicted',
+      ],
+      [
+        new RangeError('capacity must be a power of two: capacity=3'),
+        ExitCode.USAGE,
+        'shmring stat: capacity must be a power of two: capacity=3 (see shmring stat --help)',
+      ],
     ];
     for (const [err, exitCode, message] of cases) {
       expect(describeError('stat', err, path)).toEqual({ message, exitCode });

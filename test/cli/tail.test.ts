@@ -12,8 +12,9 @@ import { command, startProducer, startShmring, until, type Running } from './cli
 
 /** Waits until `tail` holds a live consumer slot of the ring. */
 async function joined(tail: Running, name: string, dir: string): Promise<void> {
-  await until('tail to join',
-    () => ringInfo(name, { dir }).consumers.some((c) => c.pid === tail.process.pid && c.alive));
+  await until('tail to join', () =>
+    ringInfo(name, { dir }).consumers.some((c) => c.pid === tail.process.pid && c.alive),
+  );
 }
 
 /** User + system CPU time of a process, in clock ticks (/proc/<pid>/stat fields 14 and 15). */
@@ -23,7 +24,7 @@ function cpuTicks(pid: number): number {
 }
 
 describe('shmring tail', () => {
-  it('prints a producer process\'s messages as JSON lines and leaves after --count, freeing its slot', async () => {
+  it("prints a producer process's messages as JSON lines and leaves after --count, freeing its slot", async () => {
     const dir = privateShmDir('cli-tail');
     const producer = await startProducer('feed', dir);
     const tail = startShmring(['tail', 'feed', '--format', 'json', '--count', '3', '--dir', dir]);
@@ -41,7 +42,7 @@ describe('shmring tail', () => {
     expect(ringInfo('feed', { dir }).consumers).toEqual([]);
   });
 
-  it('prints a broadcast ring\'s messages as a receiver (no slot taken)', async () => {
+  it("prints a broadcast ring's messages as a receiver (no slot taken)", async () => {
     const dir = privateShmDir('cli-tail-broadcast');
     const producer = await startProducer('ticks', dir, { mode: 'broadcast' });
     await command(producer, 'send 2 tick', 'sent');
@@ -85,7 +86,7 @@ describe('shmring tail', () => {
     }
   });
 
-  it('exits 1 with the library\'s one-line reason when the producer evicted it for stalling', async () => {
+  it("exits 1 with the library's one-line reason when the producer evicted it for stalling", async () => {
     const dir = privateShmDir('cli-tail-evicted');
     const producer = await startProducer('feed', dir, { capacity: 4096, evictionTimeoutMs: 50 });
     const tail = startShmring(['tail', 'feed', '--dir', dir]);
@@ -95,8 +96,10 @@ describe('shmring tail', () => {
     expect(await command(producer, 'push y 2000', 'pushed')).toBe('pushed {"ok":true}'); // evicted after 50 ms
     tail.process.kill('SIGCONT');
     expect(await tail.exit()).toEqual({ code: 1, signal: null });
-    expect(tail.stderr.join('')).toBe('shmring tail: consumer was evicted by the producer after stalling past its ' +
-      'eviction timeout; messages may have been lost\n');
+    expect(tail.stderr.join('')).toBe(
+      'shmring tail: consumer was evicted by the producer after stalling past its ' +
+        'eviction timeout; messages may have been lost\n',
+    );
   });
 
   it('ends with exit code 0 when the producer closes the ring and everything was printed', async () => {

@@ -32,7 +32,7 @@ describe('shmring stat --watch without a terminal', () => {
     expect(watch.lines[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z \| producer alive position \d+ rate -$/);
   });
 
-  it('prints one JSON document per line with rates and a stalled consumer\'s growing idle time', async () => {
+  it("prints one JSON document per line with rates and a stalled consumer's growing idle time", async () => {
     const dir = privateShmDir('cli-watch-json');
     const producer = await startProducer('stream', dir, { capacity: CAPACITY });
     const stalled = closeAfterTest(Subscription.open('stream', { dir }) as ReliableSubscription);
@@ -59,11 +59,15 @@ class Tmux {
 
   run(...args: string[]): { status: number | null; stdout: string; stderr: string } {
     const r = spawnSync('tmux', ['-S', this.socket, ...args], {
-      encoding: 'utf8', timeout: 3000, env: { ...process.env, TERM: 'xterm-256color' },
+      encoding: 'utf8',
+      timeout: 3000,
+      env: { ...process.env, TERM: 'xterm-256color' },
     });
     if (r.error !== undefined) {
-      throw new Error(`tmux is needed for this test (apt-get install -y tmux; .ci/run installs it): ${r.error.message}`,
-        { cause: r.error });
+      throw new Error(
+        `tmux is needed for this test (apt-get install -y tmux; .ci/run installs it): ${r.error.message}`,
+        { cause: r.error },
+      );
     }
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   }
@@ -91,13 +95,22 @@ describe('shmring stat --watch in a terminal', () => {
     await command(producer, 'stream 10 5', 'streaming');
     const tmux = new Tmux();
     servers.push(tmux);
-    const started = tmux.run('new-session', '-d', '-s', 'watch', '-x', '120', '-y', '30',
-      `${process.execPath} ${SHMRING_BIN} stat stream --watch 0.2 --dir ${dir}`);
+    const started = tmux.run(
+      'new-session',
+      '-d',
+      '-s',
+      'watch',
+      '-x',
+      '120',
+      '-y',
+      '30',
+      `${process.execPath} ${SHMRING_BIN} stat stream --watch 0.2 --dir ${dir}`,
+    );
     expect(started.stderr).toBe('');
 
     let screen = '';
     const moving = /^rate {6}(?!0 B\/s)\d+(\.\d)? (B|KiB)\/s$/m;
-    await until('a positive rate on the screen', () => moving.test(screen = tmux.screen()));
+    await until('a positive rate on the screen', () => moving.test((screen = tmux.screen())));
     // One frame, redrawn in place: the header once, at the top, and the stalled consumer's row with RATE and IDLE.
     expect(screen.split('\n')[0]).toBe(`ring      stream (${dir}/stream)`);
     expect(screen.match(/^ring {6}/gm)).toHaveLength(1);
@@ -105,11 +118,13 @@ describe('shmring stat --watch in a terminal', () => {
     expect(screen).toMatch(new RegExp(`^ *${stalled.slot} +${process.pid} +yes +active +0 `, 'm'));
 
     await command(producer, 'pause', 'paused');
-    await until('the rate to drop to 0 B/s', () => /^rate {6}0 B\/s$/m.test(screen = tmux.screen()));
+    await until('the rate to drop to 0 B/s', () => /^rate {6}0 B\/s$/m.test((screen = tmux.screen())));
     expect(screen.match(/^ring {6}/gm)).toHaveLength(1);
 
     tmux.run('send-keys', '-t', 'watch', 'C-c');
-    await until('the command to quit (its tmux session ends)',
-      () => tmux.run('has-session', '-t', 'watch').status !== 0);
+    await until(
+      'the command to quit (its tmux session ends)',
+      () => tmux.run('has-session', '-t', 'watch').status !== 0,
+    );
   });
 });

@@ -69,8 +69,12 @@ export function recordAtomics(
   const wrap = (op: AtomicOp, valueArg: number | null): void => {
     const fn = original[op] as unknown as (...args: unknown[]) => unknown;
     const spy = vi.spyOn(Atomics, op as 'store').mockImplementation(((...args: unknown[]) => {
-      observe(op, args[0] as TypedIntArray, args[1] as number,
-        valueArg === null ? undefined : (args[valueArg] as number | bigint));
+      observe(
+        op,
+        args[0] as TypedIntArray,
+        args[1] as number,
+        valueArg === null ? undefined : (args[valueArg] as number | bigint),
+      );
       return fn(...args);
     }) as unknown as Fn as typeof Atomics.store);
     spies.push(spy);

@@ -11,7 +11,13 @@
  */
 import { FutexResult, type FutexResultValue, type FutexWaiter } from '../../lib/binding';
 import * as L from '../../lib/layout';
-import { describeNewRing, writeHeader, type RingDescriptor, type RingLayoutOptions, type RingMemory } from '../../lib/ring-file';
+import {
+  describeNewRing,
+  writeHeader,
+  type RingDescriptor,
+  type RingLayoutOptions,
+  type RingMemory,
+} from '../../lib/ring-file';
 
 /** One ring in a heap SharedArrayBuffer; `memory()` opens it again (a new owner, like a new open of the file). */
 export class HeapRing {
@@ -113,10 +119,16 @@ export class HeapRing {
 
 type WaitResult = 'ok' | 'not-equal' | 'timed-out';
 /** Node 20 has Atomics.waitAsync; the ES2022 lib this project compiles against does not declare it. */
-const waitAsync = (Atomics as unknown as {
-  waitAsync(array: Int32Array, index: number, value: number, timeoutMs: number):
-    { async: true; value: Promise<WaitResult> } | { async: false; value: WaitResult };
-}).waitAsync;
+const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(
+      array: Int32Array,
+      index: number,
+      value: number,
+      timeoutMs: number,
+    ): { async: true; value: Promise<WaitResult> } | { async: false; value: WaitResult };
+  }
+).waitAsync;
 
 export class HeapMemory implements RingMemory {
   readonly buffer: SharedArrayBuffer;
@@ -169,8 +181,15 @@ export class HeapMemory implements RingMemory {
         const cancelled = new Promise<'cancelled'>((resolve) => (cancel = () => resolve('cancelled')));
         void Promise.race([settled, cancelled]).then((result) => {
           cancel = null;
-          callback(result === 'ok' ? FutexResult.WOKEN : result === 'not-equal' ? FutexResult.NOT_EQUAL
-            : result === 'timed-out' ? FutexResult.TIMED_OUT : FutexResult.CANCELLED);
+          callback(
+            result === 'ok'
+              ? FutexResult.WOKEN
+              : result === 'not-equal'
+                ? FutexResult.NOT_EQUAL
+                : result === 'timed-out'
+                  ? FutexResult.TIMED_OUT
+                  : FutexResult.CANCELLED,
+          );
         });
       },
       cancel: () => cancel?.(),

@@ -111,13 +111,22 @@ export function startFixture(script: string, args: unknown = {}): Child {
         listeners.delete(check);
         fn();
       };
-      const timer = setTimeout(() => finish(() => reject(new Error(
-        `no line starting ${JSON.stringify(prefix)} within ${timeoutMs} ms from ${describe()}`))), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          finish(() =>
+            reject(new Error(`no line starting ${JSON.stringify(prefix)} within ${timeoutMs} ms from ${describe()}`)),
+          ),
+        timeoutMs,
+      );
       const check = (): void => {
         const found = lines.find((l) => l.startsWith(prefix));
         if (found !== undefined) finish(() => resolve(found));
         else if (status !== null) {
-          finish(() => reject(new Error(`child exited (${JSON.stringify(status)}) before ${JSON.stringify(prefix)}: ${describe()}`)));
+          finish(() =>
+            reject(
+              new Error(`child exited (${JSON.stringify(status)}) before ${JSON.stringify(prefix)}: ${describe()}`),
+            ),
+          );
         }
       };
       listeners.add(check);
@@ -135,7 +144,10 @@ export function startFixture(script: string, args: unknown = {}): Child {
     exit(timeoutMs: number): Promise<ExitStatus> {
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`child did not exit within ${timeoutMs} ms: ${describe()}`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`child did not exit within ${timeoutMs} ms: ${describe()}`)),
+          timeoutMs,
+        );
       });
       return Promise.race([exited, deadline]).finally(() => clearTimeout(timer));
     },

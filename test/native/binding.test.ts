@@ -25,9 +25,33 @@ describe('binding()', () => {
     const native = binding();
     expect(binding()).toBe(native);
     expect(native.abiVersion).toBe(Number(ABI));
-    for (const fn of ['openFile', 'reopenFd', 'closeFd', 'fstat', 'allocate', 'truncate', 'unlinkFile', 'memfdCreate',
-      'sealSize', 'seals', 'map', 'unmap', 'socketPair', 'unixListen', 'unixAccept', 'unixConnect', 'sendFds', 'recvFds',
-      'tryLock', 'unlock', 'isLocked', 'futexWait', 'futexWake', 'futexWaitMode', 'FutexWaiter'] as const) {
+    for (const fn of [
+      'openFile',
+      'reopenFd',
+      'closeFd',
+      'fstat',
+      'allocate',
+      'truncate',
+      'unlinkFile',
+      'memfdCreate',
+      'sealSize',
+      'seals',
+      'map',
+      'unmap',
+      'socketPair',
+      'unixListen',
+      'unixAccept',
+      'unixConnect',
+      'sendFds',
+      'recvFds',
+      'tryLock',
+      'unlock',
+      'isLocked',
+      'futexWait',
+      'futexWake',
+      'futexWaitMode',
+      'FutexWaiter',
+    ] as const) {
       expect(typeof native[fn], fn).toBe('function');
     }
   });
@@ -115,12 +139,16 @@ describe('loadBinding', () => {
     const out = tempDir();
     const major = process.versions.node.split('.')[0];
     const printed = execFileSync(
-      process.execPath, [path.join(ROOT, 'scripts', 'prebuild.js'), '--out', out, '--lines', major], { cwd: out },
+      process.execPath,
+      [path.join(ROOT, 'scripts', 'prebuild.js'), '--out', out, '--lines', major],
+      { cwd: out },
     );
     const prebuilt = path.join(out, 'prebuilds', `linux-${process.arch}`, `shmring.abi${ABI}.node`);
     expect(printed.toString()).toMatch(
-      new RegExp(`^shmring: prebuilt addon for Node ${major} \\(ABI ${ABI}\\) ` +
-        `${path.relative(out, prebuilt).replace(/\./g, '\\.')} in \\d+\\.\\d s\n$`),
+      new RegExp(
+        `^shmring: prebuilt addon for Node ${major} \\(ABI ${ABI}\\) ` +
+          `${path.relative(out, prebuilt).replace(/\./g, '\\.')} in \\d+\\.\\d s\n$`,
+      ),
     );
     const native = loadBinding(['/nonexistent/shmring.node', prebuilt], out);
     expect(native.abiVersion).toBe(Number(ABI));
@@ -128,8 +156,11 @@ describe('loadBinding', () => {
   });
 
   it('scripts/prebuild.js refuses a Node line shmring does not support', () => {
-    const run = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'prebuild.js'), '--out', tempDir(), '--lines',
-      '21'], { encoding: 'utf8' });
+    const run = spawnSync(
+      process.execPath,
+      [path.join(ROOT, 'scripts', 'prebuild.js'), '--out', tempDir(), '--lines', '21'],
+      { encoding: 'utf8' },
+    );
     expect(run.status).toBe(1);
     expect(run.stderr).toBe('Node 21 is not a supported line: major=21 (supported: 20, 22, 24, 26)\n');
   });

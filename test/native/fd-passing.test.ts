@@ -80,7 +80,11 @@ describe('sendFds / recvFds', () => {
     const [a, b] = native.socketPair();
     closeLater(a, b);
     const child = spawnFixture('fd-receiver.js', ['inherit'], { stdio: ['ignore', 'pipe', 'pipe', b] });
-    native.sendFds(a, Buffer.from('three'), segments.map((s) => s.fd));
+    native.sendFds(
+      a,
+      Buffer.from('three'),
+      segments.map((s) => s.fd),
+    );
     expect(await child.line('received')).toBe('received 3 three');
     await child.line('wrote');
     expect(segments.map((s) => Atomics.load(new Int32Array(s.buffer), 0))).toEqual([100, 101, 102]);
@@ -92,7 +96,11 @@ describe('sendFds / recvFds', () => {
     const [a, b] = native.socketPair();
     closeLater(a, b);
     const before = openFdCount();
-    native.sendFds(a, Buffer.from('x'), segments.map((s) => s.fd));
+    native.sendFds(
+      a,
+      Buffer.from('x'),
+      segments.map((s) => s.fd),
+    );
     expect(thrown(() => native.recvFds(b, 64, 1, 1000))).toMatchObject({
       code: ErrorCode.FDS_TRUNCATED,
       message:

@@ -51,7 +51,12 @@ describe('native errors', () => {
 
   it('leave out path for calls without one', () => {
     const err = thrown(() => native.closeFd(1_000_000));
-    expect(err).toMatchObject({ message: 'EBADF: bad file descriptor, close', code: 'EBADF', errno: -9, syscall: 'close' });
+    expect(err).toMatchObject({
+      message: 'EBADF: bad file descriptor, close',
+      code: 'EBADF',
+      errno: -9,
+      syscall: 'close',
+    });
     expect(err).not.toHaveProperty('path');
   });
 });
@@ -170,6 +175,9 @@ describe('memfd', () => {
   });
 
   it('memfd_create errors carry the errno', () => {
-    expect(thrown(() => native.memfdCreate('x'.repeat(250)))).toMatchObject({ code: 'EINVAL', syscall: 'memfd_create' });
+    expect(thrown(() => native.memfdCreate('x'.repeat(250)))).toMatchObject({
+      code: 'EINVAL',
+      syscall: 'memfd_create',
+    });
   });
 });

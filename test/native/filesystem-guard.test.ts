@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../lib/errors';
 import {
-  checkDirectoryMode, checkFilesystem, HUGETLBFS_MAGIC, NETWORK_FILESYSTEMS, TMPFS_MAGIC,
+  checkDirectoryMode,
+  checkFilesystem,
+  HUGETLBFS_MAGIC,
+  NETWORK_FILESYSTEMS,
+  TMPFS_MAGIC,
 } from '../../lib/filesystem-guard';
 
 const EXT4 = 0xef53;
@@ -69,12 +73,15 @@ describe('checkDirectoryMode', () => {
 
   it('refuses a directory every user may write without the sticky bit, naming its mode', () => {
     for (const mode of [0o777, 0o773, 0o707, 0o2777]) {
-      expect(() => checkDirectoryMode(DIR | mode, '/srv/rings')).toThrow(expect.objectContaining({
-        code: ErrorCode.UNSAFE_DIRECTORY,
-        path: '/srv/rings',
-        message: expect.stringMatching(
-          new RegExp(`^/srv/rings is writable by every user without the sticky bit \\(mode 0o${mode.toString(8)}\\)`)),
-      }));
+      expect(() => checkDirectoryMode(DIR | mode, '/srv/rings')).toThrow(
+        expect.objectContaining({
+          code: ErrorCode.UNSAFE_DIRECTORY,
+          path: '/srv/rings',
+          message: expect.stringMatching(
+            new RegExp(`^/srv/rings is writable by every user without the sticky bit \\(mode 0o${mode.toString(8)}\\)`),
+          ),
+        }),
+      );
     }
   });
 

@@ -72,7 +72,11 @@ export function spawnFixture(
   const line = (prefix: string, timeoutMs = 10_000): Promise<string> =>
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new Error(`no line starting with ${JSON.stringify(prefix)} within ${timeoutMs} ms; got ${JSON.stringify(lines)}, stderr ${stderr.join('')}`));
+        reject(
+          new Error(
+            `no line starting with ${JSON.stringify(prefix)} within ${timeoutMs} ms; got ${JSON.stringify(lines)}, stderr ${stderr.join('')}`,
+          ),
+        );
       }, timeoutMs);
       const check = (): void => {
         const found = lines.find((l) => l.startsWith(prefix));
@@ -81,7 +85,11 @@ export function spawnFixture(
           resolve(found);
         } else if (exitedNow || child.exitCode !== null || child.signalCode !== null) {
           clearTimeout(timer);
-          reject(new Error(`child exited before printing ${JSON.stringify(prefix)}; got ${JSON.stringify(lines)}, stderr ${stderr.join('')}`));
+          reject(
+            new Error(
+              `child exited before printing ${JSON.stringify(prefix)}; got ${JSON.stringify(lines)}, stderr ${stderr.join('')}`,
+            ),
+          );
         } else {
           waiters.push(check);
         }
@@ -94,11 +102,16 @@ export function spawnFixture(
 }
 
 /** Resolves with the child's exit, or rejects (the child is then killed by afterEach) after `timeoutMs`. */
-export function exitWithin(child: Child, timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+export function exitWithin(
+  child: Child,
+  timeoutMs: number,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return Promise.race([
     child.exited,
     sleep(timeoutMs).then(() => {
-      throw new Error(`child did not exit within ${timeoutMs} ms; stdout ${JSON.stringify(child.lines)}, stderr ${child.stderr.join('')}`);
+      throw new Error(
+        `child did not exit within ${timeoutMs} ms; stdout ${JSON.stringify(child.lines)}, stderr ${child.stderr.join('')}`,
+      );
     }),
   ]);
 }

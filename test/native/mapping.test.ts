@@ -88,7 +88,8 @@ describe('mapAlias', () => {
       native.closeFd(fd);`;
     const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
     expect({ status: child.status, signal: child.signal, stdout: child.stdout }).toEqual({
-      status: 0, signal: null,
+      status: 0,
+      signal: null,
       stdout: `RangeError: length must be at most ${2 ** 32} bytes for an alias: length=${2 ** 32 + PAGE_SIZE}\n`,
     });
   });

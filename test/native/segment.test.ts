@@ -148,31 +148,34 @@ describe('Segment.create', () => {
     }
   });
 
-  it.skipIf(tiny.dir === null)(`reports a full tmpfs as ENOSPC at create time and removes the file ${tiny.reason}`, () => {
-    const dir = tiny.dir as string;
-    const fds = openFdCount();
-    const err = thrown(() => Segment.create('big', 32 * PAGE_SIZE, { dir }));
-    expect(err).toBeInstanceOf(Error);
-    expect(err).toMatchObject({
-      code: 'ENOSPC',
-      errno: -28,
-      syscall: 'posix_fallocate',
-      path: path.join(dir, 'big'),
-      dir,
-      bytesRequested: 131072,
-      bytesFree: 65536,
-      message:
-        `ENOSPC: no space left on device, posix_fallocate '${path.join(dir, 'big')}': the ring needs 131072 bytes ` +
-        `and ${dir} has 65536 bytes free (a container's /dev/shm is 64 MB unless raised with docker run --shm-size; ` +
-        'remove stale rings with removeStaleRings)',
-    });
-    expect((err.cause as Record<string, unknown>).message).toBe('ENOSPC: no space left on device, posix_fallocate');
-    expect(fs.readdirSync(dir)).toEqual([]);
-    expect(openFdCount()).toBe(fds);
-    const fits = Segment.create('fits', 8 * PAGE_SIZE, { dir });
-    fits.close();
-    Segment.unlink('fits', { dir });
-  });
+  it.skipIf(tiny.dir === null)(
+    `reports a full tmpfs as ENOSPC at create time and removes the file ${tiny.reason}`,
+    () => {
+      const dir = tiny.dir as string;
+      const fds = openFdCount();
+      const err = thrown(() => Segment.create('big', 32 * PAGE_SIZE, { dir }));
+      expect(err).toBeInstanceOf(Error);
+      expect(err).toMatchObject({
+        code: 'ENOSPC',
+        errno: -28,
+        syscall: 'posix_fallocate',
+        path: path.join(dir, 'big'),
+        dir,
+        bytesRequested: 131072,
+        bytesFree: 65536,
+        message:
+          `ENOSPC: no space left on device, posix_fallocate '${path.join(dir, 'big')}': the ring needs 131072 bytes ` +
+          `and ${dir} has 65536 bytes free (a container's /dev/shm is 64 MB unless raised with docker run --shm-size; ` +
+          'remove stale rings with removeStaleRings)',
+      });
+      expect((err.cause as Record<string, unknown>).message).toBe('ENOSPC: no space left on device, posix_fallocate');
+      expect(fs.readdirSync(dir)).toEqual([]);
+      expect(openFdCount()).toBe(fds);
+      const fits = Segment.create('fits', 8 * PAGE_SIZE, { dir });
+      fits.close();
+      Segment.unlink('fits', { dir });
+    },
+  );
 
   it.skipIf(tiny.dir === null)(`counts the bytes other files already hold as not free ${tiny.reason}`, () => {
     const dir = tiny.dir as string;

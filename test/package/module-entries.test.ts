@@ -49,8 +49,13 @@ describe('package entry points', () => {
         'defaultIsCjs: shmring === cjs, picked: [Publication === cjs.Publication, Subscription === cjs.Subscription, ' +
         'ErrorCode.CLOSED] }));',
     );
-    const result = JSON.parse(out) as { named: string[]; cjs: string[]; same: number; defaultIsCjs: boolean;
-      picked: unknown[] };
+    const result = JSON.parse(out) as {
+      named: string[];
+      cjs: string[];
+      same: number;
+      defaultIsCjs: boolean;
+      picked: unknown[];
+    };
     expect(result.named).toEqual(result.cjs);
     expect(result.named).toContain('Publication');
     expect(result.same).toBe(result.named.length);

@@ -62,14 +62,16 @@ describe('Publication.createAnonymous + serve / Subscription.connect', () => {
     pub.close();
     for (const child of children) {
       expect(await child.report<DoneReport>('done')).toEqual(
-        expect.objectContaining({ count, runs: [[1, 0, count - 1]], errors: [] }));
+        expect.objectContaining({ count, runs: [[1, 0, count - 1]], errors: [] }),
+      );
     }
     await server.close();
     expect(fs.existsSync(socketPath)).toBe(false);
 
     const created = [...new Set(fs.readdirSync('/dev/shm'))].filter((name) => !before.has(name));
     // Other test files may create rings meanwhile; none of the new files may come from this test's processes.
-    expect(ringFilesCreatedBy([process.pid, ...children.map((c) => c.pid)]).filter((n) => created.includes(n)))
-      .toEqual([]);
+    expect(ringFilesCreatedBy([process.pid, ...children.map((c) => c.pid)]).filter((n) => created.includes(n))).toEqual(
+      [],
+    );
   });
 });

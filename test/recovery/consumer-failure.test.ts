@@ -16,11 +16,23 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../lib/errors';
 import {
-  OfferResult, Publication, Subscription, ringInfo, type ReliablePublication, type ReliableSubscription,
+  OfferResult,
+  Publication,
+  Subscription,
+  ringInfo,
+  type ReliablePublication,
+  type ReliableSubscription,
 } from '../../lib/index';
 import * as L from '../../lib/layout';
 import {
-  closeAfterTest, messages, offerRange, sleep, startChild, uniqueName, waitFor, type DoneReport,
+  closeAfterTest,
+  messages,
+  offerRange,
+  sleep,
+  startChild,
+  uniqueName,
+  waitFor,
+  type DoneReport,
 } from './helpers';
 
 const SEED = 0xdead;
@@ -132,7 +144,8 @@ describe('ReliablePublication with a consumer stopped by SIGSTOP', () => {
     let next = 50;
     await offerRange(pub, SEED, 1, 0, next);
     await waitFor('both consumers to read everything', () =>
-      ringInfo(ring).consumers.every((c) => c.position === pub.position));
+      ringInfo(ring).consumers.every((c) => c.position === pub.position),
+    );
     staller.signal('SIGSTOP');
     // The keeper keeps up, then sits idle with nothing to read: it never blocks the producer.
     next = fillUntilBackPressured(pub, next);
@@ -181,20 +194,19 @@ describe('ReliablePublication with a consumer stopped by SIGSTOP', () => {
     expect(reported).toMatchObject({ code: 'ERR_SHMRING_EVICTED' });
   });
 
-  it('never evicts a consumer that was idle for longer than the timeout before the producer filled the ring',
-    async () => {
-      const ring = uniqueName('idle-kept');
-      const pub = closeAfterTest(Publication.create(ring, { capacity: CAPACITY, evictionTimeoutMs: 300 }));
-      const idle = consumerOf(ring, 'wait');
-      await idle.report('joined');
-      await sleep(3 * 300); // idle: nothing to read, so not blocking anything
-      // Now a burst of many ring's worth: the producer is back-pressured each time it laps the sleeping consumer.
-      const total = 2_000;
-      const backPressured = await offerRange(pub, SEED, 1, 0, total);
-      expect(backPressured).toBeGreaterThan(0);
-      pub.close();
-      const done = await idle.report<DoneReport>('done');
-      expect(done).toEqual(expect.objectContaining({ count: total, runs: [[1, 0, total - 1]], errors: [] }));
-      expect(pub.stats).toEqual({ reapedConsumers: 0, evictedConsumers: 0 });
-    });
+  it('never evicts a consumer that was idle for longer than the timeout before the producer filled the ring', async () => {
+    const ring = uniqueName('idle-kept');
+    const pub = closeAfterTest(Publication.create(ring, { capacity: CAPACITY, evictionTimeoutMs: 300 }));
+    const idle = consumerOf(ring, 'wait');
+    await idle.report('joined');
+    await sleep(3 * 300); // idle: nothing to read, so not blocking anything
+    // Now a burst of many ring's worth: the producer is back-pressured each time it laps the sleeping consumer.
+    const total = 2_000;
+    const backPressured = await offerRange(pub, SEED, 1, 0, total);
+    expect(backPressured).toBeGreaterThan(0);
+    pub.close();
+    const done = await idle.report<DoneReport>('done');
+    expect(done).toEqual(expect.objectContaining({ count: total, runs: [[1, 0, total - 1]], errors: [] }));
+    expect(pub.stats).toEqual({ reapedConsumers: 0, evictedConsumers: 0 });
+  });
 });

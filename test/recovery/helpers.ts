@@ -141,8 +141,10 @@ export function startChild(script: string, options: object, { ipc = false } = {}
           if (error !== null) reject(error);
           else resolve(found as T & Report);
         };
-        const timer = setTimeout(() => finish(new Error(`no '${event}' report within ${timeoutMs} ms; ${describe()}`)),
-          timeoutMs);
+        const timer = setTimeout(
+          () => finish(new Error(`no '${event}' report within ${timeoutMs} ms; ${describe()}`)),
+          timeoutMs,
+        );
         const check = (): void => {
           const found = reports.find((r) => r.event === event);
           if (found !== undefined) finish(null, found);
@@ -210,9 +212,13 @@ const FUTEX_WAITV_SYSCALL = 449; // the same number on every architecture
  * the process mapped the ring, plus WAKE_SEQUENCE_OFFSET.
  */
 export function sleepsInKernel(pid: number, ringPath: string): boolean {
-  const wakeWords = new Set(fs.readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')
-    .filter((line) => line.includes(ringPath))
-    .map((line) => BigInt(`0x${line.split('-')[0]}`) + BigInt(L.WAKE_SEQUENCE_OFFSET)));
+  const wakeWords = new Set(
+    fs
+      .readFileSync(`/proc/${pid}/maps`, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes(ringPath))
+      .map((line) => BigInt(`0x${line.split('-')[0]}`) + BigInt(L.WAKE_SEQUENCE_OFFSET)),
+  );
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
     let fields: string[];
     try {
@@ -244,7 +250,12 @@ export function recordWakes(pub: ReliablePublication): number[] {
  * consumers progress) until `deadlineMs`. Returns the number of BACK_PRESSURED results seen.
  */
 export async function offerRange(
-  pub: ReliablePublication, seed: number, tag: number, from: number, to: number, deadlineMs = 20_000,
+  pub: ReliablePublication,
+  seed: number,
+  tag: number,
+  from: number,
+  to: number,
+  deadlineMs = 20_000,
 ): Promise<number> {
   const deadline = Date.now() + deadlineMs;
   let backPressured = 0;

@@ -14,7 +14,14 @@
 import { describe, expect, it } from 'vitest';
 import { createRing, Publication } from '../../lib/index';
 import {
-  closeAfterTest, offerRange, ringWords, startChild, uniqueName, waitFor, type DoneReport, type Report,
+  closeAfterTest,
+  offerRange,
+  ringWords,
+  startChild,
+  uniqueName,
+  waitFor,
+  type DoneReport,
+  type Report,
 } from './helpers';
 
 const SEED = 0x1d1e;
@@ -32,7 +39,8 @@ function share(cpu: CpuReport): number {
 
 async function measureIdle(ring: string): Promise<CpuReport[]> {
   const children = ['wait', 'iterate'].map((style) =>
-    startChild('waiter.js', { scenario: 'idle-cpu', ring, style, durationMs: IDLE_MS }));
+    startChild('waiter.js', { scenario: 'idle-cpu', ring, style, durationMs: IDLE_MS }),
+  );
   return Promise.all(children.map((child) => child.report<CpuReport>('cpu', IDLE_MS + 10_000)));
 }
 

@@ -11,7 +11,14 @@
 import { describe, expect, it } from 'vitest';
 import { Publication, ringInfo, Subscription, type ReliableSubscription } from '../../lib/index';
 import {
-  closeAfterTest, messages, offerRange, startChild, uniqueName, waitFor, type Child, type DoneReport,
+  closeAfterTest,
+  messages,
+  offerRange,
+  startChild,
+  uniqueName,
+  waitFor,
+  type Child,
+  type DoneReport,
 } from './helpers';
 
 const SEED = 0x7a4e;
@@ -39,10 +46,21 @@ function localConsumer(ring: string) {
 /** Starts the first producer and both consumers; the producer commits COMMITTED messages, then does `then`. */
 async function crashScenario(tag: string, then: 'claim' | 'batch') {
   const ring = uniqueName(tag);
-  const producer = startChild('producer.js', {
-    ring, create: true, capacity: CAPACITY, seed: SEED, tag: 1, count: COMMITTED, then,
-    claimLength: 100, batchCount: 10,
-  }, { ipc: true });
+  const producer = startChild(
+    'producer.js',
+    {
+      ring,
+      create: true,
+      capacity: CAPACITY,
+      seed: SEED,
+      tag: 1,
+      count: COMMITTED,
+      then,
+      claimLength: 100,
+      batchCount: 10,
+    },
+    { ipc: true },
+  );
   await producer.report('ready');
   const iterating: Child = startChild('consumer.js', { ring, seed: SEED, style: 'iterate', deadlineMs: 40_000 });
   await iterating.report('joined');
@@ -54,9 +72,7 @@ async function crashScenario(tag: string, then: 'claim' | 'batch') {
 }
 
 /** Kills the producer, checks that everyone sees it dead, takes over, publishes AFTER_TAKEOVER more, closes. */
-async function killAndTakeOver(
-  ring: string, producer: Child, local: ReturnType<typeof localConsumer>,
-): Promise<void> {
+async function killAndTakeOver(ring: string, producer: Child, local: ReturnType<typeof localConsumer>): Promise<void> {
   expect(local.sub.producerAlive).toBe(true);
   producer.signal('SIGKILL');
   expect(await producer.exitWithin(5_000)).toEqual({ code: null, signal: 'SIGKILL' });
@@ -79,20 +95,22 @@ async function killAndTakeOver(
 
 const expected = {
   count: COMMITTED + AFTER_TAKEOVER,
-  runs: [[1, 0, COMMITTED - 1], [2, 0, AFTER_TAKEOVER - 1]],
+  runs: [
+    [1, 0, COMMITTED - 1],
+    [2, 0, AFTER_TAKEOVER - 1],
+  ],
   errors: [],
 };
 
 describe('Publication.attach after the producer was killed', () => {
-  it('takes over from a producer killed mid-claim: committed messages stay, the half-written claim never shows',
-    async () => {
-      const { ring, producer, iterating, local } = await crashScenario('crash-claim', 'claim');
-      const claimed = await producer.report<{ position: number; length: number }>('claimed');
-      expect(claimed.length).toBe(100);
-      await killAndTakeOver(ring, producer, local);
-      expect(local.verifier.summary()).toEqual(expected);
-      expect(await iterating.report<DoneReport>('done', 20_000)).toEqual(expect.objectContaining(expected));
-    });
+  it('takes over from a producer killed mid-claim: committed messages stay, the half-written claim never shows', async () => {
+    const { ring, producer, iterating, local } = await crashScenario('crash-claim', 'claim');
+    const claimed = await producer.report<{ position: number; length: number }>('claimed');
+    expect(claimed.length).toBe(100);
+    await killAndTakeOver(ring, producer, local);
+    expect(local.verifier.summary()).toEqual(expected);
+    expect(await iterating.report<DoneReport>('done', 20_000)).toEqual(expect.objectContaining(expected));
+  });
 
   it('takes over from a producer killed mid-batch: none of the open batch is ever visible', async () => {
     const { ring, producer, iterating, local } = await crashScenario('crash-batch', 'batch');

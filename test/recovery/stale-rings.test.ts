@@ -21,16 +21,33 @@ describe('listRings / removeStaleRings', () => {
     const dir = privateShmDir('stale');
     const capacity = 4096;
 
-    const liveProducer = startChild('producer.js', { ring: 'live-producer', dir, create: true, capacity, seed: 1,
-      tag: 1, count: 0, then: 'hold' });
+    const liveProducer = startChild('producer.js', {
+      ring: 'live-producer',
+      dir,
+      create: true,
+      capacity,
+      seed: 1,
+      tag: 1,
+      count: 0,
+      then: 'hold',
+    });
     await liveProducer.report('holding');
 
     createRing('live-consumer', { dir, capacity });
     const liveConsumer = startChild('consumer.js', { ring: 'live-consumer', dir, seed: 1, style: 'idle' });
     await liveConsumer.report('joined');
 
-    const killed = startChild('producer.js', { ring: 'killed-producer', dir, create: true, mode: 'broadcast',
-      capacity, seed: 1, tag: 1, count: 0, then: 'hold' });
+    const killed = startChild('producer.js', {
+      ring: 'killed-producer',
+      dir,
+      create: true,
+      mode: 'broadcast',
+      capacity,
+      seed: 1,
+      tag: 1,
+      count: 0,
+      then: 'hold',
+    });
     await killed.report('holding');
     killed.signal('SIGKILL');
     await killed.exitWithin(5_000);
@@ -38,7 +55,10 @@ describe('listRings / removeStaleRings', () => {
     Publication.create('closed-cleanly', { dir, capacity }).close();
 
     const random = prng(0xf0e1);
-    fs.writeFileSync(path.join(dir, 'foreign-random'), Uint8Array.from({ length: 8192 }, () => random() & 0xff));
+    fs.writeFileSync(
+      path.join(dir, 'foreign-random'),
+      Uint8Array.from({ length: 8192 }, () => random() & 0xff),
+    );
     fs.writeFileSync(path.join(dir, 'foreign-empty'), '');
     fs.writeFileSync(path.join(dir, 'foreign-short'), 'SHMR'); // the magic alone, in a too-short file
     // A page that starts like a ring of an unknown major version: listed with an error, never removed.
@@ -47,13 +67,25 @@ describe('listRings / removeStaleRings', () => {
     lookalike.writeUInt32LE((L.VERSION_MAJOR + 1) << 16, L.VERSION_OFFSET);
     fs.writeFileSync(path.join(dir, 'foreign-lookalike'), lookalike);
 
-    const listing = listRings({ dir }).map(({ name, mode, producerAlive, stale, error }) =>
-      ({ name, mode, producerAlive, stale, error }));
+    const listing = listRings({ dir }).map(({ name, mode, producerAlive, stale, error }) => ({
+      name,
+      mode,
+      producerAlive,
+      stale,
+      error,
+    }));
     listing.sort((a, b) => a.name.localeCompare(b.name));
     expect(listing).toEqual([
       { name: 'closed-cleanly', mode: 'reliable', producerAlive: false, stale: true, error: undefined },
-      { name: 'foreign-lookalike', mode: null, producerAlive: false, stale: false, error: expect.stringContaining(
-        `incompatible ring layout: app=${L.VERSION_MAJOR}.${L.VERSION_MINOR} file=${L.VERSION_MAJOR + 1}.0`) },
+      {
+        name: 'foreign-lookalike',
+        mode: null,
+        producerAlive: false,
+        stale: false,
+        error: expect.stringContaining(
+          `incompatible ring layout: app=${L.VERSION_MAJOR}.${L.VERSION_MINOR} file=${L.VERSION_MAJOR + 1}.0`,
+        ),
+      },
       { name: 'killed-producer', mode: 'broadcast', producerAlive: false, stale: true, error: undefined },
       { name: 'live-consumer', mode: 'reliable', producerAlive: false, stale: false, error: undefined },
       { name: 'live-producer', mode: 'reliable', producerAlive: true, stale: false, error: undefined },
@@ -61,8 +93,14 @@ describe('listRings / removeStaleRings', () => {
 
     expect(removeStaleRings({ dir, olderThanMs: 60_000 })).toEqual([]);
     expect(removeStaleRings({ dir }).sort()).toEqual(['closed-cleanly', 'killed-producer']);
-    expect(fs.readdirSync(dir).sort()).toEqual(
-      ['foreign-empty', 'foreign-lookalike', 'foreign-random', 'foreign-short', 'live-consumer', 'live-producer']);
+    expect(fs.readdirSync(dir).sort()).toEqual([
+      'foreign-empty',
+      'foreign-lookalike',
+      'foreign-random',
+      'foreign-short',
+      'live-consumer',
+      'live-producer',
+    ]);
     // Both live users still hold their rings.
     expect(await liveProducer.aliveAfter(0)).toBe(true);
     expect(await liveConsumer.aliveAfter(0)).toBe(true);

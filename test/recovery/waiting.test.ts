@@ -18,7 +18,15 @@ import { describe, expect, it } from 'vitest';
 import { FutexResult } from '../../lib/binding';
 import { Publication } from '../../lib/index';
 import {
-  closeAfterTest, messages, recordWakes, ringWords, sleepsInKernel, startChild, uniqueName, waitFor, type Child,
+  closeAfterTest,
+  messages,
+  recordWakes,
+  ringWords,
+  sleepsInKernel,
+  startChild,
+  uniqueName,
+  waitFor,
+  type Child,
   type DoneReport,
 } from './helpers';
 
@@ -41,8 +49,10 @@ function producer(tag: string) {
 
 /** Waits until `child` sleeps in the kernel on the ring (its mark in the tail slot), then offers one message. */
 async function offerToSleeper({ ring, pub, words }: ReturnType<typeof producer>, child: Child): Promise<void> {
-  await waitFor('the child to sleep on the futex', () =>
-    words.tailWord() === -1 && sleepsInKernel(child.pid, `/dev/shm/${ring}`));
+  await waitFor(
+    'the child to sleep on the futex',
+    () => words.tailWord() === -1 && sleepsInKernel(child.pid, `/dev/shm/${ring}`),
+  );
   const before = words.wakeSequence();
   expect(pub.offer(messages.makeMessage(SEED, 1, 0))).toBeGreaterThan(0);
   expect(words.wakeSequence()).toBe(before + 1);
@@ -84,24 +94,28 @@ describe('ReliableSubscription#wait across processes', () => {
     expect(await child.exitWithin(5_000)).toEqual({ code: 0, signal: null });
   });
 
-  it.each(['idle', 'idle-after-wait'])('lets a process whose only pending thing is an open subscription exit (%s)',
+  it.each(['idle', 'idle-after-wait'])(
+    'lets a process whose only pending thing is an open subscription exit (%s)',
     async (scenario) => {
       const { ring } = producer(scenario);
       const child = startChild('waiter.js', { scenario, ring });
       await child.report('ready');
       expect(await child.exitWithin(5_000)).toEqual({ code: 0, signal: null });
-    });
+    },
+  );
 
-  it.each(['unref-before', 'unref-after'])('lets a process exit with a pending wait if keepsProcessAlive = false (%s)',
+  it.each(['unref-before', 'unref-after'])(
+    'lets a process exit with a pending wait if keepsProcessAlive = false (%s)',
     async (scenario) => {
       const { ring } = producer(scenario);
       const child = startChild('waiter.js', { scenario, ring });
       await child.report('waiting');
       expect(await child.exitWithin(5_000)).toEqual({ code: 0, signal: null });
       expect(child.reports.map((r) => r.event)).toEqual(['started', 'waiting', 'exit']);
-    });
+    },
+  );
 
-  it('keeps a process alive while a ref\'d wait is pending, until a message arrives', async () => {
+  it("keeps a process alive while a ref'd wait is pending, until a message arrives", async () => {
     const ring = producer('pending');
     const child = startChild('waiter.js', { scenario: 'pending', ring: ring.ring, seed: SEED });
     await child.report('waiting');
@@ -116,7 +130,8 @@ describe('ReliableSubscription#wait across processes', () => {
 });
 
 describe('ReliableSubscription#waitSync across processes', () => {
-  it.each(['sync-worker', 'sync-main'])('blocks until a producer in another process publishes (%s)',
+  it.each(['sync-worker', 'sync-main'])(
+    'blocks until a producer in another process publishes (%s)',
     async (scenario) => {
       const ring = producer(scenario);
       const child = startChild('waiter.js', { scenario, ring: ring.ring, seed: SEED, timeoutMs: 20_000 });
@@ -129,9 +144,11 @@ describe('ReliableSubscription#waitSync across processes', () => {
       // In a worker, the child's main thread kept running while the worker was blocked.
       if (scenario === 'sync-worker') expect(woke.ticks).toBeGreaterThan(0);
       else expect(await child.exitWithin(5_000)).toEqual({ code: 0, signal: null });
-    });
+    },
+  );
 
-  it.each(['sync-worker', 'sync-main'])('returns false when nothing arrives before the timeout (%s)',
+  it.each(['sync-worker', 'sync-main'])(
+    'returns false when nothing arrives before the timeout (%s)',
     async (scenario) => {
       const { ring } = producer(`${scenario}-timeout`);
       const child = startChild('waiter.js', { scenario, ring, seed: SEED, timeoutMs: 200 });
@@ -140,7 +157,8 @@ describe('ReliableSubscription#waitSync across processes', () => {
       expect(woke.elapsedMs).toBeGreaterThanOrEqual(199); // a lower bound only: the timeout is honoured, not cut short
       expect(woke.futex).not.toContain(FutexResult.WOKEN);
       if (scenario === 'sync-main') expect(await child.exitWithin(5_000)).toEqual({ code: 0, signal: null });
-    });
+    },
+  );
 
   // Known bug (native/, see the recovery report): the addon is dlclose()d when the worker's environment is freed,
   // but V8 frees the worker's SharedArrayBuffers (calling the addon's munmap deleter) later, at isolate teardown:

@@ -110,12 +110,24 @@ describe('BroadcastPublication#offer', () => {
     ring.setDataWord(32, CANARY); // whatever an earlier lap left there
     const trailer = ring.dataOffset + CAPACITY;
     const latestAt = (): bigint => new BigInt64Array(ring.buffer)[(trailer + L.LATEST_COUNTER_OFFSET) / 8];
-    const stores: Array<{ counter: number; value: unknown; length: number; type: number; payload: Uint8Array;
-      latest: bigint; }> = [];
+    const stores: Array<{
+      counter: number;
+      value: unknown;
+      length: number;
+      type: number;
+      payload: Uint8Array;
+      latest: bigint;
+    }> = [];
     const log = recordAtomics(ring.buffer, (access) => {
       if (access.byteOffset >= trailer) {
-        stores.push({ counter: access.byteOffset - trailer, value: access.value, length: ring.lengthAt(32),
-          type: ring.typeWordAt(32), payload: ring.payloadAt(32, 20), latest: latestAt() });
+        stores.push({
+          counter: access.byteOffset - trailer,
+          value: access.value,
+          length: ring.lengthAt(32),
+          type: ring.typeWordAt(32),
+          payload: ring.payloadAt(32, 20),
+          latest: latestAt(),
+        });
       }
     });
     expect(pub.offer(message(1, 20), 3)).toBe(64);
@@ -134,7 +146,7 @@ describe('BroadcastPublication#offer', () => {
     expect(log.within(ring.dataOffset, trailer)).toEqual([]);
   });
 
-  it('keeps the trailer counters: tail-intent and tail at the end, latest at the last record\'s start', () => {
+  it("keeps the trailer counters: tail-intent and tail at the end, latest at the last record's start", () => {
     const ring = broadcastRing();
     const pub = transmitterOn(ring);
     expect(counters(ring)).toEqual({ tailIntent: 0n, tail: 0n, latest: 0n });
@@ -148,8 +160,11 @@ describe('BroadcastPublication#offer', () => {
     expect(ring.payloadAt(32, 10)).toEqual(message(2, 10));
     expect(ring.typeWordAt(32)).toBe(9);
     // The reserved rest of the trailer stays zero.
-    expect(ring.u8.subarray(ring.dataOffset + CAPACITY + 24, ring.dataOffset + CAPACITY + L.BROADCAST_TRAILER_LENGTH)
-      .every((b) => b === 0)).toBe(true);
+    expect(
+      ring.u8
+        .subarray(ring.dataOffset + CAPACITY + 24, ring.dataOffset + CAPACITY + L.BROADCAST_TRAILER_LENGTH)
+        .every((b) => b === 0),
+    ).toBe(true);
   });
 
   it('pads to the end of the ring when a record would wrap; tail-intent covers padding and record', () => {
@@ -169,15 +184,18 @@ describe('BroadcastPublication#offer', () => {
     expect(ring.lengthAt(CAPACITY - 16)).toBe(16);
     expect(ring.typeWordAt(CAPACITY - 16)).toBe(L.BROADCAST_PADDING_TYPE);
     expect(ring.lengthAt(0)).toBe(28);
-    expect(counters(ring)).toEqual({ tailIntent: BigInt(CAPACITY + 32), tail: BigInt(CAPACITY + 32),
-      latest: BigInt(CAPACITY) });
+    expect(counters(ring)).toEqual({
+      tailIntent: BigInt(CAPACITY + 32),
+      tail: BigInt(CAPACITY + 32),
+      latest: BigInt(CAPACITY),
+    });
   });
 
   it('never waits for receivers: it laps them', () => {
     const ring = broadcastRing();
     const sub = receiverOn(ring);
     const pub = transmitterOn(ring);
-    for (let i = 0; i < 10 * CAPACITY / 64; i++) expect(pub.offer(message(i))).toBe((i + 1) * 64);
+    for (let i = 0; i < (10 * CAPACITY) / 64; i++) expect(pub.offer(message(i))).toBe((i + 1) * 64);
     expect(sub.position).toBe(0);
   });
 
@@ -185,14 +203,17 @@ describe('BroadcastPublication#offer', () => {
     const ring = broadcastRing();
     const pub = transmitterOn(ring);
     expect(pub.maxMessageLength).toBe(MAX_MESSAGE);
-    expect(() => pub.offer(new Uint8Array(MAX_MESSAGE + 1))).toThrow(new RangeError(
-      `length must be at most maxMessageLength=${MAX_MESSAGE} (broadcast rings do not fragment): length=${MAX_MESSAGE + 1}`));
+    expect(() => pub.offer(new Uint8Array(MAX_MESSAGE + 1))).toThrow(
+      new RangeError(
+        `length must be at most maxMessageLength=${MAX_MESSAGE} (broadcast rings do not fragment): length=${MAX_MESSAGE + 1}`,
+      ),
+    );
     expect(() => pub.offerParts([new Uint8Array(MAX_MESSAGE), new Uint8Array(1)])).toThrow(RangeError);
     expect(pub.position).toBe(0);
     expect(pub.offer(new Uint8Array(MAX_MESSAGE))).toBe(recordLength(MAX_MESSAGE));
   });
 
-  it('refuses type ids outside [1, 2^31 - 1] (Agrona\'s msgTypeId >= 1) with a RangeError', () => {
+  it("refuses type ids outside [1, 2^31 - 1] (Agrona's msgTypeId >= 1) with a RangeError", () => {
     const ring = broadcastRing();
     const pub = transmitterOn(ring);
     for (const typeId of [0, -1, 2 ** 31, 1.5, Number.NaN]) {
@@ -260,7 +281,7 @@ describe('BroadcastPublication#beginBatch and #commitBatch', () => {
 });
 
 describe('BroadcastSubscription#poll', () => {
-  it('starts at latest (and receives the latest record, as Agrona does); \'earliest\' at 0 before the ring wraps', () => {
+  it("starts at latest (and receives the latest record, as Agrona does); 'earliest' at 0 before the ring wraps", () => {
     const ring = broadcastRing();
     const pub = transmitterOn(ring);
     for (let i = 0; i < 3; i++) pub.offer(message(i));
@@ -283,7 +304,7 @@ describe('BroadcastSubscription#poll', () => {
     const calls: Array<[boolean, number, number, number]> = [];
     const seqs: number[] = [];
     for (let i = 0; i < 100; i++) {
-      pub.offer(message(i, 8 + (i * 37) % 200), 1 + i);
+      pub.offer(message(i, 8 + ((i * 37) % 200)), 1 + i);
       sub.poll((buffer, offset, length, typeId) => {
         calls.push([buffer.buffer === ring.buffer, offset, length, typeId]);
         seqs.push(checkedSeq(buffer.slice(offset, offset + length)));
@@ -317,12 +338,16 @@ describe('BroadcastSubscription#poll', () => {
     let sent = 3;
     let injected = 0;
     // The receiver loads tail-intent only to validate a record it has just copied: that is when we lap it.
-    const log = recordAtomics(ring.buffer, (access) => {
-      if (access.byteOffset === tailIntentHigh && injected === 0) {
-        injected++;
-        for (const end = sent + CAPACITY / 64; sent < end; sent++) pub.offer(message(sent));
-      }
-    }, ['load']);
+    const log = recordAtomics(
+      ring.buffer,
+      (access) => {
+        if (access.byteOffset === tailIntentHigh && injected === 0) {
+          injected++;
+          for (const end = sent + CAPACITY / 64; sent < end; sent++) pub.offer(message(sent));
+        }
+      },
+      ['load'],
+    );
     const seqs: number[] = [];
     const handler = (buffer: Uint8Array, offset: number, length: number): void => {
       seqs.push(checkedSeq(buffer.slice(offset, offset + length)));
@@ -344,13 +369,17 @@ describe('BroadcastSubscription#poll', () => {
     const tailHigh = ring.dataOffset + CAPACITY + L.TAIL_COUNTER_OFFSET + 4;
     let sent = 3;
     let injected = false;
-    const log = recordAtomics(ring.buffer, (access) => {
-      if (access.byteOffset === tailHigh && !injected) {
-        injected = true;
-        // Overwrite slot 0 with a record of another length and seq (a new lap's record at the same index).
-        for (const end = sent + CAPACITY / 64; sent < end; sent++) pub.offer(message(sent, sent === 64 ? 100 : 56));
-      }
-    }, ['load']);
+    const log = recordAtomics(
+      ring.buffer,
+      (access) => {
+        if (access.byteOffset === tailHigh && !injected) {
+          injected = true;
+          // Overwrite slot 0 with a record of another length and seq (a new lap's record at the same index).
+          for (const end = sent + CAPACITY / 64; sent < end; sent++) pub.offer(message(sent, sent === 64 ? 100 : 56));
+        }
+      },
+      ['load'],
+    );
     const seqs: number[] = [];
     const handler = (buffer: Uint8Array, offset: number, length: number): void => {
       seqs.push(checkedSeq(buffer.slice(offset, offset + length)));
@@ -391,7 +420,8 @@ describe('BroadcastSubscription#poll', () => {
   });
 
   it('refuses an impossible header that was not overwritten (ERR_SHMRING_CORRUPT) and reads nothing past the ring', () => {
-    const cases: Array<[string, number, number, number]> = [ // what, at, length, type
+    const cases: Array<[string, number, number, number]> = [
+      // what, at, length, type
       ['too short', 0, 4, 1],
       ['negative', 0, -8, 1],
       ['past the end', CAPACITY - 16, 24, 1],
@@ -411,8 +441,11 @@ describe('BroadcastSubscription#poll', () => {
       const sub = receiverOn(ring, 'latest');
       expect(sub.position, what).toBe(at);
       let delivered = 0;
-      expectShmringError(() => sub.poll(() => delivered++), ErrorCode.CORRUPT,
-        `ring is corrupt: broadcast record length=${length}`);
+      expectShmringError(
+        () => sub.poll(() => delivered++),
+        ErrorCode.CORRUPT,
+        `ring is corrupt: broadcast record length=${length}`,
+      );
       expect(delivered, what).toBe(0);
       expect(sub.lappedCount, what).toBe(0);
     }
@@ -424,7 +457,11 @@ describe('BroadcastSubscription#poll', () => {
     const pub = transmitterOn(ring);
     for (let i = 0; i < 70; i++) pub.offer(message(i));
     ring.setCounter(L.LATEST_COUNTER_OFFSET, 0);
-    expectShmringError(() => sub.poll(() => undefined), ErrorCode.CORRUPT, 'ring is corrupt: broadcast latest counter=0');
+    expectShmringError(
+      () => sub.poll(() => undefined),
+      ErrorCode.CORRUPT,
+      'ring is corrupt: broadcast latest counter=0',
+    );
   });
 
   it('returns within its budget however often a hostile ring makes it resynchronise', () => {
@@ -435,9 +472,14 @@ describe('BroadcastSubscription#poll', () => {
     ring.setCounter(L.TAIL_INTENT_COUNTER_OFFSET, 1e12);
     for (let index = 0; index < CAPACITY; index += 8) ring.setDataWord(index, 4);
     const latestHigh = ring.dataOffset + CAPACITY + L.LATEST_COUNTER_OFFSET + 4;
-    const log = recordAtomics(ring.buffer, (access) => {
-      if (access.byteOffset === latestHigh) ring.setCounter(L.LATEST_COUNTER_OFFSET, ring.counter(L.LATEST_COUNTER_OFFSET) + 8);
-    }, ['load']);
+    const log = recordAtomics(
+      ring.buffer,
+      (access) => {
+        if (access.byteOffset === latestHigh)
+          ring.setCounter(L.LATEST_COUNTER_OFFSET, ring.counter(L.LATEST_COUNTER_OFFSET) + 8);
+      },
+      ['load'],
+    );
     const limit = 10;
     expect(sub.poll(() => undefined, limit)).toBe(0);
     log.restore();

@@ -10,13 +10,25 @@ import path from 'path';
 import { Worker } from 'worker_threads';
 import { describe, expect, it } from 'vitest';
 import {
-  Publication, Subscription, createRing, listRings, removeStaleRings, ringInfo, unlinkRing,
+  Publication,
+  Subscription,
+  createRing,
+  listRings,
+  removeStaleRings,
+  ringInfo,
+  unlinkRing,
   type ReliableSubscription,
 } from '../../lib/index';
 import { ErrorCode } from '../../lib/errors';
 import * as L from '../../lib/layout';
 import {
-  DIST_INDEX, SHM_DIR, closeAfterTest, pokeInt32, privateShmDir, startFixture, uniqueRingName,
+  DIST_INDEX,
+  SHM_DIR,
+  closeAfterTest,
+  pokeInt32,
+  privateShmDir,
+  startFixture,
+  uniqueRingName,
 } from '../helpers/ring-env';
 
 function pathOf(name: string, dir = SHM_DIR): string {
@@ -81,7 +93,7 @@ describe('Publication.create', () => {
   });
 
   it.each([
-    [{ mode: 'lossy' }, TypeError, 'mode must be \'reliable\' or \'broadcast\': mode=lossy'],
+    [{ mode: 'lossy' }, TypeError, "mode must be 'reliable' or 'broadcast': mode=lossy"],
     [{ capacity: 1000 }, RangeError, 'capacity must be in [4096, 1073741824]: capacity=1000'],
     [{ capacity: 2 ** 31 }, RangeError, 'capacity must be in [4096, 1073741824]: capacity=2147483648'],
     [{ capacity: 12288 }, RangeError, 'capacity must be a power of two: capacity=12288'],
@@ -89,15 +101,28 @@ describe('Publication.create', () => {
     [{ capacity: '4096' }, TypeError, 'capacity must be an integer: capacity=4096'],
     [{ maxConsumers: 0 }, RangeError, 'maxConsumers must be in [1, 1024]: maxConsumers=0'],
     [{ maxConsumers: 1025 }, RangeError, 'maxConsumers must be in [1, 1024]: maxConsumers=1025'],
-    [{ capacity: 4096, maxMessageLength: 513 }, RangeError, 'maxMessageLength must be in [1, 512]: maxMessageLength=513'],
+    [
+      { capacity: 4096, maxMessageLength: 513 },
+      RangeError,
+      'maxMessageLength must be in [1, 512]: maxMessageLength=513',
+    ],
     [{ capacity: 4096, maxMessageLength: 0 }, RangeError, 'maxMessageLength must be in [1, 512]: maxMessageLength=0'],
     [{ capacity: 4096, maxFramePayload: 0 }, RangeError, 'maxFramePayload must be in [1, 512]: maxFramePayload=0'],
-    [{ capacity: 4096, maxMessageLength: 100, maxFramePayload: 101 }, RangeError,
-      'maxFramePayload must be in [1, 100]: maxFramePayload=101'],
-    [{ capacity: 4096, mode: 'broadcast', maxMessageLength: 100 }, RangeError,
-      'broadcast rings carry messages up to capacity/8=512: maxMessageLength=100'],
-    [{ capacity: 4096, mode: 'broadcast', maxFramePayload: 100 }, RangeError,
-      'broadcast rings do not fragment: maxFramePayload=100'],
+    [
+      { capacity: 4096, maxMessageLength: 100, maxFramePayload: 101 },
+      RangeError,
+      'maxFramePayload must be in [1, 100]: maxFramePayload=101',
+    ],
+    [
+      { capacity: 4096, mode: 'broadcast', maxMessageLength: 100 },
+      RangeError,
+      'broadcast rings carry messages up to capacity/8=512: maxMessageLength=100',
+    ],
+    [
+      { capacity: 4096, mode: 'broadcast', maxFramePayload: 100 },
+      RangeError,
+      'broadcast rings do not fragment: maxFramePayload=100',
+    ],
     [{ capacity: 4096, fileMode: 0o10000 }, RangeError, 'mode must be an integer from 0 to 0o7777: mode=4096'],
   ])('refuses %j with a %o naming the value, and creates no file', (options, type, message) => {
     const name = uniqueRingName('options');
@@ -143,10 +168,21 @@ describe('ringInfo', () => {
     a.poll(() => undefined);
     const info = ringInfo(name);
     expect(info).toEqual({
-      mode: 'reliable', capacity: 8192, maxMessageLength: 1024, maxFramePayload: 100, maxConsumers: 3,
-      dataOffset: L.dataOffsetFor(3), fileLength: L.fileLengthFor(L.MODE_RELIABLE, 8192, 3),
-      createdAt: info.createdAt, creatorPid: process.pid, version: `${L.VERSION_MAJOR}.${L.VERSION_MINOR}`,
-      path: pathOf(name), producerAlive: true, producerState: 'active', producerPid: process.pid, producerEpoch: 1,
+      mode: 'reliable',
+      capacity: 8192,
+      maxMessageLength: 1024,
+      maxFramePayload: 100,
+      maxConsumers: 3,
+      dataOffset: L.dataOffsetFor(3),
+      fileLength: L.fileLengthFor(L.MODE_RELIABLE, 8192, 3),
+      createdAt: info.createdAt,
+      creatorPid: process.pid,
+      version: `${L.VERSION_MAJOR}.${L.VERSION_MINOR}`,
+      path: pathOf(name),
+      producerAlive: true,
+      producerState: 'active',
+      producerPid: process.pid,
+      producerEpoch: 1,
       producerPosition: 0, // the checkpoint: published at the first limit refresh
       consumers: [
         { slot: 0, state: 'active', alive: true, position: 48, pid: process.pid },
@@ -157,17 +193,26 @@ describe('ringInfo', () => {
     expect(info.createdAt).toBeLessThanOrEqual(Date.now());
     b.close();
     pub.close();
-    expect(ringInfo(name)).toMatchObject({ producerAlive: false, producerState: 'closed', producerPosition: 48,
-      consumers: [{ slot: 0, state: 'active', alive: true, position: 48, pid: process.pid }] });
+    expect(ringInfo(name)).toMatchObject({
+      producerAlive: false,
+      producerState: 'closed',
+      producerPosition: 48,
+      consumers: [{ slot: 0, state: 'active', alive: true, position: 48, pid: process.pid }],
+    });
   });
 
-  it('reports a broadcast ring\'s tail counter as the producer position', () => {
+  it("reports a broadcast ring's tail counter as the producer position", () => {
     const name = uniqueRingName('info-broadcast');
     const pub = closeAfterTest(Publication.create(name, { mode: 'broadcast', capacity: 4096 }));
     pub.offer(new Uint8Array(20));
-    expect(ringInfo(name)).toMatchObject({ mode: 'broadcast', maxMessageLength: 512, maxFramePayload: 512,
-      fileLength: L.fileLengthFor(L.MODE_BROADCAST, 4096, L.DEFAULT_MAX_CONSUMERS), producerPosition: 32,
-      consumers: [] });
+    expect(ringInfo(name)).toMatchObject({
+      mode: 'broadcast',
+      maxMessageLength: 512,
+      maxFramePayload: 512,
+      fileLength: L.fileLengthFor(L.MODE_BROADCAST, 4096, L.DEFAULT_MAX_CONSUMERS),
+      producerPosition: 32,
+      consumers: [],
+    });
   });
 });
 
@@ -175,8 +220,13 @@ describe('createRing and Publication.attach', () => {
   it('creates a ring with no producer; attach makes one, and another after a clean close', () => {
     const name = uniqueRingName('attach');
     const info = createRing(name, { capacity: 4096 });
-    expect(info).toMatchObject({ producerAlive: false, producerState: 'none', producerEpoch: 0, producerPid: 0,
-      path: pathOf(name) });
+    expect(info).toMatchObject({
+      producerAlive: false,
+      producerState: 'none',
+      producerEpoch: 0,
+      producerPid: 0,
+      path: pathOf(name),
+    });
     expect(fs.statSync(pathOf(name)).mode & 0o777).toBe(0o600);
     const sub = closeAfterTest(Subscription.open(name, { from: 'earliest' }));
     expect(sub.producerAlive).toBe(false);
@@ -202,8 +252,11 @@ describe('createRing and Publication.attach', () => {
     const name = uniqueRingName('exists');
     closeAfterTest(Publication.create(name, { capacity: 4096 }));
     const err = thrownBy(() => closeAfterTest(Publication.attach(name)));
-    expect(err).toMatchObject({ code: ErrorCode.PRODUCER_EXISTS, path: pathOf(name),
-      message: `another live process is the producer of this ring: ${pathOf(name)}` });
+    expect(err).toMatchObject({
+      code: ErrorCode.PRODUCER_EXISTS,
+      path: pathOf(name),
+      message: `another live process is the producer of this ring: ${pathOf(name)}`,
+    });
     expect(ringInfo(name).producerEpoch).toBe(1); // the refused attach changed nothing
   });
 
@@ -226,8 +279,10 @@ describe('Subscription.open', () => {
     const first = Subscription.open(name) as ReliableSubscription;
     const second = closeAfterTest(Subscription.open(name) as ReliableSubscription);
     const err = thrownBy(() => closeAfterTest(Subscription.open(name)));
-    expect({ code: err.code, message: err.message }).toEqual({ code: ErrorCode.NO_CONSUMER_SLOT,
-      message: 'all consumer slots are taken by live consumers: maxConsumers=2' });
+    expect({ code: err.code, message: err.message }).toEqual({
+      code: ErrorCode.NO_CONSUMER_SLOT,
+      message: 'all consumer slots are taken by live consumers: maxConsumers=2',
+    });
     first.close();
     const third = closeAfterTest(Subscription.open(name) as ReliableSubscription);
     expect([second.slot, third.slot]).toEqual([1, 0]);
@@ -236,8 +291,11 @@ describe('Subscription.open', () => {
   it('gives a slot whose consumer process was SIGKILLed to the next consumer', async () => {
     const name = uniqueRingName('dead-slot');
     closeAfterTest(Publication.create(name, { capacity: 4096, maxConsumers: 1 }));
-    const child = startFixture('consumer.js', { name, run: { mode: 'reliable', seed: 1, minLength: 0, maxLength: 8 },
-      count: 1_000_000 });
+    const child = startFixture('consumer.js', {
+      name,
+      run: { mode: 'reliable', seed: 1, minLength: 0, maxLength: 8 },
+      count: 1_000_000,
+    });
     expect(await child.json<{ slot: number }>('ready ')).toMatchObject({ slot: 0 });
     expect(thrownBy(() => closeAfterTest(Subscription.open(name))).code).toBe(ErrorCode.NO_CONSUMER_SLOT);
     child.process.kill('SIGKILL');
@@ -280,8 +338,11 @@ describe('opening a file that is not a good ring', () => {
     const name = uniqueRingName('truncated');
     createRing(name, { capacity: 8192 });
     fs.truncateSync(pathOf(name), 4096);
-    expectOpenError(name, ErrorCode.NOT_A_RING,
-      `ring file is truncated: size=4096 expected=${L.fileLengthFor(L.MODE_RELIABLE, 8192, 16)}: ${pathOf(name)}`);
+    expectOpenError(
+      name,
+      ErrorCode.NOT_A_RING,
+      `ring file is truncated: size=4096 expected=${L.fileLengthFor(L.MODE_RELIABLE, 8192, 16)}: ${pathOf(name)}`,
+    );
   });
 
   it('refuses another major version with ERR_SHMRING_VERSION_MISMATCH showing both; accepts another minor', () => {
@@ -332,8 +393,7 @@ describe('opening a file that is not a good ring', () => {
   it('throws ERR_SHMRING_NOT_READY for a file its creator has not sized yet', () => {
     const name = uniqueRingName('empty');
     fs.writeFileSync(pathOf(name), Buffer.alloc(0), { mode: 0o600 });
-    expectOpenError(name, ErrorCode.NOT_READY,
-      `${pathOf(name)} has size 0: its creator has not sized it yet (retry)`);
+    expectOpenError(name, ErrorCode.NOT_READY, `${pathOf(name)} has size 0: its creator has not sized it yet (retry)`);
   });
 
   it('opens a ring whose creator publishes the version word while it waits', async () => {
@@ -341,8 +401,12 @@ describe('opening a file that is not a good ring', () => {
     createRing(name, { capacity: 4096 });
     pokeInt32(pathOf(name), L.VERSION_OFFSET, 0);
     // Another process finishes the header 150 ms from now; open waits (blocking this thread) up to 5 s.
-    const creator = startFixture('poke.js', { file: pathOf(name), offset: L.VERSION_OFFSET, value: L.LAYOUT_VERSION,
-      afterMs: 150 });
+    const creator = startFixture('poke.js', {
+      file: pathOf(name),
+      offset: L.VERSION_OFFSET,
+      value: L.LAYOUT_VERSION,
+      afterMs: 150,
+    });
     await creator.line('waiting ');
     const started = Date.now();
     const sub = closeAfterTest(Subscription.open(name, { openTimeoutMs: 5000 }));
@@ -386,19 +450,30 @@ describe('listRings and removeStaleRings', () => {
     const listing = listRings({ dir }).sort((a, b) => a.name.localeCompare(b.name));
     expect(listing).toEqual([
       { name: 'consumed', path: path.join(dir, 'consumed'), mode: 'reliable', producerAlive: false, stale: false },
-      { name: 'future', path: path.join(dir, 'future'), mode: null, producerAlive: false, stale: false,
-        error: `incompatible ring layout: app=1.0 file=3.0: ${path.join(dir, 'future')}` },
+      {
+        name: 'future',
+        path: path.join(dir, 'future'),
+        mode: null,
+        producerAlive: false,
+        stale: false,
+        error: `incompatible ring layout: app=1.0 file=3.0: ${path.join(dir, 'future')}`,
+      },
       { name: 'live', path: path.join(dir, 'live'), mode: 'reliable', producerAlive: true, stale: false },
       { name: 'stale', path: path.join(dir, 'stale'), mode: 'reliable', producerAlive: false, stale: true },
-      { name: 'stale-broadcast', path: path.join(dir, 'stale-broadcast'), mode: 'broadcast', producerAlive: false,
-        stale: true },
+      {
+        name: 'stale-broadcast',
+        path: path.join(dir, 'stale-broadcast'),
+        mode: 'broadcast',
+        producerAlive: false,
+        stale: true,
+      },
     ]);
     expect(removeStaleRings({ dir, olderThanMs: 60_000 })).toEqual([]); // all created just now
     expect(removeStaleRings({ dir }).sort()).toEqual(['stale', 'stale-broadcast']);
     expect(fs.readdirSync(dir).sort()).toEqual(['consumed', 'foreign', 'future', 'live']);
   });
 
-  it('reports a ring it may not open with error: \'permission\' instead of omitting it', () => {
+  it("reports a ring it may not open with error: 'permission' instead of omitting it", () => {
     const dir = privateShmDir('permission');
     fs.chmodSync(dir, 0o755);
     createRing('shared', { dir, capacity: 4096, fileMode: 0o666 });
@@ -406,46 +481,57 @@ describe('listRings and removeStaleRings', () => {
     // Root opens any file: list as another user then (nobody), else as ourselves with the file's mode bits at 0.
     const asRoot = process.getuid?.() === 0;
     if (!asRoot) fs.chmodSync(path.join(dir, 'private'), 0o000);
-    const script = `console.log(JSON.stringify(require(${JSON.stringify(DIST_INDEX)}).listRings({ dir: ${
-      JSON.stringify(dir)} })))`;
+    const script = `console.log(JSON.stringify(require(${JSON.stringify(DIST_INDEX)}).listRings({ dir: ${JSON.stringify(
+      dir,
+    )} })))`;
     const child = spawnSync(process.execPath, ['-e', script], {
-      encoding: 'utf8', timeout: 10_000, ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+      encoding: 'utf8',
+      timeout: 10_000,
+      ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
     });
     expect({ status: child.status, stderr: child.stderr }).toEqual({ status: 0, stderr: '' });
     const listing = (JSON.parse(child.stdout) as Array<{ name: string }>).sort((a, b) => a.name.localeCompare(b.name));
     expect(listing).toEqual([
-      { name: 'private', path: path.join(dir, 'private'), mode: null, producerAlive: false, stale: false,
-        error: 'permission' },
+      {
+        name: 'private',
+        path: path.join(dir, 'private'),
+        mode: null,
+        producerAlive: false,
+        stale: false,
+        error: 'permission',
+      },
       { name: 'shared', path: path.join(dir, 'shared'), mode: 'reliable', producerAlive: false, stale: true },
     ]);
   });
 });
 
 describe('a world-writable ring directory', () => {
-  it('is refused without the sticky bit (another user could replace a ring in it) with ERR_SHMRING_UNSAFE_DIRECTORY',
-    () => {
-      const dir = privateShmDir('world-writable');
-      createRing('ring', { dir, capacity: 4096 });
-      fs.chmodSync(dir, 0o777);
-      const message = `${dir} is writable by every user without the sticky bit (mode 0o777): another user can ` +
-        'replace or remove a ring in it; use a directory only its owner can write (mode 0o700), or set the sticky ' +
-        'bit (chmod +t) as /dev/shm has';
-      for (const call of [
-        () => closeAfterTest(Publication.create('new', { dir, capacity: 4096 })),
-        () => createRing('other', { dir, capacity: 4096 }),
-        () => closeAfterTest(Publication.attach('ring', { dir })),
-        () => closeAfterTest(Subscription.open('ring', { dir })),
-        () => ringInfo('ring', { dir }),
-        () => listRings({ dir }),
-        () => removeStaleRings({ dir }),
-      ]) {
-        const err = thrownBy(call);
-        expect({ code: err.code, path: err.path, message: err.message }).toEqual({
-          code: ErrorCode.UNSAFE_DIRECTORY, path: dir, message,
-        });
-      }
-      expect(fs.readdirSync(dir)).toEqual(['ring']);
-    });
+  it('is refused without the sticky bit (another user could replace a ring in it) with ERR_SHMRING_UNSAFE_DIRECTORY', () => {
+    const dir = privateShmDir('world-writable');
+    createRing('ring', { dir, capacity: 4096 });
+    fs.chmodSync(dir, 0o777);
+    const message =
+      `${dir} is writable by every user without the sticky bit (mode 0o777): another user can ` +
+      'replace or remove a ring in it; use a directory only its owner can write (mode 0o700), or set the sticky ' +
+      'bit (chmod +t) as /dev/shm has';
+    for (const call of [
+      () => closeAfterTest(Publication.create('new', { dir, capacity: 4096 })),
+      () => createRing('other', { dir, capacity: 4096 }),
+      () => closeAfterTest(Publication.attach('ring', { dir })),
+      () => closeAfterTest(Subscription.open('ring', { dir })),
+      () => ringInfo('ring', { dir }),
+      () => listRings({ dir }),
+      () => removeStaleRings({ dir }),
+    ]) {
+      const err = thrownBy(call);
+      expect({ code: err.code, path: err.path, message: err.message }).toEqual({
+        code: ErrorCode.UNSAFE_DIRECTORY,
+        path: dir,
+        message,
+      });
+    }
+    expect(fs.readdirSync(dir)).toEqual(['ring']);
+  });
 
   it('is accepted with the sticky bit, as /dev/shm and /tmp are', () => {
     const dir = privateShmDir('sticky');
@@ -489,8 +575,10 @@ describe('rings shared with worker threads', () => {
       parentPort.postMessage({ sent: i });
     }`;
 
-  function runWorker(role: 'consumer' | 'producer', name: string): { worker: Worker; results: unknown[];
-    next(): Promise<Record<string, unknown>> } {
+  function runWorker(
+    role: 'consumer' | 'producer',
+    name: string,
+  ): { worker: Worker; results: unknown[]; next(): Promise<Record<string, unknown>> } {
     const worker = new Worker(workerScript(role, name), { eval: true });
     const results: unknown[] = [];
     const waiting: Array<(value: Record<string, unknown>) => void> = [];
@@ -503,18 +591,19 @@ describe('rings shared with worker threads', () => {
     return {
       worker,
       results,
-      next: () => new Promise((resolve, reject) => {
-        if (results.length > 0) return resolve(results.shift() as Record<string, unknown>);
-        const timer = setTimeout(() => reject(new Error(`${role} worker sent nothing within 20 s`)), 20_000);
-        worker.once('error', (err) => {
-          clearTimeout(timer);
-          reject(err);
-        });
-        waiting.push((m) => {
-          clearTimeout(timer);
-          resolve(m);
-        });
-      }),
+      next: () =>
+        new Promise((resolve, reject) => {
+          if (results.length > 0) return resolve(results.shift() as Record<string, unknown>);
+          const timer = setTimeout(() => reject(new Error(`${role} worker sent nothing within 20 s`)), 20_000);
+          worker.once('error', (err) => {
+            clearTimeout(timer);
+            reject(err);
+          });
+          waiting.push((m) => {
+            clearTimeout(timer);
+            resolve(m);
+          });
+        }),
     };
   }
 
@@ -545,8 +634,8 @@ describe('rings shared with worker threads', () => {
     while (next < COUNT && Date.now() < deadline) {
       const n = sub.poll((buffer, offset, length, typeId) => {
         const expected = message(next);
-        if (typeId !== next % 1000 || length !== expected.length ||
-            expected.some((b, k) => buffer[offset + k] !== b)) bad++;
+        if (typeId !== next % 1000 || length !== expected.length || expected.some((b, k) => buffer[offset + k] !== b))
+          bad++;
         next++;
       }, 50);
       if (n === 0) await sub.wait({ timeoutMs: 100 });

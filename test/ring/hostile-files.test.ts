@@ -65,9 +65,15 @@ function outcomesInChild(name: string, timeoutMs = 5000): Outcome[] {
       catch (err) { out.push({ name: call, code: err.code ?? null, type: err.constructor.name, message: err.message }); }
     }
     console.log(JSON.stringify(out));`;
-  const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL' });
+  const child = spawnSync(process.execPath, ['-e', script], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    killSignal: 'SIGKILL',
+  });
   expect({ status: child.status, signal: child.signal, stderr: child.stderr }).toEqual({
-    status: 0, signal: null, stderr: '',
+    status: 0,
+    signal: null,
+    stderr: '',
   });
   return JSON.parse(child.stdout) as Outcome[];
 }
@@ -85,34 +91,41 @@ describe('a ring file of a size no ring has', () => {
     const largest = 2 * 2 ** 30; // the largest ring file (1 GiB + 132 KiB) in whole 1 GiB huge pages
     for (const outcome of outcomes) {
       expect(outcome).toEqual({
-        name: outcome.name, code: ErrorCode.NOT_A_RING, type: 'ShmringError',
-        message: `not a shmring ring: file is larger than any ring: size=${2 ** 32 + 4096} max=${largest}: ` +
-          pathOf(name),
+        name: outcome.name,
+        code: ErrorCode.NOT_A_RING,
+        type: 'ShmringError',
+        message:
+          `not a shmring ring: file is larger than any ring: size=${2 ** 32 + 4096} max=${largest}: ` + pathOf(name),
       });
     }
   });
 
-  it.each([4, 3, 1])('refuses a file whose size is not a multiple of 8 (ring + %i bytes) with a coded error', (extra) => {
-    const name = uniqueRingName('odd-size');
-    createRing(name, { capacity: 4096 });
-    fs.truncateSync(pathOf(name), RING_LENGTH + extra);
-    for (const call of [
-      () => closeAfterTest(Subscription.open(name, { openTimeoutMs: 0 })),
-      () => closeAfterTest(Publication.attach(name, { openTimeoutMs: 0 })),
-      () => ringInfo(name, { openTimeoutMs: 0 }),
-    ]) {
-      const err = thrownBy(call);
-      expect({ code: err.code, path: err.path, message: err.message }).toEqual({
-        code: ErrorCode.NOT_A_RING, path: pathOf(name),
-        message: `not a shmring ring: file size is not a multiple of 8: size=${RING_LENGTH + extra}: ${pathOf(name)}`,
-      });
-    }
-  });
+  it.each([4, 3, 1])(
+    'refuses a file whose size is not a multiple of 8 (ring + %i bytes) with a coded error',
+    (extra) => {
+      const name = uniqueRingName('odd-size');
+      createRing(name, { capacity: 4096 });
+      fs.truncateSync(pathOf(name), RING_LENGTH + extra);
+      for (const call of [
+        () => closeAfterTest(Subscription.open(name, { openTimeoutMs: 0 })),
+        () => closeAfterTest(Publication.attach(name, { openTimeoutMs: 0 })),
+        () => ringInfo(name, { openTimeoutMs: 0 }),
+      ]) {
+        const err = thrownBy(call);
+        expect({ code: err.code, path: err.path, message: err.message }).toEqual({
+          code: ErrorCode.NOT_A_RING,
+          path: pathOf(name),
+          message: `not a shmring ring: file size is not a multiple of 8: size=${RING_LENGTH + extra}: ${pathOf(name)}`,
+        });
+      }
+    },
+  );
 });
 
 describe('positions at or past 2^53', () => {
   it.each([0x7fffffff, 0x200000, 0x1fffff])(
-    'refuses a tail checkpoint with high word %i with ERR_SHMRING_CORRUPT, in bounded time', (high) => {
+    'refuses a tail checkpoint with high word %i with ERR_SHMRING_CORRUPT, in bounded time',
+    (high) => {
       const name = uniqueRingName('far-position');
       ringWithRecords(name);
       pokeInt32(pathOf(name), CHECKPOINT_HIGH_OFFSET, high);
@@ -120,7 +133,8 @@ describe('positions at or past 2^53', () => {
         expect(outcome).toMatchObject({ name: outcome.name, code: ErrorCode.CORRUPT, type: 'ShmringError' });
         expect(outcome.message).toMatch(/^ring is corrupt: position high word=\d+/);
       }
-    });
+    },
+  );
 
   it('works at the largest position it accepts: a producer attaches, a consumer joins and reads', () => {
     const name = uniqueRingName('near-limit');

@@ -38,7 +38,11 @@ describe('ReliableSubscription joining from the latest record', () => {
     const name = uniqueRingName('join-busy');
     const run: Run = { mode: 'reliable', seed: SEED, minLength: sequence.MIN_SELF_DESCRIBING_LENGTH, maxLength: 64 };
     const producer = startFixture('producer.js', {
-      name, create: { capacity: 65536 }, run, count: 2 ** 40, deadlineMs: 30_000,
+      name,
+      create: { capacity: 65536 },
+      run,
+      count: 2 ** 40,
+      deadlineMs: 30_000,
     });
     await producer.line('ready ');
     await sleep(500);

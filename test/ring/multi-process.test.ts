@@ -86,8 +86,12 @@ async function reportsOf<T>(children: Child[], timeoutMs: number): Promise<T[]> 
 }
 
 function expectExactlyOnceInOrder(report: ReliableSummary & ConsumerReport, count: number, who: string): void {
-  expect({ who, error: report.error, timedOut: report.timedOut, reasons: report.reasons }).toEqual(
-    { who, error: null, timedOut: false, reasons: [] });
+  expect({ who, error: report.error, timedOut: report.timedOut, reasons: report.reasons }).toEqual({
+    who,
+    error: null,
+    timedOut: false,
+    reasons: [],
+  });
   expect(report.received, who).toBe(count);
   expect(report.next, who).toBe(count);
   expect([report.corrupt, report.duplicates, report.outOfOrder, report.droppedFragments], who).toEqual([0, 0, 0, 0]);
@@ -100,11 +104,24 @@ describe('reliable ring across processes', () => {
     const info = createRing(name, { capacity: 64 * 1024, maxFramePayload: 1024, maxConsumers: 4 });
     const ranges = canaryRanges(info.maxConsumers, info.dataOffset);
     writeCanaries(file, ranges);
-    const run: Run = { mode: 'reliable', seed: SEED, minLength: 0, maxLength: 4 * info.maxFramePayload + 100,
-      maxFramePayload: info.maxFramePayload };
+    const run: Run = {
+      mode: 'reliable',
+      seed: SEED,
+      minLength: 0,
+      maxLength: 4 * info.maxFramePayload + 100,
+      maxFramePayload: info.maxFramePayload,
+    };
     const count = 20_000;
-    const consumers = [0, 1, 2].map(() => startFixture('consumer.js', { name, run, count, from: 'earliest',
-      deadlineMs: 40_000, pollLimit: 1 + Math.floor(Math.random() * 64) }));
+    const consumers = [0, 1, 2].map(() =>
+      startFixture('consumer.js', {
+        name,
+        run,
+        count,
+        from: 'earliest',
+        deadlineMs: 40_000,
+        pollLimit: 1 + Math.floor(Math.random() * 64),
+      }),
+    );
     const slots = await Promise.all(consumers.map((c) => c.json<{ slot: number }>('ready ')));
     expect(slots.map((s) => s.slot).sort()).toEqual([0, 1, 2]);
     const producer = startFixture('producer.js', { name, run, count, deadlineMs: 40_000 });
@@ -170,7 +187,9 @@ describe('reliable ring across processes', () => {
     createRing(name, { capacity: 32 * 1024, maxFramePayload: 512 });
     const run: Run = { mode: 'reliable', seed: SEED + 3, minLength: 0, maxLength: 2000, maxFramePayload: 512 };
     const count = 10_000;
-    const subs = [0, 1].map(() => closeAfterTest(Subscription.open(name, { from: 'earliest' }) as ReliableSubscription));
+    const subs = [0, 1].map(() =>
+      closeAfterTest(Subscription.open(name, { from: 'earliest' }) as ReliableSubscription),
+    );
     const verifiers = subs.map(() => new sequence.ReliableVerifier(run));
     const producer = startFixture('producer.js', { name, run, count, deadlineMs: 30_000 });
     const deadline = Date.now() + 30_000;
@@ -179,9 +198,23 @@ describe('reliable ring across processes', () => {
       subs.forEach((sub, i) => (polled += sub.poll(verifiers[i].accept, 50)));
       if (polled === 0) await subs[0].wait({ timeoutMs: 50 });
     }
-    verifiers.forEach((v, i) => expectExactlyOnceInOrder({ ...v.summary(), timedOut: false, error: null, elapsedMs: 0,
-      lappedCount: 0, lostBytes: 0, droppedFragments: subs[i].droppedFragments, position: 0, producerClosed: false },
-    count, `local consumer ${i}`));
+    verifiers.forEach((v, i) =>
+      expectExactlyOnceInOrder(
+        {
+          ...v.summary(),
+          timedOut: false,
+          error: null,
+          elapsedMs: 0,
+          lappedCount: 0,
+          lostBytes: 0,
+          droppedFragments: subs[i].droppedFragments,
+          position: 0,
+          producerClosed: false,
+        },
+        count,
+        `local consumer ${i}`,
+      ),
+    );
     expect(await producer.exit(10_000)).toEqual({ code: 0, signal: null });
     await subs[0].wait({ timeoutMs: 1000 });
     expect(subs.every((s) => s.producerClosed && !s.producerAlive)).toBe(true);
@@ -195,12 +228,23 @@ describe('broadcast ring across processes', () => {
     const info = createRing(name, { mode: 'broadcast', capacity: 4096 });
     const ranges = canaryRanges(0, info.dataOffset); // broadcast rings use no consumer slot
     writeCanaries(file, ranges);
-    const run: Run = { mode: 'broadcast', seed: SEED + 4, minLength: sequence.MIN_SELF_DESCRIBING_LENGTH,
-      maxLength: info.maxMessageLength };
+    const run: Run = {
+      mode: 'broadcast',
+      seed: SEED + 4,
+      minLength: sequence.MIN_SELF_DESCRIBING_LENGTH,
+      maxLength: info.maxMessageLength,
+    };
     const count = 20_000;
     const fast = [0, 1].map(() => startFixture('consumer.js', { name, run, from: 'latest', deadlineMs: 30_000 }));
-    const slow = startFixture('consumer.js', { name, run, from: 'latest', slowEvery: 4, slowMs: 2, pollLimit: 8,
-      deadlineMs: 30_000 });
+    const slow = startFixture('consumer.js', {
+      name,
+      run,
+      from: 'latest',
+      slowEvery: 4,
+      slowMs: 2,
+      pollLimit: 8,
+      deadlineMs: 30_000,
+    });
     const receivers = [...fast, slow];
     await Promise.all(receivers.map((c) => c.line('ready ')));
     const producer = startFixture('producer.js', { name, run, count, paceEvery: 16, paceMs: 1, deadlineMs: 30_000 });
@@ -209,8 +253,12 @@ describe('broadcast ring across processes', () => {
     if (process.env.SHMRING_TEST_VERBOSE) console.log(JSON.stringify(reports));
     for (const [i, report] of reports.entries()) {
       const who = i === 2 ? 'slow receiver' : `receiver ${i}`;
-      expect({ who, error: report.error, timedOut: report.timedOut, reasons: report.reasons }).toEqual(
-        { who, error: null, timedOut: false, reasons: [] });
+      expect({ who, error: report.error, timedOut: report.timedOut, reasons: report.reasons }).toEqual({
+        who,
+        error: null,
+        timedOut: false,
+        reasons: [],
+      });
       expect([report.corrupt, report.duplicates, report.outOfOrder], who).toEqual([0, 0, 0]);
       expect(report.last, who).toBe(count - 1); // everyone reaches the last message
       // Lost: before the first delivery (a receiver can be lapped before it reads anything) and in the gaps.
@@ -236,8 +284,13 @@ describe('Publication.attach across processes', () => {
     const file = path.join(SHM_DIR, name);
     const run: Run = { mode: 'reliable', seed: SEED + 5, minLength: 0, maxLength: 300, maxFramePayload: 128 };
     const committed = 50;
-    const producer = startFixture('producer.js', { name, run, count: committed, thenClaim: 100,
-      create: { capacity: 64 * 1024, maxFramePayload: 128 } });
+    const producer = startFixture('producer.js', {
+      name,
+      run,
+      count: committed,
+      thenClaim: 100,
+      create: { capacity: 64 * 1024, maxFramePayload: 128 },
+    });
     const claimed = await producer.json<{ position: number }>('claimed ');
     const sub = closeAfterTest(Subscription.open(name, { from: 'earliest' }) as ReliableSubscription);
 
@@ -252,8 +305,12 @@ describe('Publication.attach across processes', () => {
       message: `another live process is the producer of this ring: ${file}`,
       path: file,
     });
-    expect(ringInfo(name)).toMatchObject({ producerAlive: true, producerState: 'active', producerEpoch: 1,
-      producerPid: producer.process.pid });
+    expect(ringInfo(name)).toMatchObject({
+      producerAlive: true,
+      producerState: 'active',
+      producerEpoch: 1,
+      producerPid: producer.process.pid,
+    });
     expect(sub.producerAlive).toBe(true);
 
     producer.process.kill('SIGKILL');

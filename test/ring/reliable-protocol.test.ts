@@ -110,7 +110,7 @@ afterEach(() => {
 });
 
 describe('ReliablePublication#offer', () => {
-  it('writes payload, type word and the next slot\'s zero before ONE atomic store of the length', () => {
+  it("writes payload, type word and the next slot's zero before ONE atomic store of the length", () => {
     const ring = new HeapRing({ capacity: CAPACITY });
     const pub = producerOn(ring);
     const message = pattern(20);
@@ -144,14 +144,22 @@ describe('ReliablePublication#offer', () => {
     const checkpointOffset = L.TAIL_CHECKPOINT_OFFSET;
     const slotOffset = L.consumerSlotOffset(sub.slot) + L.SLOT_POSITION_OFFSET;
     const order: string[] = [];
-    const log = recordAtomics(ring.buffer, (access) => {
-      if (access.op === 'store' && access.byteOffset >= checkpointOffset && access.byteOffset < checkpointOffset + 8) {
-        order.push('store checkpoint');
-      }
-      if (access.op === 'load' && access.byteOffset >= slotOffset && access.byteOffset < slotOffset + 8) {
-        if (order[order.length - 1] !== 'load position') order.push('load position');
-      }
-    }, ['store', 'load']);
+    const log = recordAtomics(
+      ring.buffer,
+      (access) => {
+        if (
+          access.op === 'store' &&
+          access.byteOffset >= checkpointOffset &&
+          access.byteOffset < checkpointOffset + 8
+        ) {
+          order.push('store checkpoint');
+        }
+        if (access.op === 'load' && access.byteOffset >= slotOffset && access.byteOffset < slotOffset + 8) {
+          if (order[order.length - 1] !== 'load position') order.push('load position');
+        }
+      },
+      ['store', 'load'],
+    );
     for (let i = 0; i < 100; i++) {
       expect(pub.offer(pattern(100), TYPE_ID)).toBeGreaterThanOrEqual(0);
       drain(sub);
@@ -238,7 +246,7 @@ describe('ReliablePublication#offer', () => {
   it('is never back-pressured while no consumer is registered', () => {
     const ring = new HeapRing({ capacity: CAPACITY });
     const pub = producerOn(ring);
-    for (let i = 0; i < 10 * CAPACITY / 64; i++) expect(pub.offer(pattern(56), TYPE_ID)).toBe((i + 1) * 64);
+    for (let i = 0; i < (10 * CAPACITY) / 64; i++) expect(pub.offer(pattern(56), TYPE_ID)).toBe((i + 1) * 64);
   });
 
   it('refuses a message longer than maxMessageLength with a RangeError naming both', () => {
@@ -247,9 +255,11 @@ describe('ReliablePublication#offer', () => {
     const max = ring.descriptor.maxMessageLength;
     expect(max).toBe(L.maxMessageLengthFor(CAPACITY));
     expect(() => pub.offer(new Uint8Array(max + 1))).toThrow(
-      new RangeError(`length must be an integer in [0, maxMessageLength=${max}]: length=${max + 1}`));
+      new RangeError(`length must be an integer in [0, maxMessageLength=${max}]: length=${max + 1}`),
+    );
     expect(() => pub.offerParts([new Uint8Array(max), new Uint8Array(1)])).toThrow(
-      new RangeError(`length must be an integer in [0, maxMessageLength=${max}]: length=${max + 1}`));
+      new RangeError(`length must be an integer in [0, maxMessageLength=${max}]: length=${max + 1}`),
+    );
     expect(pub.position).toBe(0);
     expect(pub.offer(new Uint8Array(max))).toBe(recordLength(max));
   });
@@ -259,7 +269,8 @@ describe('ReliablePublication#offer', () => {
     const pub = producerOn(ring);
     for (const typeId of [-1, L.MAX_TYPE_ID + 1, 2 ** 32, 1.5, Number.NaN]) {
       expect(() => pub.offer(pattern(4), typeId), `typeId=${typeId}`).toThrow(
-        new RangeError(`typeId must be an integer in [0, ${L.MAX_TYPE_ID}]: typeId=${typeId}`));
+        new RangeError(`typeId must be an integer in [0, ${L.MAX_TYPE_ID}]: typeId=${typeId}`),
+      );
       expect(() => pub.offerParts([pattern(4)], typeId)).toThrow(RangeError);
       expect(() => pub.tryClaim(4, typeId)).toThrow(RangeError);
     }
@@ -377,7 +388,8 @@ describe('ReliablePublication#tryClaim', () => {
     const pub = producerOn(ring);
     for (const length of [65, -1, 1.5, Number.NaN]) {
       expect(() => pub.tryClaim(length), `length=${length}`).toThrow(
-        new RangeError(`length must be an integer in [0, maxFramePayload=64]: length=${length}`));
+        new RangeError(`length must be an integer in [0, maxFramePayload=64]: length=${length}`),
+      );
     }
     expect(pub.tryClaim(64)?.length).toBe(64);
   });
@@ -407,8 +419,11 @@ describe('Claim#commit and Claim#abort', () => {
     if (claim === null) throw new Error('back-pressured');
     claim.buffer.set(pattern(20), claim.offset);
     claim.abort();
-    expectShmringError(() => claim.commit(), ErrorCode.CLAIM_NOT_PENDING,
-      'claim is not pending: it was already committed or aborted');
+    expectShmringError(
+      () => claim.commit(),
+      ErrorCode.CLAIM_NOT_PENDING,
+      'claim is not pending: it was already committed or aborted',
+    );
     expect(ring.typeWordAt(0)).toBe(L.PADDING_TYPE);
     expect(ring.lengthAt(0)).toBe(28);
     expect(sub.hasData()).toBe(true);
@@ -420,7 +435,7 @@ describe('Claim#commit and Claim#abort', () => {
 });
 
 describe('ReliablePublication#beginBatch and #commitBatch', () => {
-  it('keeps the first record\'s length 0 while later ones are written, then publishes all with one atomic store', () => {
+  it("keeps the first record's length 0 while later ones are written, then publishes all with one atomic store", () => {
     const ring = new HeapRing({ capacity: CAPACITY });
     const sub = consumerOn(ring);
     const pub = producerOn(ring);
@@ -443,8 +458,11 @@ describe('ReliablePublication#beginBatch and #commitBatch', () => {
     expect(pub.commitBatch()).toBe(56);
     commitLog.restore();
     log.restore();
-    expect(commitLog.within(ring.dataOffset, ring.dataOffset + CAPACITY).map((a) => [a.byteOffset - ring.dataOffset,
-      a.value])).toEqual([[0, 18]]);
+    expect(
+      commitLog
+        .within(ring.dataOffset, ring.dataOffset + CAPACITY)
+        .map((a) => [a.byteOffset - ring.dataOffset, a.value]),
+    ).toEqual([[0, 18]]);
     expect(laterLengths).toEqual([[12, 15]]);
     const got = drain(sub);
     expect(got.map((m) => m.data.length)).toEqual([10, 4, 7]);
@@ -504,7 +522,7 @@ describe('ReliablePublication fragmentation', () => {
     expect(drain(sub)).toEqual([{ data: pattern(FRAME), typeId: TYPE_ID }]);
   });
 
-  it('splits maxFramePayload + 1 into two frames flagged BEGIN and END, committed by the first one\'s length', () => {
+  it("splits maxFramePayload + 1 into two frames flagged BEGIN and END, committed by the first one's length", () => {
     const ring = new HeapRing({ capacity: CAPACITY, maxFramePayload: FRAME });
     const sub = consumerOn(ring);
     const pub = producerOn(ring);
@@ -564,8 +582,9 @@ describe('ReliablePublication fragmentation', () => {
     const pub = producerOn(ring);
     advanceTo(pub, sub, CAPACITY - 2 * recordLength(FRAME) + 8); // two frames do not fit, one does
     const start = pub.position;
-    expect(pub.offer(pattern(3 * FRAME, 6), TYPE_ID)).toBe(start + CAPACITY - (start & (CAPACITY - 1)) +
-      2 * recordLength(FRAME));
+    expect(pub.offer(pattern(3 * FRAME, 6), TYPE_ID)).toBe(
+      start + CAPACITY - (start & (CAPACITY - 1)) + 2 * recordLength(FRAME),
+    );
     const firstIndex = start & (CAPACITY - 1);
     expect(flagsOf(ring, firstIndex)).toBe(L.BEGIN_FLAG);
     expect(ring.typeWordAt(firstIndex + recordLength(FRAME))).toBe(L.PADDING_TYPE);
@@ -728,7 +747,7 @@ describe('ReliableSubscription sleeping mark', () => {
 });
 
 describe('ReliableSubscription joining', () => {
-  it('starts \'earliest\' at the tail checkpoint and \'latest\' at the first empty slot after it', () => {
+  it("starts 'earliest' at the tail checkpoint and 'latest' at the first empty slot after it", () => {
     const ring = new HeapRing({ capacity: CAPACITY });
     const pub = producerOn(ring);
     for (let i = 0; i < 3; i++) pub.offer(pattern(8, i));
@@ -827,7 +846,7 @@ describe('ReliableSubscription joining', () => {
     const pub = producerOn(ring);
     pub.beginBatch();
     let offered = 0;
-    while (offered < 2 * CAPACITY / 64 && pub.offer(pattern(56 - (offered % 2) * 8, offered)) >= 0) offered++;
+    while (offered < (2 * CAPACITY) / 64 && pub.offer(pattern(56 - (offered % 2) * 8, offered)) >= 0) offered++;
     expect(offered * 60).toBeLessThan(CAPACITY); // back-pressured before it laps its own first record
     pub.commitBatch();
     const sub = consumerOn(ring, 'earliest');
@@ -841,10 +860,14 @@ describe('ReliableSubscription joining', () => {
     const a = consumerOn(ring);
     const b = consumerOn(ring);
     let memory: HeapMemory | null = null;
-    expectShmringError(() => {
-      memory = ring.memory();
-      return new ReliableSubscription(memory, ring.descriptor, 'earliest');
-    }, ErrorCode.NO_CONSUMER_SLOT, 'all consumer slots are taken by live consumers: maxConsumers=2');
+    expectShmringError(
+      () => {
+        memory = ring.memory();
+        return new ReliableSubscription(memory, ring.descriptor, 'earliest');
+      },
+      ErrorCode.NO_CONSUMER_SLOT,
+      'all consumer slots are taken by live consumers: maxConsumers=2',
+    );
     expect((memory as HeapMemory | null)?.closed).toBe(true);
     a.close();
     expect(ring.slotState(a.slot)).toBe(L.SLOT_FREE);
@@ -865,11 +888,15 @@ describe('ReliablePublication liveness', () => {
     expect(sent).toBe(Math.floor((CAPACITY - 8) / 64));
     (dead.memory as HeapMemory).kill();
     const deadline = Date.now() + 2000;
-    while (pub.offer(pattern(56)) < 0 && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    while (pub.offer(pattern(56)) < 0 && Date.now() < deadline)
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
     expect(pub.stats).toEqual({ reapedConsumers: 1, evictedConsumers: 0 });
     expect(ring.slotState(dead.slot)).toBe(L.SLOT_FREE);
-    expectShmringError(() => dead.poll(() => undefined), ErrorCode.EVICTED,
-      'consumer slot was taken away (it was declared dead); messages may have been lost');
+    expectShmringError(
+      () => dead.poll(() => undefined),
+      ErrorCode.EVICTED,
+      'consumer slot was taken away (it was declared dead); messages may have been lost',
+    );
   });
 
   it('evicts a live consumer that stalls past evictionTimeoutMs; its next poll throws ERR_SHMRING_EVICTED', () => {
@@ -879,12 +906,16 @@ describe('ReliablePublication liveness', () => {
     while (pub.offer(pattern(56)) >= 0);
     const blockedAt = Date.now();
     const deadline = blockedAt + 2000;
-    while (pub.offer(pattern(56)) < 0 && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    while (pub.offer(pattern(56)) < 0 && Date.now() < deadline)
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
     expect(Date.now() - blockedAt).toBeGreaterThanOrEqual(30);
     expect(pub.stats).toEqual({ reapedConsumers: 0, evictedConsumers: 1 });
     expect(ring.slotState(stalled.slot)).toBe(L.SLOT_EVICTED);
-    expectShmringError(() => stalled.poll(() => undefined), ErrorCode.EVICTED,
-      'consumer was evicted by the producer after stalling past its eviction timeout; messages may have been lost');
+    expectShmringError(
+      () => stalled.poll(() => undefined),
+      ErrorCode.EVICTED,
+      'consumer was evicted by the producer after stalling past its eviction timeout; messages may have been lost',
+    );
   });
 
   it('throws ERR_SHMRING_CLOSED from poll after close, and frees its slot and lock', () => {
@@ -1025,11 +1056,16 @@ describe('ReliableSubscription on hostile record words', () => {
   it('drops fragments whose BEGIN it never saw, and a message whose END never came, and counts them', () => {
     const ring = new HeapRing({ capacity: CAPACITY, maxFramePayload: 64 });
     const sub = consumerOn(ring);
-    const frames: Array<[number, number, number]> = [ // payload, type id, flags
-      [8, 3, 0], [8, 3, L.END_FLAG], // orphans
-      [8, 4, L.BEGIN_FLAG], [8, 4, 0], // never ends: replaced by the next BEGIN
-      [8, 5, L.BEGIN_FLAG], [8, 6, L.END_FLAG], // type id changes mid-message: the END is dropped, 5 never ends
-      [8, 7, L.BEGIN_FLAG], [4, 7, L.END_FLAG],
+    const frames: Array<[number, number, number]> = [
+      // payload, type id, flags
+      [8, 3, 0],
+      [8, 3, L.END_FLAG], // orphans
+      [8, 4, L.BEGIN_FLAG],
+      [8, 4, 0], // never ends: replaced by the next BEGIN
+      [8, 5, L.BEGIN_FLAG],
+      [8, 6, L.END_FLAG], // type id changes mid-message: the END is dropped, 5 never ends
+      [8, 7, L.BEGIN_FLAG],
+      [4, 7, L.END_FLAG],
     ];
     let index = 0;
     for (const [payload, typeId, flags] of frames) {
@@ -1058,17 +1094,21 @@ describe('ReliableSubscription on hostile record words', () => {
     expectShmringError(() => drain(sub), ErrorCode.CORRUPT, 'ring is corrupt: fragmented message length=192');
   });
 
-  it('refuses to join \'latest\' over records that never end', () => {
+  it("refuses to join 'latest' over records that never end", () => {
     const ring = new HeapRing({ capacity: CAPACITY });
     for (let index = 0; index < CAPACITY; index += 8) {
       ring.setDataWord(index + L.TYPE_FIELD_OFFSET, L.PADDING_TYPE);
       ring.setDataWord(index, 8);
     }
     let memory: HeapMemory | null = null;
-    expectShmringError(() => {
-      memory = ring.memory();
-      return new ReliableSubscription(memory, ring.descriptor, 'latest');
-    }, ErrorCode.CORRUPT, 'ring is corrupt: records without end from checkpoint=0');
+    expectShmringError(
+      () => {
+        memory = ring.memory();
+        return new ReliableSubscription(memory, ring.descriptor, 'latest');
+      },
+      ErrorCode.CORRUPT,
+      'ring is corrupt: records without end from checkpoint=0',
+    );
     // The slot was given back.
     expect(ring.slotState(0)).toBe(L.SLOT_FREE);
     expect(ring.locks.size).toBe(0);
@@ -1127,7 +1167,7 @@ describe('walks over hostile lengths terminate', () => {
     expect(result).toEqual({ position: 16 });
   });
 
-  it.each([0x7fffffff, 0x7ffffff9, CAPACITY])('a \'latest\' join refuses an impossible length=%i', async (length) => {
+  it.each([0x7fffffff, 0x7ffffff9, CAPACITY])("a 'latest' join refuses an impossible length=%i", async (length) => {
     const result = await walkInWorker(ringWithHostileLength(length), 'latest');
     expect(result).toEqual({ code: ErrorCode.CORRUPT });
   });

@@ -37,8 +37,11 @@ describe('fd and memory growth over many opens, closes and failed opens', () => 
     const dir = `/dev/shm/shmring-stress-fds-${process.pid}`;
     mkdirSync(dir, { mode: 0o700 });
     try {
-      const child = startChild('fd-growth.js', { dir, cycles: CYCLES },
-        { boundMs: 20 * 60_000, silenceMs: 10_000, nodeArgs: ['--expose-gc'] });
+      const child = startChild(
+        'fd-growth.js',
+        { dir, cycles: CYCLES },
+        { boundMs: 20 * 60_000, silenceMs: 10_000, nodeArgs: ['--expose-gc'] },
+      );
       exit = await child.exited;
       stderr = child.stderrTail();
       done = child.reports.find((r) => r.event === 'done');
@@ -47,8 +50,16 @@ describe('fd and memory growth over many opens, closes and failed opens', () => 
     }
     runnerFds = [fdsBefore, fdCount()];
     printFigures('fd-growth', {
-      cycles: CYCLES, opens: done?.opens, failedOpens: done?.failedOpens, fds: done?.fds, ringMaps: done?.maps,
-      allMaps: done?.allMaps, rssMB: done?.rssMB, rssAnonMB: done?.rssAnonMB, heapUsedMB: done?.heapUsedMB, crashes: exit.signal !== null ? 1 : 0,
+      cycles: CYCLES,
+      opens: done?.opens,
+      failedOpens: done?.failedOpens,
+      fds: done?.fds,
+      ringMaps: done?.maps,
+      allMaps: done?.allMaps,
+      rssMB: done?.rssMB,
+      rssAnonMB: done?.rssAnonMB,
+      heapUsedMB: done?.heapUsedMB,
+      crashes: exit.signal !== null ? 1 : 0,
       runnerFds,
     });
   }, 20 * 60_000);

@@ -33,20 +33,32 @@ describe('a full tmpfs', () => {
   });
 
   // Mounting needs root: without it the case is reported skipped, never passed without having tried.
-  it.runIf(isRoot)('fails ring creation with ENOSPC, never SIGBUS, and the rings made before keep working', async () => {
-    const fdsBefore = fdCount();
-    const child = startChild('full-tmpfs.js', { dir: mountPoint, seed: SEED, rounds: ROUNDS },
-      { boundMs: 120_000, silenceMs: 10_000 });
-    const exit = await child.exited;
-    const done = child.reports.find((r) => r.event === 'done');
-    printFigures('full-tmpfs', {
-      rounds: ROUNDS, created: done?.created, failures: done?.failures, messagesSent: done?.sent,
-      messagesReceived: done?.received, crashes: exit.signal !== null ? 1 : 0, fdsBefore, fdsAfter: fdCount(),
-    });
-    expect(exitFault(exit), child.stderrTail()).toBeNull();
-    expect(done?.uncoded).toEqual([]);
-    expect((done?.failures as Record<string, number>).ENOSPC).toBeGreaterThan(0);
-    expect(fs.readdirSync(mountPoint)).toEqual([]);
-    expect(fdCount()).toBe(fdsBefore);
-  });
+  it.runIf(isRoot)(
+    'fails ring creation with ENOSPC, never SIGBUS, and the rings made before keep working',
+    async () => {
+      const fdsBefore = fdCount();
+      const child = startChild(
+        'full-tmpfs.js',
+        { dir: mountPoint, seed: SEED, rounds: ROUNDS },
+        { boundMs: 120_000, silenceMs: 10_000 },
+      );
+      const exit = await child.exited;
+      const done = child.reports.find((r) => r.event === 'done');
+      printFigures('full-tmpfs', {
+        rounds: ROUNDS,
+        created: done?.created,
+        failures: done?.failures,
+        messagesSent: done?.sent,
+        messagesReceived: done?.received,
+        crashes: exit.signal !== null ? 1 : 0,
+        fdsBefore,
+        fdsAfter: fdCount(),
+      });
+      expect(exitFault(exit), child.stderrTail()).toBeNull();
+      expect(done?.uncoded).toEqual([]);
+      expect((done?.failures as Record<string, number>).ENOSPC).toBeGreaterThan(0);
+      expect(fs.readdirSync(mountPoint)).toEqual([]);
+      expect(fdCount()).toBe(fdsBefore);
+    },
+  );
 });

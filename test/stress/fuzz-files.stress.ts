@@ -72,8 +72,10 @@ describe('ring-file fuzzer', () => {
               codes.set(outcome.code ?? '', (codes.get(outcome.code ?? '') ?? 0) + 1);
             } else if (outcome.kind === 'wedged') {
               wedged++;
-              failures.push(`${outcome.op} threw ${outcome.code} on a ring whose only damage is in dead consumers' ` +
-                `slots, in ${where}\n  replay: ${replay(i)}`);
+              failures.push(
+                `${outcome.op} threw ${outcome.code} on a ring whose only damage is in dead consumers' ` +
+                  `slots, in ${where}\n  replay: ${replay(i)}`,
+              );
             } else {
               uncoded++;
               failures.push(`uncoded error from ${outcome.op} in ${where}: ${outcome.message}\n  replay: ${replay(i)}`);
@@ -91,8 +93,11 @@ describe('ring-file fuzzer', () => {
         }
       };
       children++;
-      const child = startChild('fuzz-files.js', { seed: SEED, first: next, count: CASES - next, dir },
-        { boundMs: 30 * 60_000, silenceMs: 5000, onReport });
+      const child = startChild(
+        'fuzz-files.js',
+        { seed: SEED, first: next, count: CASES - next, dir },
+        { boundMs: 30 * 60_000, silenceMs: 5000, onReport },
+      );
       const exit = await child.exited;
       const fault = exitFault(exit);
       if (fault === null && child.reports.some((r) => r.event === 'done')) break;
@@ -100,19 +105,42 @@ describe('ring-file fuzzer', () => {
       if (fault?.startsWith('hang')) hangs++;
       else if (fault?.startsWith('crash')) crashes++;
       else childErrors++; // the fixture itself failed (an exit code, no `done`): a defect of the test or its machine
-      failures.push(`${fault ?? 'exit without done'} in case ${i} [${mutations.join(', ')}]: ${child.stderrTail(30)}\n` +
-        `  replay: ${replay(i)}`);
+      failures.push(
+        `${fault ?? 'exit without done'} in case ${i} [${mutations.join(', ')}]: ${child.stderrTail(30)}\n` +
+          `  replay: ${replay(i)}`,
+      );
       fs.rmSync(path.join(dir, `fuzz-${i}`), { force: true }); // a sparse file of 4 GiB may be left behind
       next = i + 1;
     }
     const figures = {
-      seed: SEED, cases: CASES, casesCompleted: results, faultsInjected: mutationCount, calls, ok, coded,
-      codes: Object.fromEntries([...codes].sort((a, b) => b[1] - a[1])), crashes, hangs, uncoded, wedged, fdLeaks, childErrors, children,
+      seed: SEED,
+      cases: CASES,
+      casesCompleted: results,
+      faultsInjected: mutationCount,
+      calls,
+      ok,
+      coded,
+      codes: Object.fromEntries([...codes].sort((a, b) => b[1] - a[1])),
+      crashes,
+      hangs,
+      uncoded,
+      wedged,
+      fdLeaks,
+      childErrors,
+      children,
       elapsedS: Math.round((Date.now() - started) / 100) / 10,
     };
     printFigures('fuzz-files', figures);
-    if (failures.length > 0) console.log(`[stress] fuzz-files failures (first 20):\n${failures.slice(0, 20).join('\n')}`);
-    expect({ crashes, hangs, uncoded, wedged, fdLeaks, childErrors, firstFailures: failures.slice(0, 5) })
-      .toEqual({ crashes: 0, hangs: 0, uncoded: 0, wedged: 0, fdLeaks: 0, childErrors: 0, firstFailures: [] });
+    if (failures.length > 0)
+      console.log(`[stress] fuzz-files failures (first 20):\n${failures.slice(0, 20).join('\n')}`);
+    expect({ crashes, hangs, uncoded, wedged, fdLeaks, childErrors, firstFailures: failures.slice(0, 5) }).toEqual({
+      crashes: 0,
+      hangs: 0,
+      uncoded: 0,
+      wedged: 0,
+      fdLeaks: 0,
+      childErrors: 0,
+      firstFailures: [],
+    });
   });
 });

@@ -25,9 +25,12 @@ export function scaled<T>(ci: T, full: T): T {
 }
 
 /** The suite's seed: SHMRING_STRESS_SEED, else fixed in CI (reproducible) and random in the full profile. */
-export const SEED: number = process.env.SHMRING_STRESS_SEED !== undefined
-  ? Number(process.env.SHMRING_STRESS_SEED) >>> 0
-  : FULL ? randomBytes(4).readUInt32LE(0) : 20261201;
+export const SEED: number =
+  process.env.SHMRING_STRESS_SEED !== undefined
+    ? Number(process.env.SHMRING_STRESS_SEED) >>> 0
+    : FULL
+      ? randomBytes(4).readUInt32LE(0)
+      : 20261201;
 
 /** One JSON line a child wrote. */
 export interface Report {
@@ -81,9 +84,11 @@ export function startChild(script: string, options: object, childOptions: ChildO
   if (!fs.existsSync(DIST_INDEX)) {
     throw new Error(`${DIST_INDEX} is missing: run \`npx tsc -p tsconfig.build.json\` (npm test does it in pretest)`);
   }
-  const child = spawn(process.execPath,
+  const child = spawn(
+    process.execPath,
     [...(childOptions.nodeArgs ?? []), path.join(FIXTURES, script), JSON.stringify(options)],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const reports: Report[] = [];
   const stderr: string[] = [];
   const listeners = new Set<() => void>();

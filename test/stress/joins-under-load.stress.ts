@@ -37,14 +37,24 @@ describe('joins under load', () => {
       const run = { mode, seed: SEED, minLength: 8, maxLength: 40 };
       const faults: string[] = [];
       let seq = 0;
-      const producer = startChild('soak-producer.js', {
-        ring, dir, run, batchMax: 1, progressMs: 100, create: { mode, capacity: CAPACITY, maxConsumers: 4 },
-      }, {
-        boundMs: 10 * 60_000, silenceMs: 5000,
-        onReport: (r: Report) => {
-          if (r.event === 'progress') seq = r.seq as number;
+      const producer = startChild(
+        'soak-producer.js',
+        {
+          ring,
+          dir,
+          run,
+          batchMax: 1,
+          progressMs: 100,
+          create: { mode, capacity: CAPACITY, maxConsumers: 4 },
         },
-      });
+        {
+          boundMs: 10 * 60_000,
+          silenceMs: 5000,
+          onReport: (r: Report) => {
+            if (r.event === 'progress') seq = r.seq as number;
+          },
+        },
+      );
       expect(await producer.report('ready', 10_000), producer.stderrTail()).not.toBeNull();
       await sleep(500); // the producer is flat out (and, alone on a reliable ring, never back-pressured)
       let joins = 0;
@@ -53,8 +63,11 @@ describe('joins under load', () => {
         for (const from of [undefined, 'latest', 'earliest'] as const) {
           joins++;
           const seqBefore = seq;
-          const joiner = startChild('join-consumer.js', { ring, dir, from, run, durationMs: JOIN_MS },
-            { boundMs: JOIN_MS + 15_000, silenceMs: JOIN_MS + 5000 });
+          const joiner = startChild(
+            'join-consumer.js',
+            { ring, dir, from, run, durationMs: JOIN_MS },
+            { boundMs: JOIN_MS + 15_000, silenceMs: JOIN_MS + 5000 },
+          );
           const exit = await joiner.exited;
           const what = `${mode} join #${joins} from=${from ?? '(default)'}`;
           const fault = exitFault(exit);
@@ -64,9 +77,12 @@ describe('joins under load', () => {
           const done = joiner.reports.find((r) => r.event === 'done') as unknown as Summary | undefined;
           if (done === undefined) continue;
           verified += done.intact;
-          if (done.received === 0 || (done.firstAtMs ?? Infinity) > 2000) faults.push(`${what}: nothing received within 2 s`);
+          if (done.received === 0 || (done.firstAtMs ?? Infinity) > 2000)
+            faults.push(`${what}: nothing received within 2 s`);
           if (done.corrupt > 0 || done.backwards > 0 || done.gaps > 0) {
-            faults.push(`${what}: corrupt ${done.corrupt}, backwards ${done.backwards}, gaps ${done.gaps}: ${done.reason}`);
+            faults.push(
+              `${what}: corrupt ${done.corrupt}, backwards ${done.backwards}, gaps ${done.gaps}: ${done.reason}`,
+            );
           }
           if (done.slowCalls.length > 0) faults.push(`${what}: hang ${JSON.stringify(done.slowCalls)}`);
           await sleep(250); // two progress reports
@@ -79,10 +95,16 @@ describe('joins under load', () => {
       if (fault !== null) faults.push(`producer: ${fault} ${producer.stderrTail()}`);
       const done = producer.reports.find((r) => r.event === 'done');
       if (done === undefined) faults.push(`producer: no done report ${producer.stderrTail()}`);
-      else if ((done.slowCalls as unknown[]).length > 0) faults.push(`producer: hang ${JSON.stringify(done.slowCalls)}`);
+      else if ((done.slowCalls as unknown[]).length > 0)
+        faults.push(`producer: hang ${JSON.stringify(done.slowCalls)}`);
       printFigures(`joins-under-load ${mode}`, {
-        joins, messagesSent: done?.sent ?? seq, messagesVerified: verified, faults: faults.length,
-        crashes: faults.filter((f) => f.includes('crash')).length, fdsBefore, fdsAfter: fdCount(),
+        joins,
+        messagesSent: done?.sent ?? seq,
+        messagesVerified: verified,
+        faults: faults.length,
+        crashes: faults.filter((f) => f.includes('crash')).length,
+        fdsBefore,
+        fdsAfter: fdCount(),
       });
       expect(faults).toEqual([]);
       expect(fdCount()).toBe(fdsBefore);

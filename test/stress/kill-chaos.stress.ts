@@ -15,7 +15,16 @@ import path from 'path';
 import { describe, expect, it } from 'vitest';
 import { createRing } from '../../lib';
 import {
-  exitFault, fdCount, printFigures, scaled, scratchDir, SEED, sleep, startChild, type Child, type Report,
+  exitFault,
+  fdCount,
+  printFigures,
+  scaled,
+  scratchDir,
+  SEED,
+  sleep,
+  startChild,
+  type Child,
+  type Report,
 } from './harness';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -65,15 +74,20 @@ describe('kill -9 chaos (reliable ring)', () => {
     // Half of the times a producer reports `holding` (it then pauses 30 ms inside an open batch or a pending claim),
     // it is killed on the spot: the kill lands mid-batch or holding a claim.
     const startProducer = (): Child => {
-      const child: Child = startChild('producer.js', { ...base, tag, commitLog, batchMax: 16, holdChance: 0.02 }, {
-        boundMs: DURATION_MS + 30_000, silenceMs: 5000,
-        onReport: (r: Report) => {
-          if (r.event === 'holding' && !stopping && random() < 0.5) {
-            holdingKills++;
-            void child.kill();
-          }
+      const child: Child = startChild(
+        'producer.js',
+        { ...base, tag, commitLog, batchMax: 16, holdChance: 0.02 },
+        {
+          boundMs: DURATION_MS + 30_000,
+          silenceMs: 5000,
+          onReport: (r: Report) => {
+            if (r.event === 'holding' && !stopping && random() < 0.5) {
+              holdingKills++;
+              void child.kill();
+            }
+          },
         },
-      });
+      );
       return child;
     };
     const judge = (who: string, child: Child, exit: Awaited<Child['exited']>): void => {
@@ -88,13 +102,21 @@ describe('kill -9 chaos (reliable ring)', () => {
     // The witness must see seq 0 of the first producer: the ring is made without a producer, the witness joins, and
     // only then does the first producer attach.
     createRing(ring, { dir, mode: 'reliable', capacity: CAPACITY, maxConsumers: 8 });
-    const witness = startChild('consumer.js', { ...base, from: 'earliest' }, { boundMs: DURATION_MS + 60_000, silenceMs: 5000 });
+    const witness = startChild(
+      'consumer.js',
+      { ...base, from: 'earliest' },
+      { boundMs: DURATION_MS + 60_000, silenceMs: 5000 },
+    );
     expect(await witness.report('ready', 10_000), witness.stderrTail()).not.toBeNull();
     let producer = startProducer();
     expect(await producer.report('ready', 10_000), producer.stderrTail()).not.toBeNull();
     const chaosConsumers: Child[] = [];
-    const startChaosConsumer = (): Child => startChild('consumer.js',
-      { ...base, from: random() < 0.5 ? 'earliest' : 'latest' }, { boundMs: DURATION_MS + 60_000, silenceMs: 5000 });
+    const startChaosConsumer = (): Child =>
+      startChild(
+        'consumer.js',
+        { ...base, from: random() < 0.5 ? 'earliest' : 'latest' },
+        { boundMs: DURATION_MS + 60_000, silenceMs: 5000 },
+      );
     for (let k = 0; k < 3; k++) chaosConsumers.push(startChaosConsumer());
     const retired: Child[] = [];
 
@@ -130,7 +152,8 @@ describe('kill -9 chaos (reliable ring)', () => {
     // (A child that has not reported `ready` may not have installed its SIGTERM handler yet.)
     await producer.report('ready', 10_000);
     judge('producer', producer, await producer.stop());
-    if (!producer.reports.some((r) => r.event === 'done')) faults.push(`last producer: no clean close ${producer.stderrTail()}`);
+    if (!producer.reports.some((r) => r.event === 'done'))
+      faults.push(`last producer: no clean close ${producer.stderrTail()}`);
     for (const consumer of chaosConsumers) {
       await consumer.report('ready', 10_000);
       judge('consumer', consumer, await consumer.stop());
@@ -161,14 +184,17 @@ describe('kill -9 chaos (reliable ring)', () => {
     if (w !== undefined) {
       duplicated = w.backwards;
       for (let k = 1; k < runs.length; k++) if (runs[k][0] <= runs[k - 1][0]) duplicated++;
-      if (runs.length !== byTag.size) faults.push(`witness: a tag in more than one run: ${JSON.stringify(runs.slice(0, 20))}`);
+      if (runs.length !== byTag.size)
+        faults.push(`witness: a tag in more than one run: ${JSON.stringify(runs.slice(0, 20))}`);
       if (w.corrupt > 0) faults.push(`witness: ${w.corrupt} corrupt messages, first: ${w.firstError}`);
       if (w.gaps > 0) faults.push(`witness: ${w.gaps} gaps: ${JSON.stringify(runs.slice(0, 20))}`);
     } else {
       faults.push('witness: no done report');
     }
     if (lost > 0 || duplicated > 0) {
-      faults.push(`logged ${JSON.stringify([...logged])}, witness runs ${JSON.stringify((w ?? witnessLast)?.runs.slice(0, 30))}`);
+      faults.push(
+        `logged ${JSON.stringify([...logged])}, witness runs ${JSON.stringify((w ?? witnessLast)?.runs.slice(0, 30))}`,
+      );
     }
     let killedChecked = 0;
     for (const consumer of [...retired, ...chaosConsumers]) {
@@ -176,15 +202,26 @@ describe('kill -9 chaos (reliable ring)', () => {
       if (summary === null) continue;
       killedChecked += summary.received;
       if (summary.corrupt > 0 || summary.backwards > 0 || summary.gaps > 0) {
-        faults.push(`consumer pid ${consumer.pid}: corrupt ${summary.corrupt}, backwards ${summary.backwards}, ` +
-          `gaps ${summary.gaps}: ${JSON.stringify(summary.runs.slice(0, 10))} ${summary.firstError ?? ''}`);
+        faults.push(
+          `consumer pid ${consumer.pid}: corrupt ${summary.corrupt}, backwards ${summary.backwards}, ` +
+            `gaps ${summary.gaps}: ${JSON.stringify(summary.runs.slice(0, 10))} ${summary.firstError ?? ''}`,
+        );
       }
     }
     const figures = {
-      durationS: DURATION_MS / 1000, producers: tag, producerKills, killsHoldingClaimOrBatch: holdingKills,
-      consumerKills, committedLogged: committed, witnessReceived: w?.received ?? 0,
-      otherConsumersVerified: killedChecked, lost, duplicated, crashes: faults.filter((f) => f.includes('crash')).length,
-      fdsBefore, fdsAfter: fdCount(),
+      durationS: DURATION_MS / 1000,
+      producers: tag,
+      producerKills,
+      killsHoldingClaimOrBatch: holdingKills,
+      consumerKills,
+      committedLogged: committed,
+      witnessReceived: w?.received ?? 0,
+      otherConsumersVerified: killedChecked,
+      lost,
+      duplicated,
+      crashes: faults.filter((f) => f.includes('crash')).length,
+      fdsBefore,
+      fdsAfter: fdCount(),
     };
     printFigures('kill-chaos', figures);
     expect({ lost, duplicated, faults }).toEqual({ lost: 0, duplicated: 0, faults: [] });

@@ -22,25 +22,41 @@ describe('live corruption', () => {
       const ring = 'scribbled';
       const base = { ring, dir, seed: SEED, maxLength: 200 };
       const bound = { boundMs: DURATION_MS + 20_000, silenceMs: 5000 };
-      const producer = startChild('producer.js', {
-        ...base, tag: 1, batchMax: 8, tolerateErrors: true, durationMs: DURATION_MS, evictionTimeoutMs: 200,
-        create: { mode, capacity: 64 * 1024, maxConsumers: 4 },
-      }, bound);
+      const producer = startChild(
+        'producer.js',
+        {
+          ...base,
+          tag: 1,
+          batchMax: 8,
+          tolerateErrors: true,
+          durationMs: DURATION_MS,
+          evictionTimeoutMs: 200,
+          create: { mode, capacity: 64 * 1024, maxConsumers: 4 },
+        },
+        bound,
+      );
       expect(await producer.report('ready', 10_000), producer.stderrTail()).not.toBeNull();
       const consumers: Child[] = [];
       for (const from of ['earliest', 'latest']) {
         consumers.push(startChild('consumer.js', { ...base, from, reopen: true, durationMs: DURATION_MS }, bound));
       }
       for (const consumer of consumers) await consumer.report('ready', 10_000);
-      const scribbler = startChild('scribbler.js',
-        { path: path.join(dir, ring), seed: SEED ^ 0x5c1b, durationMs: DURATION_MS - 1000, wordsPerMs: 1 }, bound);
+      const scribbler = startChild(
+        'scribbler.js',
+        { path: path.join(dir, ring), seed: SEED ^ 0x5c1b, durationMs: DURATION_MS - 1000, wordsPerMs: 1 },
+        bound,
+      );
       const faults: string[] = [];
       const codes: Record<string, number> = {};
       let delivered = 0;
       let intact = 0;
       let reopens = 0;
-      for (const [who, child] of [['producer', producer], ['consumer 1', consumers[0]], ['consumer 2', consumers[1]],
-        ['scribbler', scribbler]] as const) {
+      for (const [who, child] of [
+        ['producer', producer],
+        ['consumer 1', consumers[0]],
+        ['consumer 2', consumers[1]],
+        ['scribbler', scribbler],
+      ] as const) {
         const exit = await child.exited;
         const fault = exitFault(exit);
         if (fault !== null) faults.push(`${who}: ${fault} ${child.stderrTail()}`);
@@ -54,7 +70,8 @@ describe('live corruption', () => {
         if (Array.isArray(done.slowCalls) && done.slowCalls.length > 0) {
           faults.push(`${who}: hang ${JSON.stringify(done.slowCalls)}`);
         }
-        for (const [code, n] of Object.entries((done.errors ?? {}) as Record<string, number>)) codes[code] = (codes[code] ?? 0) + n;
+        for (const [code, n] of Object.entries((done.errors ?? {}) as Record<string, number>))
+          codes[code] = (codes[code] ?? 0) + n;
         if (who.startsWith('consumer')) {
           delivered += done.received as number;
           intact += done.intact as number;
@@ -63,9 +80,16 @@ describe('live corruption', () => {
       }
       const words = scribbler.reports.find((r) => r.event === 'done')?.words as number | undefined;
       printFigures(`live-corruption ${mode}`, {
-        durationS: DURATION_MS / 1000, wordsScribbled: words ?? 0,
-        messagesSent: producer.reports.find((r) => r.event === 'done')?.seq ?? null, delivered, intact, reopens,
-        codedErrors: codes, crashes: faults.filter((f) => f.includes('crash')).length, fdsBefore, fdsAfter: fdCount(),
+        durationS: DURATION_MS / 1000,
+        wordsScribbled: words ?? 0,
+        messagesSent: producer.reports.find((r) => r.event === 'done')?.seq ?? null,
+        delivered,
+        intact,
+        reopens,
+        codedErrors: codes,
+        crashes: faults.filter((f) => f.includes('crash')).length,
+        fdsBefore,
+        fdsAfter: fdCount(),
       });
       expect(faults).toEqual([]);
       expect(words).toBeGreaterThan(0);

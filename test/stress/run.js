@@ -22,8 +22,21 @@ fs.writeFileSync(figures, '');
 const seed = process.env.SHMRING_STRESS_SEED || String(full ? crypto.randomBytes(4).readUInt32LE(0) : 20261201);
 const started = Date.now();
 console.log(`stress profile ${profile}, seed ${seed} (replay: SHMRING_STRESS_SEED=${seed}); figures -> ${figures}`);
-const result = spawnSync(process.execPath,
+const result = spawnSync(
+  process.execPath,
   [path.join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '-c', 'vitest.stress.config.mts', ...filters],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, SHMRING_STRESS_PROFILE: profile, SHMRING_STRESS_FIGURES: figures, SHMRING_STRESS_SEED: seed } });
-console.log(`stress profile ${profile}: ${result.status === 0 ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s`);
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      SHMRING_STRESS_PROFILE: profile,
+      SHMRING_STRESS_FIGURES: figures,
+      SHMRING_STRESS_SEED: seed,
+    },
+  },
+);
+console.log(
+  `stress profile ${profile}: ${result.status === 0 ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s`,
+);
 process.exit(result.status ?? 1);

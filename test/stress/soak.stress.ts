@@ -22,12 +22,17 @@ describe('soak', () => {
     createRing(ring, { dir, mode: 'reliable', capacity: 1 << 20, maxConsumers: 2 });
     const bound = { boundMs: scaled(120_000, 1_800_000), silenceMs: 10_000 };
     const consumers = [0, 1].map(() => startChild('soak-consumer.js', { ring, dir, run, count: COUNT }, bound));
-    for (const consumer of consumers) expect(await consumer.report('ready', 10_000), consumer.stderrTail()).not.toBeNull();
+    for (const consumer of consumers)
+      expect(await consumer.report('ready', 10_000), consumer.stderrTail()).not.toBeNull();
     const started = Date.now();
     const producer = startChild('soak-producer.js', { ring, dir, run, count: COUNT }, bound);
     const faults: string[] = [];
     const summaries: Array<Record<string, unknown>> = [];
-    for (const [who, child] of [['producer', producer], ['consumer 1', consumers[0]], ['consumer 2', consumers[1]]] as const) {
+    for (const [who, child] of [
+      ['producer', producer],
+      ['consumer 1', consumers[0]],
+      ['consumer 2', consumers[1]],
+    ] as const) {
       const exit = await child.exited;
       const fault = exitFault(exit);
       if (fault !== null) faults.push(`${who}: ${fault} ${child.stderrTail()}`);
@@ -45,14 +50,28 @@ describe('soak', () => {
     const duplicated = summaries.reduce((sum, s) => sum + (s.duplicates as number), 0);
     const corrupt = summaries.reduce((sum, s) => sum + (s.corrupt as number) + (s.outOfOrder as number), 0);
     printFigures('soak', {
-      messages: COUNT, consumers: 2, messagesVerified: verified, lost, duplicated, corruptOrReordered: corrupt,
-      crashes: faults.filter((f) => f.includes('crash')).length, elapsedS: Math.round(elapsedS * 10) / 10,
-      messagesPerS: Math.round(COUNT / elapsedS), fdsBefore, fdsAfter: fdCount(),
+      messages: COUNT,
+      consumers: 2,
+      messagesVerified: verified,
+      lost,
+      duplicated,
+      corruptOrReordered: corrupt,
+      crashes: faults.filter((f) => f.includes('crash')).length,
+      elapsedS: Math.round(elapsedS * 10) / 10,
+      messagesPerS: Math.round(COUNT / elapsedS),
+      fdsBefore,
+      fdsAfter: fdCount(),
     });
     expect(faults).toEqual([]);
     for (const s of summaries) {
-      expect({ received: s.received, next: s.next, corrupt: s.corrupt, duplicates: s.duplicates, outOfOrder: s.outOfOrder,
-        reasons: s.reasons }).toEqual({ received: COUNT, next: COUNT, corrupt: 0, duplicates: 0, outOfOrder: 0, reasons: [] });
+      expect({
+        received: s.received,
+        next: s.next,
+        corrupt: s.corrupt,
+        duplicates: s.duplicates,
+        outOfOrder: s.outOfOrder,
+        reasons: s.reasons,
+      }).toEqual({ received: COUNT, next: COUNT, corrupt: 0, duplicates: 0, outOfOrder: 0, reasons: [] });
     }
     expect(fdCount()).toBe(fdsBefore);
   });
