@@ -1,10 +1,12 @@
-/** shmring: a lock-free single-producer / multi-consumer message ring in shared memory (Linux). */
+/** shmring: lock-free message rings in shared memory (Linux): one-to-many and many-to-one. */
 export { Publication, type PublicationOptions, type AttachOptions } from './publication';
-export { Subscription, type SubscriptionOptions } from './subscription';
+export { Subscription, type SubscriptionOptions, type CreateSubscriptionOptions } from './subscription';
 export { ReliablePublication, type ProducerOptions, type ProducerStats } from './reliable-publication';
 export { BroadcastPublication } from './broadcast-publication';
 export { ReliableSubscription, type StartFrom } from './reliable-subscription';
 export { BroadcastSubscription } from './broadcast-subscription';
+export { ManyToOnePublication, type ManyToOneProducerStats } from './many-to-one-publication';
+export { ManyToOneSubscription, type ManyToOneConsumerOptions } from './many-to-one-subscription';
 export type { Message, WaitOptions } from './subscription-base';
 export { Claim } from './claim';
 export { OfferResult, type OfferResultValue } from './offer-result';

@@ -191,10 +191,9 @@ export function dataOffsetFor(maxConsumers: number): number {
   return align(consumerSlotOffset(maxConsumers), PAGE_LENGTH);
 }
 
-/** Total file length: header, data region (plus the broadcast trailer), rounded up to whole pages. */
+/** Total file length: header, data region (plus the mode's trailer), rounded up to whole pages. */
 export function fileLengthFor(mode: number, capacity: number, maxConsumers: number): number {
-  const trailer = mode === MODE_BROADCAST ? BROADCAST_TRAILER_LENGTH : 0;
-  return align(dataOffsetFor(maxConsumers) + capacity + trailer, PAGE_LENGTH);
+  return align(dataOffsetFor(maxConsumers) + capacity + trailerLengthFor(mode), PAGE_LENGTH);
 }
 
 /** The largest message a ring can carry: capacity / 8 (as Aeron and Agrona). */
@@ -205,4 +204,48 @@ export function maxMessageLengthFor(capacity: number): number {
 /** Converts a byte offset to an Int32Array index: the one place that does `>> 2`. */
 export function int32Index(byteOffset: number): number {
   return byteOffset >> 2;
+}
+
+/* ==================================================================================================================
+ * Many-to-one mode: the data region is Agrona's ManyToOneRingBuffer (org.agrona.concurrent.ringbuffer), byte for
+ * byte: `capacity` bytes of records, then RING_BUFFER_TRAILER_LENGTH bytes of int64 counters, each alone on two
+ * 64-byte cache lines (RingBufferDescriptor). Offsets below are within the trailer (at dataOffset + capacity).
+ *
+ *    0                   1                   2                   3
+ *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *   +---------------------------------------------------------------+
+ *   |                     (unused, 128 bytes)                       |    0
+ *   +---------------------------------------------------------------+
+ *   |            tail position (int64, CAS by producers)            |  128
+ *   +---------------------------------------------------------------+
+ *   |        head cache position (int64, producers' hint)           |  256
+ *   +---------------------------------------------------------------+
+ *   |             head position (int64, the consumer)               |  384
+ *   +---------------------------------------------------------------+
+ *   |          correlation counter (int64, fetch-and-add)           |  512
+ *   +---------------------------------------------------------------+
+ *   |      consumer heartbeat (int64, ms since epoch, consumer)     |  640
+ *   +---------------------------------------------------------------+
+ *
+ * Record (RecordDescriptor), 8-byte aligned:
+ *   +0 int32 length = header + payload: negative while its producer writes it, positive once committed, 0 unclaimed
+ *   +4 int32 type id (>= 1; -1 = padding, skipped)
+ *   +8 payload
+ * ================================================================================================================== */
+export const MODE_MANY_TO_ONE = 3;
+export const RING_BUFFER_TRAILER_LENGTH = 768;
+export const TAIL_POSITION_OFFSET = 128;
+export const HEAD_CACHE_POSITION_OFFSET = 256;
+export const HEAD_POSITION_OFFSET = 384;
+export const CORRELATION_COUNTER_OFFSET = 512;
+export const CONSUMER_HEARTBEAT_OFFSET = 640;
+/** Agrona's PADDING_MSG_TYPE_ID. */
+export const RING_BUFFER_PADDING_TYPE = -1;
+/** A many-to-one ring has exactly one consumer: slot 0 (its lock byte, its pid, its state). */
+export const MANY_TO_ONE_CONSUMER_SLOT = 0;
+
+/** Bytes after the data region: the broadcast or ring-buffer trailer, or none (reliable). */
+export function trailerLengthFor(mode: number): number {
+  if (mode === MODE_BROADCAST) return BROADCAST_TRAILER_LENGTH;
+  return mode === MODE_MANY_TO_ONE ? RING_BUFFER_TRAILER_LENGTH : 0;
 }

@@ -1,8 +1,12 @@
 /**
  * `Publication`: the producer side. A reliable ring gets a `ReliablePublication` (back-pressure, fragmentation,
- * zero-copy claims); a broadcast ring a `BroadcastPublication` (Agrona's transmitter, never waits).
+ * zero-copy claims); a broadcast ring a `BroadcastPublication` (Agrona's transmitter, never waits); a many-to-one ring
+ * a `ManyToOnePublication` (one of any number of producers, Agrona's ManyToOneRingBuffer).
  */
 import { BroadcastPublication } from './broadcast-publication';
+import { ErrorCode, ShmringError } from './errors';
+import * as L from './layout';
+import { ManyToOnePublication } from './many-to-one-publication';
 import { ReliablePublication, type ProducerOptions } from './reliable-publication';
 import {
   createAnonymousRingMemory,
@@ -20,7 +24,7 @@ export type PublicationOptions = CreateRingOptions & ProducerOptions;
 export type AttachOptions = OpenRingOptions & ProducerOptions;
 
 /** The producer of a ring; narrow with `pub.mode`. */
-export type Publication = ReliablePublication | BroadcastPublication;
+export type Publication = ReliablePublication | BroadcastPublication | ManyToOnePublication;
 
 /** Refuses bad producer options before any file is created or opened (they used to be taken as they came). */
 function checkProducerOptions(options: ProducerOptions): void {
@@ -38,6 +42,7 @@ function checkProducerOptions(options: ProducerOptions): void {
  */
 function producerFor(ring: NewRing, options: ProducerOptions): Publication {
   try {
+    if (ring.descriptor.mode === 'many-to-one') return new ManyToOnePublication(ring.memory, ring.descriptor);
     return ring.descriptor.mode === 'broadcast'
       ? new BroadcastPublication(ring.memory, ring.descriptor)
       : new ReliablePublication(ring.memory, ring.descriptor, options);
@@ -48,12 +53,35 @@ function producerFor(ring: NewRing, options: ProducerOptions): Publication {
 }
 
 function create(name: string, options: PublicationOptions & { mode: 'broadcast' }): BroadcastPublication;
+function create(name: string, options: PublicationOptions & { mode: 'many-to-one' }): ManyToOnePublication;
 function create(name: string, options?: PublicationOptions & { mode?: 'reliable' }): ReliablePublication;
 function create(name: string, options?: PublicationOptions): Publication;
 /** Creates `/dev/shm/<name>` (mode 0600, fails with EEXIST if it exists) and becomes its producer. */
 function create(name: string, options: PublicationOptions = {}): Publication {
   checkProducerOptions(options);
+  if (options.mode === 'many-to-one') {
+    const ring = createRingMemory(name, options, false);
+    joinManyToOne(ring);
+    return producerFor(ring, options);
+  }
   return producerFor(createRingMemory(name, options, true), options);
+}
+
+/** Many-to-one producers share the producer byte's lock: it says "some producer lives", never refuses one. */
+function joinManyToOne(ring: NewRing): void {
+  if (!ring.memory.tryLock(L.PRODUCER_LOCK_BYTE, false)) {
+    ring.memory.close();
+    throw new ShmringError(
+      ErrorCode.PRODUCER_EXISTS,
+      'a process holds the producer byte of a many-to-one ring exclusively',
+    );
+  }
+}
+
+/** Takes the lock a producer of `ring` needs: shared on a many-to-one ring, exclusive otherwise. */
+function lockAsProducer(ring: NewRing): void {
+  if (ring.descriptor.mode === 'many-to-one') joinManyToOne(ring);
+  else lockProducer(ring);
 }
 
 /**
@@ -64,8 +92,16 @@ function create(name: string, options: PublicationOptions = {}): Publication {
 function attach(name: string, options: AttachOptions = {}): Publication {
   checkProducerOptions(options);
   const ring = openRingMemory(name, options);
-  lockProducer(ring);
+  lockAsProducer(ring);
   return producerFor(ring, options);
+}
+
+/**
+ * Joins an existing ring as a producer. On a many-to-one ring (made by `Subscription.create` or `createRing`) any
+ * number of processes and worker threads may do so at once; on a reliable or broadcast ring it is `attach`.
+ */
+function open(name: string, options: AttachOptions = {}): Publication {
+  return attach(name, options);
 }
 
 function createAnonymous(options: PublicationOptions & { mode: 'broadcast' }): BroadcastPublication;
@@ -73,6 +109,9 @@ function createAnonymous(options?: PublicationOptions & { mode?: 'reliable' }): 
 /** Creates a ring in a sealed memfd: no file, freed when the last process closes it; share it with `serveRing`. */
 function createAnonymous(options: PublicationOptions = {}): Publication {
   checkProducerOptions(options);
+  if (options.mode === 'many-to-one') {
+    throw new TypeError("many-to-one rings are files: create them with Subscription.create: mode='many-to-one'");
+  }
   return producerFor(createAnonymousRingMemory(options), options);
 }
 
@@ -81,4 +120,4 @@ function unlink(name: string, options: LocationOptions = {}): void {
   unlinkRing(name, options);
 }
 
-export const Publication = { create, attach, createAnonymous, unlink };
+export const Publication = { create, attach, open, createAnonymous, unlink };

@@ -31,13 +31,16 @@ export interface RingMemory {
   close(): void;
 }
 
-export type RingMode = 'reliable' | 'broadcast';
+export type RingMode = 'reliable' | 'broadcast' | 'many-to-one';
 
 /** Options that shape a new ring (fixed for its life). */
 export interface RingLayoutOptions {
   /** Data region bytes: a power of two, 4 KiB .. 1 GiB. Default 1 MiB. */
   capacity?: number;
-  /** 'reliable' (back-pressure, default) or 'broadcast' (lossy, Agrona broadcast-buffer format). */
+  /**
+   * 'reliable' (back-pressure, default), 'broadcast' (lossy, Agrona broadcast-buffer format) or 'many-to-one' (any
+   * number of producers, one consumer, Agrona ManyToOneRingBuffer format).
+   */
   mode?: RingMode;
   /** Consumer slots (reliable mode): 1..1024, default 16. */
   maxConsumers?: number;
@@ -109,32 +112,35 @@ function checkInteger(name: string, value: number, min: number, max: number): vo
 /** Validates creation options and computes the descriptor of a new ring. */
 export function describeNewRing(options: RingLayoutOptions = {}): RingDescriptor {
   const mode = options.mode ?? 'reliable';
-  if (mode !== 'reliable' && mode !== 'broadcast') {
-    throw new TypeError(`mode must be 'reliable' or 'broadcast': mode=${String(mode)}`);
+  if (mode !== 'reliable' && mode !== 'broadcast' && mode !== 'many-to-one') {
+    throw new TypeError(`mode must be 'reliable', 'broadcast' or 'many-to-one': mode=${String(mode)}`);
   }
+  const agrona = mode !== 'reliable';
   const capacity = options.capacity ?? DEFAULT_CAPACITY;
   checkInteger('capacity', capacity, L.MIN_CAPACITY, L.MAX_CAPACITY);
   if (!L.isPowerOfTwo(capacity)) throw new RangeError(`capacity must be a power of two: capacity=${capacity}`);
-  const maxConsumers = options.maxConsumers ?? L.DEFAULT_MAX_CONSUMERS;
+  const maxConsumers = options.maxConsumers ?? (mode === 'many-to-one' ? 1 : L.DEFAULT_MAX_CONSUMERS);
   checkInteger('maxConsumers', maxConsumers, 1, L.MAX_CONSUMERS_LIMIT);
+  if (mode === 'many-to-one' && maxConsumers !== 1) {
+    throw new RangeError(`many-to-one rings have one consumer: maxConsumers=${maxConsumers}`);
+  }
   const largest = L.maxMessageLengthFor(capacity);
   const maxMessageLength = options.maxMessageLength ?? largest;
   checkInteger('maxMessageLength', maxMessageLength, 1, largest);
-  if (mode === 'broadcast' && maxMessageLength !== largest) {
+  if (agrona && maxMessageLength !== largest) {
     // Agrona's format fixes it: any transmitter (a JVM one too) may send capacity/8 bytes.
     throw new RangeError(
-      `broadcast rings carry messages up to capacity/8=${largest}: maxMessageLength=${maxMessageLength}`,
+      `${mode} rings carry messages up to capacity/8=${largest}: maxMessageLength=${maxMessageLength}`,
     );
   }
-  const maxFramePayload =
-    mode === 'broadcast'
-      ? maxMessageLength
-      : (options.maxFramePayload ?? Math.min(L.DEFAULT_MAX_FRAME_PAYLOAD, maxMessageLength));
+  const maxFramePayload = agrona
+    ? maxMessageLength
+    : (options.maxFramePayload ?? Math.min(L.DEFAULT_MAX_FRAME_PAYLOAD, maxMessageLength));
   checkInteger('maxFramePayload', maxFramePayload, 1, maxMessageLength);
-  if (mode === 'broadcast' && options.maxFramePayload !== undefined && options.maxFramePayload !== maxMessageLength) {
-    throw new RangeError(`broadcast rings do not fragment: maxFramePayload=${options.maxFramePayload}`);
+  if (agrona && options.maxFramePayload !== undefined && options.maxFramePayload !== maxMessageLength) {
+    throw new RangeError(`${mode} rings do not fragment: maxFramePayload=${options.maxFramePayload}`);
   }
-  const modeWord = mode === 'broadcast' ? L.MODE_BROADCAST : L.MODE_RELIABLE;
+  const modeWord = modeWordOf(mode);
   return {
     mode,
     capacity,
@@ -154,7 +160,7 @@ export function writeHeader(buffer: SharedArrayBuffer, d: RingDescriptor): void 
   const i32 = new Int32Array(buffer);
   const at = L.int32Index;
   i32[at(L.MAGIC_OFFSET)] = L.MAGIC;
-  i32[at(L.MODE_OFFSET)] = d.mode === 'broadcast' ? L.MODE_BROADCAST : L.MODE_RELIABLE;
+  i32[at(L.MODE_OFFSET)] = modeWordOf(d.mode);
   i32[at(L.FLAGS_OFFSET)] = 0;
   i32[at(L.CAPACITY_OFFSET)] = d.capacity;
   i32[at(L.MAX_MESSAGE_LENGTH_OFFSET)] = d.maxMessageLength;
@@ -166,6 +172,12 @@ export function writeHeader(buffer: SharedArrayBuffer, d: RingDescriptor): void 
   i32[at(L.CREATED_AT_OFFSET) + 1] = Math.floor(d.createdAt / 4294967296);
   i32[at(L.CREATOR_PID_OFFSET)] = d.creatorPid;
   Atomics.store(i32, at(L.VERSION_OFFSET), L.LAYOUT_VERSION);
+}
+
+/** The header's mode word for `mode`. */
+export function modeWordOf(mode: RingMode): number {
+  if (mode === 'broadcast') return L.MODE_BROADCAST;
+  return mode === 'many-to-one' ? L.MODE_MANY_TO_ONE : L.MODE_RELIABLE;
 }
 
 function versionString(word: number): string {
@@ -199,13 +211,16 @@ export function readDescriptor(buffer: SharedArrayBuffer, path: string | null): 
     );
   }
   const modeWord = i32[at(L.MODE_OFFSET)];
-  if (modeWord !== L.MODE_RELIABLE && modeWord !== L.MODE_BROADCAST) throw corrupt('mode', modeWord, where);
+  if (modeWord !== L.MODE_RELIABLE && modeWord !== L.MODE_BROADCAST && modeWord !== L.MODE_MANY_TO_ONE) {
+    throw corrupt('mode', modeWord, where);
+  }
   const capacity = i32[at(L.CAPACITY_OFFSET)];
   if (capacity < L.MIN_CAPACITY || capacity > L.MAX_CAPACITY || !L.isPowerOfTwo(capacity)) {
     throw corrupt('capacity', capacity, where);
   }
   const maxConsumers = i32[at(L.MAX_CONSUMERS_OFFSET)];
   if (maxConsumers < 1 || maxConsumers > L.MAX_CONSUMERS_LIMIT) throw corrupt('maxConsumers', maxConsumers, where);
+  if (modeWord === L.MODE_MANY_TO_ONE && maxConsumers !== 1) throw corrupt('maxConsumers', maxConsumers, where);
   const dataOffset = i32[at(L.DATA_OFFSET_OFFSET)];
   if (dataOffset !== L.dataOffsetFor(maxConsumers)) throw corrupt('dataOffset', dataOffset, where);
   const fileLength = i32[at(L.FILE_LENGTH_OFFSET)];
@@ -225,7 +240,7 @@ export function readDescriptor(buffer: SharedArrayBuffer, path: string | null): 
     throw corrupt('maxFramePayload', maxFramePayload, where);
   }
   return {
-    mode: modeWord === L.MODE_BROADCAST ? 'broadcast' : 'reliable',
+    mode: modeWord === L.MODE_BROADCAST ? 'broadcast' : modeWord === L.MODE_MANY_TO_ONE ? 'many-to-one' : 'reliable',
     capacity,
     maxMessageLength,
     maxFramePayload,

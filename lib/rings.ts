@@ -140,7 +140,7 @@ export interface RingInfo extends RingDescriptor {
   producerState: 'none' | 'active' | 'closed';
   producerPid: number;
   producerEpoch: number;
-  /** Reliable mode: the producer's last checkpoint; broadcast mode: the tail counter. */
+  /** Reliable mode: the producer's last checkpoint; broadcast mode: the tail counter; many-to-one: the tail. */
   producerPosition: number;
   consumers: Array<{ slot: number; state: 'active' | 'evicted'; alive: boolean; position: number; pid: number }>;
 }
@@ -158,10 +158,13 @@ export function ringInfo(name: string, options: OpenRingOptions = {}): RingInfo 
 function describe({ memory, descriptor: d }: NewRing): RingInfo {
   const i32 = new Int32Array(memory.buffer);
   const state = Atomics.load(i32, L.int32Index(L.PRODUCER_STATE_OFFSET));
+  const trailer = d.dataOffset + d.capacity;
   const positionIndex =
     d.mode === 'broadcast'
-      ? L.int32Index(d.dataOffset + d.capacity + L.TAIL_COUNTER_OFFSET)
-      : L.int32Index(L.TAIL_CHECKPOINT_OFFSET);
+      ? L.int32Index(trailer + L.TAIL_COUNTER_OFFSET)
+      : d.mode === 'many-to-one'
+        ? L.int32Index(trailer + L.TAIL_POSITION_OFFSET)
+        : L.int32Index(L.TAIL_CHECKPOINT_OFFSET);
   const consumers: RingInfo['consumers'] = [];
   for (let slot = 0; slot < d.maxConsumers; slot++) {
     const base = L.int32Index(L.consumerSlotOffset(slot));
@@ -171,7 +174,8 @@ function describe({ memory, descriptor: d }: NewRing): RingInfo {
       slot,
       state: slotState === L.SLOT_ACTIVE ? 'active' : 'evicted',
       alive: memory.isLocked(L.CONSUMER_LOCK_BYTE_BASE + slot),
-      position: loadPosition(i32, base),
+      // A many-to-one consumer's position is Agrona's head, in the trailer.
+      position: loadPosition(i32, d.mode === 'many-to-one' ? L.int32Index(trailer + L.HEAD_POSITION_OFFSET) : base),
       pid: Atomics.load(i32, base + L.int32Index(L.SLOT_PID_OFFSET)),
     });
   }
@@ -189,7 +193,8 @@ function describe({ memory, descriptor: d }: NewRing): RingInfo {
 
 /**
  * Creates a ring file with no producer attached (e.g. for an external Agrona transmitter to write into a broadcast
- * ring, or to attach a producer later with `Publication.attach`).
+ * ring, or to attach a producer later with `Publication.attach`), or a many-to-one ring with no consumer yet (its
+ * consumer joins with `Subscription.open`, producers with `Publication.open`).
  */
 export function createRing(name: string, options: CreateRingOptions = {}): RingInfo {
   const ring = createRingMemory(name, options, false);

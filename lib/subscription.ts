@@ -1,19 +1,35 @@
 /**
  * `Subscription`: the consumer side. Opening a ring picks the protocol from its header: a reliable ring gets a
- * `ReliableSubscription` (own slot, zero copy), a broadcast ring a `BroadcastSubscription` (copy + validate).
+ * `ReliableSubscription` (own slot, zero copy), a broadcast ring a `BroadcastSubscription` (copy + validate), a
+ * many-to-one ring a `ManyToOneSubscription` (its only consumer, zero copy).
  */
 import { BroadcastSubscription } from './broadcast-subscription';
+import { ManyToOneSubscription, type ManyToOneConsumerOptions } from './many-to-one-subscription';
 import { ReliableSubscription, type StartFrom } from './reliable-subscription';
 import { receiveRingFd } from './ring-server';
-import { openRingFromFd, openRingMemory, type NewRing, type OpenRingOptions } from './rings';
+import {
+  createRingMemory,
+  openRingFromFd,
+  openRingMemory,
+  unlinkRing,
+  type CreateRingOptions,
+  type NewRing,
+  type OpenRingOptions,
+} from './rings';
 
-export interface SubscriptionOptions extends OpenRingOptions {
-  /** 'latest' (default): messages published from now on; 'earliest': the oldest the ring still guarantees. */
+export interface SubscriptionOptions extends OpenRingOptions, ManyToOneConsumerOptions {
+  /**
+   * 'latest' (default): messages published from now on; 'earliest': the oldest the ring still guarantees. A
+   * many-to-one consumer always reads from the consumer position the ring holds.
+   */
   from?: StartFrom;
 }
 
+/** Options of `Subscription.create`: a new many-to-one ring and its consumer. */
+export type CreateSubscriptionOptions = CreateRingOptions & ManyToOneConsumerOptions & { mode: 'many-to-one' };
+
 /** A consumer of a ring; narrow with `sub.mode`. */
-export type Subscription = ReliableSubscription | BroadcastSubscription;
+export type Subscription = ReliableSubscription | BroadcastSubscription | ManyToOneSubscription;
 
 /** Misuse is refused before the ring is opened (an unknown value used to mean 'latest' silently). */
 function checkFrom(from: unknown): void {
@@ -23,8 +39,13 @@ function checkFrom(from: unknown): void {
 }
 
 /** Joins `ring`; any failure (no free slot, a corrupt checkpoint...) closes its memory and fd. */
-function subscriberFor(ring: NewRing, from: StartFrom | undefined): Subscription {
+function subscriberFor(
+  ring: NewRing,
+  from: StartFrom | undefined,
+  options: ManyToOneConsumerOptions = {},
+): Subscription {
   try {
+    if (ring.descriptor.mode === 'many-to-one') return new ManyToOneSubscription(ring.memory, ring.descriptor, options);
     return ring.descriptor.mode === 'broadcast'
       ? new BroadcastSubscription(ring.memory, ring.descriptor, from)
       : new ReliableSubscription(ring.memory, ring.descriptor, from);
@@ -34,16 +55,38 @@ function subscriberFor(ring: NewRing, from: StartFrom | undefined): Subscription
   }
 }
 
-/** Opens `/dev/shm/<name>` (O_NOFOLLOW, header validated) and joins it as a consumer. */
+/**
+ * Opens `/dev/shm/<name>` (O_NOFOLLOW, header validated) and joins it as a consumer. On a many-to-one ring it
+ * becomes the only consumer (ERR_SHMRING_NO_CONSUMER_SLOT while another one lives), taking over from a dead one.
+ */
 function open(name: string, options: SubscriptionOptions = {}): Subscription {
   checkFrom(options.from);
-  return subscriberFor(openRingMemory(name, options), options.from);
+  return subscriberFor(openRingMemory(name, options), options.from, options);
+}
+
+function create(name: string, options: CreateSubscriptionOptions): ManyToOneSubscription;
+/**
+ * Creates `/dev/shm/<name>` as a many-to-one ring (mode 0600, fails with EEXIST if it exists; the rules of
+ * `Publication.create`) and becomes its only consumer. Producers join with `Publication.open`.
+ */
+function create(name: string, options: CreateSubscriptionOptions): Subscription {
+  if (options?.mode !== 'many-to-one') {
+    throw new TypeError(`Subscription.create makes many-to-one rings: mode=${String(options?.mode)}`);
+  }
+  const ring = createRingMemory(name, options, false);
+  try {
+    return new ManyToOneSubscription(ring.memory, ring.descriptor, options);
+  } catch (err) {
+    ring.memory.close();
+    unlinkRing(name, options);
+    throw err;
+  }
 }
 
 /** Joins a ring from a file descriptor (e.g. a memfd received over a Unix socket or inherited from a parent). */
 function fromFd(fd: number, options: SubscriptionOptions = {}): Subscription {
   checkFrom(options.from);
-  return subscriberFor(openRingFromFd(fd, options), options.from);
+  return subscriberFor(openRingFromFd(fd, options), options.from, options);
 }
 
 /** Fetches a ring's fd from a producer's `pub.serve(socketPath)` and joins it. */
@@ -55,4 +98,4 @@ async function connect(
   return fromFd(fd, options);
 }
 
-export const Subscription = { open, fromFd, connect };
+export const Subscription = { create, open, fromFd, connect };

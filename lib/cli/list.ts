@@ -30,7 +30,7 @@ export interface ListEntry {
   path: string;
   /** 'in-use', 'stale' (no live producer or consumer: `shmring gc` removes it), or 'error'. */
   status: 'in-use' | 'stale' | 'error';
-  mode: 'reliable' | 'broadcast' | null;
+  mode: 'reliable' | 'broadcast' | 'many-to-one' | null;
   capacity: number | null;
   producer: { alive: boolean; pid: number; state: string } | null;
   consumers: { alive: number; total: number } | null;

@@ -115,6 +115,7 @@ function readProducerCounters(
         latest: loadPosition(i32, L.int32Index(trailer + L.LATEST_COUNTER_OFFSET)),
       };
     }
+    if (info.mode === 'many-to-one') return { position: info.producerPosition };
     const checkpoint = loadPosition(i32, L.int32Index(L.TAIL_CHECKPOINT_OFFSET));
     // Every active consumer's position and the checkpoint are record boundaries at or behind the tail; the furthest
     // of them is the shortest walk.

@@ -1,0 +1,345 @@
+/**
+ * One of any number of producers of a many-to-one ring: Agrona's ManyToOneRingBuffer protocol on Agrona's byte layout,
+ * so JVM and C producers (and a JVM or C consumer) can share the region.
+ *
+ * Per message: claim space by compare-and-swap of the shared tail (int64-atomics.ts: a 32-bit CAS of the low word
+ * while the high word stays, no BigInt), store -recordLength (the record is being written: the consumer waits, and
+ * its `unblock` can tell a claimed record from an unclaimed one), write type and payload, then store +recordLength
+ * (committed). At the end of the ring the same CAS also claims the rest of the ring, which becomes a padding record.
+ * Producers share a head cache (a hint of the consumer's position) so that they read the consumer's line only when
+ * the ring looks full.
+ */
+import { binding } from './binding';
+import { Claim, type ClaimOwner } from './claim';
+import { ErrorCode, ShmringError, closedError, corrupt } from './errors';
+import { compareAndSetInt64, getAndAddInt64, raiseInt64 } from './int64-atomics';
+import * as L from './layout';
+import { OfferResult } from './offer-result';
+import { MAX_POSITION_HIGH_WORD, loadPosition } from './position';
+import type { RingDescriptor, RingMemory } from './ring-file';
+
+const TWO_POW_32 = 4294967296;
+const WAKE_REQUESTED_INDEX = L.int32Index(L.WAKE_REQUESTED_OFFSET);
+const WAKE_SEQUENCE_INDEX = L.int32Index(L.WAKE_SEQUENCE_OFFSET);
+const MAX_TYPE_ID = 0x7fffffff;
+/** No room: the claim helpers' "back-pressured" (record offsets are always >= the page-aligned data offset > 0). */
+const NO_ROOM = -1;
+/** Failed CASes in one claim before the claimer yields its CPU (another producer is between its loads and its CAS). */
+const SPINS_BEFORE_YIELD = 8;
+/** A claim that keeps losing the CAS this many times is a ring whose tail someone rewrites: corrupt, not contention. */
+const MAX_CLAIM_ATTEMPTS = 1_000_000;
+
+/** Counters a producer keeps about itself (its own claims only). */
+export interface ManyToOneProducerStats {
+  /** Offers and claims refused because the ring was full. */
+  backPressured: number;
+  /** Compare-and-swaps of the tail lost to another producer (each one retried). */
+  casRetries: number;
+  /** Times this producer yielded its CPU while contending for the tail. */
+  contendedYields: number;
+}
+
+export class ManyToOnePublication implements ClaimOwner {
+  readonly mode = 'many-to-one' as const;
+  readonly capacity: number;
+  /** Largest payload: capacity / 8, as Agrona. */
+  readonly maxMessageLength: number;
+  readonly memory: RingMemory;
+  /** Counters of this producer's own claims. */
+  readonly stats: ManyToOneProducerStats = { backPressured: 0, casRetries: 0, contendedYields: 0 };
+  private readonly i32: Int32Array;
+  private readonly i64: BigInt64Array;
+  private readonly u8: Uint8Array;
+  private readonly dataOffset: number;
+  private readonly mask: number;
+  private readonly tailIndex: number;
+  private readonly headCacheIndex: number;
+  private readonly headIndex: number;
+  private readonly correlationIndex: number;
+  private readonly heartbeatIndex: number;
+  private readonly claim: Claim;
+  /** This producer's copy of the head cache: never ahead of the consumer's head, so it can only under-promise room. */
+  private headCache = 0;
+  /** The end of this producer's last claim (what `offer` returns). */
+  private claimedEnd = 0;
+  private closed = false;
+
+  /** @internal Use `Publication.open`. The caller holds a shared lock on the producer byte. */
+  constructor(memory: RingMemory, d: RingDescriptor) {
+    this.memory = memory;
+    this.i32 = new Int32Array(memory.buffer);
+    this.i64 = new BigInt64Array(memory.buffer);
+    // Payload bytes go through the plain-ArrayBuffer alias (memcpy speed); atomics stay on the SharedArrayBuffer.
+    this.u8 = new Uint8Array(memory.alias ?? memory.buffer);
+    this.dataOffset = d.dataOffset;
+    this.capacity = d.capacity;
+    this.mask = d.capacity - 1;
+    this.maxMessageLength = L.maxMessageLengthFor(d.capacity);
+    const trailer = d.dataOffset + d.capacity;
+    this.tailIndex = L.int32Index(trailer + L.TAIL_POSITION_OFFSET);
+    this.headCacheIndex = L.int32Index(trailer + L.HEAD_CACHE_POSITION_OFFSET);
+    this.headIndex = L.int32Index(trailer + L.HEAD_POSITION_OFFSET);
+    this.correlationIndex = L.int32Index(trailer + L.CORRELATION_COUNTER_OFFSET);
+    this.heartbeatIndex = L.int32Index(trailer + L.CONSUMER_HEARTBEAT_OFFSET);
+    this.claim = new Claim(this.u8, this);
+    this.headCache = loadPosition(this.i32, this.headCacheIndex);
+    // Joins counted in the producer epoch (informational; there is no single producer to name).
+    Atomics.add(this.i32, L.int32Index(L.PRODUCER_EPOCH_OFFSET), 1);
+  }
+
+  /** The end of this producer's last claimed record (0 before its first). */
+  get position(): number {
+    return this.claimedEnd;
+  }
+
+  /** The ring's tail: bytes claimed by all producers since the ring was created (Agrona's producerPosition). */
+  get producerPosition(): number {
+    return loadPosition(this.i32, this.tailIndex);
+  }
+
+  /** The consumer's position (Agrona's consumerPosition). */
+  get consumerPosition(): number {
+    return loadPosition(this.i32, this.headIndex);
+  }
+
+  /** The consumer's last heartbeat, ms since the epoch (0: no consumer ever joined). Agrona's consumerHeartbeatTime. */
+  get consumerHeartbeatTime(): number {
+    return loadPosition(this.i32, this.heartbeatIndex);
+  }
+
+  /** Whether a consumer holds the ring's consumer lock (one syscall; a JVM consumer is seen by its heartbeat). */
+  get consumerAlive(): boolean {
+    return this.memory.isLocked(L.CONSUMER_LOCK_BYTE_BASE + L.MANY_TO_ONE_CONSUMER_SLOT);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** A number unique among every user of the ring (Agrona's nextCorrelationId: fetch-and-add of a shared counter). */
+  nextCorrelationId(): number {
+    if (this.closed) throw closedError('publication');
+    const id = getAndAddInt64(this.i32, this.i64, this.correlationIndex, 1);
+    if (id < 0) throw corrupt('correlation counter', id);
+    return id;
+  }
+
+  /**
+   * Copies `message` (at most `maxMessageLength` bytes) into the ring as one message with `typeId` (>= 1). Returns
+   * the end position of its record, OfferResult.BACK_PRESSURED when the ring is full, or OfferResult.CLOSED.
+   */
+  offer(message: Uint8Array, typeId = 1): number {
+    const length = message.length;
+    // `(typeId | 0) === typeId` also sends non-integers (1.5, NaN) to rejectOffer instead of storing them truncated.
+    if (length > this.maxMessageLength || !((typeId | 0) === typeId && typeId >= 1) || this.closed) {
+      return this.rejectOffer(length, typeId);
+    }
+    const recordLength = length + L.HEADER_LENGTH;
+    const recordOffset = this.claimRecord(recordLength);
+    if (recordOffset === NO_ROOM) return OfferResult.BACK_PRESSURED;
+    const i32 = this.i32;
+    const lengthIndex = recordOffset >> 2;
+    // Claimed, being written: an atomic store, so no payload byte can be seen before it.
+    Atomics.store(i32, lengthIndex, -recordLength);
+    this.u8.set(message, recordOffset + L.HEADER_LENGTH);
+    i32[lengthIndex + 1] = typeId;
+    Atomics.store(i32, lengthIndex, recordLength);
+    if (Atomics.load(i32, WAKE_REQUESTED_INDEX) !== 0) this.wakeConsumer();
+    return this.claimedEnd;
+  }
+
+  /** Same as `offer` for a message gathered from several buffers. */
+  offerParts(parts: readonly Uint8Array[], typeId = 1): number {
+    let length = 0;
+    for (let i = 0; i < parts.length; i++) length += parts[i].length;
+    if (length > this.maxMessageLength || !((typeId | 0) === typeId && typeId >= 1) || this.closed) {
+      return this.rejectOffer(length, typeId);
+    }
+    const recordLength = length + L.HEADER_LENGTH;
+    const recordOffset = this.claimRecord(recordLength);
+    if (recordOffset === NO_ROOM) return OfferResult.BACK_PRESSURED;
+    const i32 = this.i32;
+    const lengthIndex = recordOffset >> 2;
+    Atomics.store(i32, lengthIndex, -recordLength);
+    let at = recordOffset + L.HEADER_LENGTH;
+    for (let i = 0; i < parts.length; i++) {
+      this.u8.set(parts[i], at);
+      at += parts[i].length;
+    }
+    i32[lengthIndex + 1] = typeId;
+    Atomics.store(i32, lengthIndex, recordLength);
+    if (Atomics.load(i32, WAKE_REQUESTED_INDEX) !== 0) this.wakeConsumer();
+    return this.claimedEnd;
+  }
+
+  /**
+   * Claims `length` bytes for the caller to write in place (zero copy). Returns the publication's reused `Claim`, or
+   * null when the ring is full. Commit or abort it soon: the consumer cannot read past it meanwhile, and after its
+   * unblock timeout it turns the claim into padding (the claim's commit then throws).
+   */
+  tryClaim(length: number, typeId = 1): Claim | null {
+    if (this.closed) throw closedError('publication');
+    if (this.claim.isPending)
+      throw new ShmringError(ErrorCode.INVALID_STATE, 'a claim is pending: commit() or abort() it first');
+    if (!Number.isInteger(length) || length < 0 || length > this.maxMessageLength) {
+      throw new RangeError(
+        `length must be an integer in [0, maxMessageLength=${this.maxMessageLength}]: length=${length}`,
+      );
+    }
+    checkTypeId(typeId);
+    const recordLength = length + L.HEADER_LENGTH;
+    const recordOffset = this.claimRecord(recordLength);
+    if (recordOffset === NO_ROOM) return null;
+    Atomics.store(this.i32, recordOffset >> 2, -recordLength);
+    this.i32[(recordOffset >> 2) + 1] = typeId;
+    return this.claim.arm(recordOffset, recordOffset + L.HEADER_LENGTH, length);
+  }
+
+  /** @internal Claim#commit. */
+  commitClaim(recordOffset: number, payloadLength: number): void {
+    const recordLength = this.checkStillClaimed(recordOffset, payloadLength);
+    Atomics.store(this.i32, recordOffset >> 2, recordLength);
+    if (Atomics.load(this.i32, WAKE_REQUESTED_INDEX) !== 0) this.wakeConsumer();
+  }
+
+  /** @internal Claim#abort: the claimed record becomes padding, which the consumer skips. */
+  abortClaim(recordOffset: number, payloadLength: number): void {
+    const recordLength = this.checkStillClaimed(recordOffset, payloadLength);
+    this.i32[(recordOffset >> 2) + 1] = L.RING_BUFFER_PADDING_TYPE;
+    Atomics.store(this.i32, recordOffset >> 2, recordLength);
+    if (Atomics.load(this.i32, WAKE_REQUESTED_INDEX) !== 0) this.wakeConsumer();
+  }
+
+  /** Agrona's verifyClaimedSpaceNotReleased: a consumer that gave up on this claim (unblock) owns the space now. */
+  private checkStillClaimed(recordOffset: number, payloadLength: number): number {
+    const recordLength = payloadLength + L.HEADER_LENGTH;
+    if (Atomics.load(this.i32, recordOffset >> 2) !== -recordLength) {
+      throw new ShmringError(
+        ErrorCode.CLAIM_NOT_PENDING,
+        'the claimed space was released: the consumer unblocked it after its unblock timeout',
+      );
+    }
+    return recordLength;
+  }
+
+  /**
+   * Agrona's claimCapacity: CAS the tail forward by the aligned record (plus the rest of the ring, as padding, when
+   * the record would cross the end). Returns the record's offset in the mapping, or NO_ROOM.
+   */
+  private claimRecord(recordLength: number): number {
+    const required = (recordLength + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
+    const i32 = this.i32;
+    const capacity = this.capacity;
+    const mask = this.mask;
+    const tailIndex = this.tailIndex;
+    let head = this.headCache;
+    for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
+      // A consistent snapshot of the tail: high, low, high again.
+      const high = Atomics.load(i32, tailIndex + 1);
+      const low = Atomics.load(i32, tailIndex);
+      if (Atomics.load(i32, tailIndex + 1) !== high) continue;
+      if (high >>> 0 > MAX_POSITION_HIGH_WORD) throw corrupt('tail position high word', high);
+      const tail = high * TWO_POW_32 + (low >>> 0);
+      if (required > capacity - (tail - head)) {
+        head = this.refreshHeadCache();
+        if (required > capacity - (tail - head)) return this.backPressured();
+      }
+      let newTail = tail + required;
+      const tailOffset = low & mask;
+      const toEnd = capacity - tailOffset;
+      let writeOffset = tailOffset;
+      let padding = 0;
+      if (required > toEnd) {
+        // The record goes to the start of the ring, whose first `required` bytes the consumer must have passed.
+        writeOffset = 0;
+        if (required > (head & mask)) {
+          head = this.refreshHeadCache();
+          if (required > (head & mask)) {
+            writeOffset = NO_ROOM;
+            newTail = tail; // claim only the padding to the end
+          }
+        }
+        padding = toEnd;
+        newTail += padding;
+      }
+      if (compareAndSetInt64(i32, this.i64, tailIndex, tail, newTail)) {
+        if (padding !== 0) this.writePadding(tailOffset, padding);
+        if (writeOffset === NO_ROOM) return this.backPressured();
+        this.claimedEnd = newTail;
+        return this.dataOffset + writeOffset;
+      }
+      this.contended(attempt);
+    }
+    throw corrupt('tail position (never claimed)', MAX_CLAIM_ATTEMPTS);
+  }
+
+  /** Lost a CAS: retry at once (someone progressed), yielding the CPU now and then so the winner can finish. */
+  private contended(attempt: number): void {
+    this.stats.casRetries++;
+    if (attempt % SPINS_BEFORE_YIELD === SPINS_BEFORE_YIELD - 1) {
+      this.stats.contendedYields++;
+      binding().yieldThread();
+    }
+  }
+
+  private backPressured(): number {
+    this.stats.backPressured++;
+    return NO_ROOM;
+  }
+
+  /** Reads the consumer's head and shares it through the head cache (only when the ring looks full). */
+  private refreshHeadCache(): number {
+    const head = loadPosition(this.i32, this.headIndex);
+    raiseInt64(this.i32, this.i64, this.headCacheIndex, head);
+    this.headCache = head;
+    return head;
+  }
+
+  /** The rest of the ring becomes a padding record: claimed (negative), typed, committed. */
+  private writePadding(offset: number, padding: number): void {
+    const lengthIndex = (this.dataOffset + offset) >> 2;
+    Atomics.store(this.i32, lengthIndex, -padding);
+    this.i32[lengthIndex + 1] = L.RING_BUFFER_PADDING_TYPE;
+    Atomics.store(this.i32, lengthIndex, padding);
+  }
+
+  /** The consumer said it sleeps: whoever clears its flag wakes it (once, not once per producer). */
+  private wakeConsumer(): void {
+    if (Atomics.exchange(this.i32, WAKE_REQUESTED_INDEX, 0) === 0) return;
+    Atomics.add(this.i32, WAKE_SEQUENCE_INDEX, 1);
+    this.memory.wake(L.WAKE_SEQUENCE_OFFSET);
+  }
+
+  private rejectOffer(length: number, typeId: number): number {
+    if (this.closed) return OfferResult.CLOSED;
+    checkTypeId(typeId);
+    throw new RangeError(
+      `length must be at most maxMessageLength=${this.maxMessageLength} ` +
+        `(many-to-one rings do not fragment): length=${length}`,
+    );
+  }
+
+  /** Leaves the ring (other producers and the consumer go on). A pending claim is aborted first. */
+  close(): void {
+    if (this.closed) return;
+    if (this.claim.isPending) {
+      try {
+        this.claim.abort();
+      } catch {
+        // Already released by the consumer's unblock: nothing of ours is left in the ring.
+      }
+    }
+    this.closed = true;
+    this.memory.close();
+  }
+  /** `using pub = Publication.open(...)` closes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function checkTypeId(typeId: number): void {
+  if (!Number.isInteger(typeId) || typeId < 1 || typeId > MAX_TYPE_ID) {
+    throw new RangeError(`typeId must be an integer in [1, ${MAX_TYPE_ID}]: typeId=${typeId}`);
+  }
+}

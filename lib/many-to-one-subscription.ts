@@ -1,0 +1,255 @@
+/**
+ * The one consumer of a many-to-one ring: Agrona's ManyToOneRingBuffer read on Agrona's byte layout. It holds the
+ * ring's consumer lock (a kernel lock: producers see a dead consumer at once) and writes Agrona's consumer heartbeat
+ * (what a JVM producer checks).
+ *
+ * `poll` reads committed records in place (zero copy) up to the end of the ring, then zeroes the bytes it consumed
+ * and publishes the new head once per batch (as Agrona: producers rely on unclaimed space reading 0). A record whose
+ * producer died between claim and commit would stop it forever: after `unblockTimeoutMs` without progress while
+ * producers are ahead, it turns that record into padding (Agrona's `unblock`), counts it, and goes on.
+ */
+import { ErrorCode, ShmringError, closedError, corrupt } from './errors';
+import * as L from './layout';
+import type { MessageHandler } from './message-handler';
+import { loadPosition, storePosition } from './position';
+import type { RingDescriptor, RingMemory } from './ring-file';
+import { SubscriptionBase } from './subscription-base';
+
+const WAKE_REQUESTED_INDEX = L.int32Index(L.WAKE_REQUESTED_OFFSET);
+const SLOT_INDEX = L.int32Index(L.consumerSlotOffset(L.MANY_TO_ONE_CONSUMER_SLOT));
+const CONSUMER_LOCK_BYTE = L.CONSUMER_LOCK_BYTE_BASE + L.MANY_TO_ONE_CONSUMER_SLOT;
+/** Aeron's client liveness timeout: a producer stalled this long between claim and commit is taken for dead. */
+const DEFAULT_UNBLOCK_TIMEOUT_MS = 10_000;
+/** The heartbeat is refreshed at most this often (and at least this often while the consumer polls or waits). */
+const HEARTBEAT_INTERVAL_MS = 100;
+/** Non-empty polls between two heartbeat checks (an empty poll always checks: it has time to spare). */
+const POLLS_PER_CLOCK_CHECK = 256;
+
+/** Options of a many-to-one consumer. */
+export interface ManyToOneConsumerOptions {
+  /**
+   * How long the consumer waits behind a record that stays uncommitted (its producer died or stalled between claim
+   * and commit) before it turns the record into padding and goes on. Default 10 000 ms. A producer that commits
+   * after that finds its claim released (its `commit()` throws) — set it well above your longest pause.
+   */
+  unblockTimeoutMs?: number;
+}
+
+export class ManyToOneSubscription extends SubscriptionBase {
+  readonly mode = 'many-to-one' as const;
+  readonly capacity: number;
+  readonly memory: RingMemory;
+  /** Records the consumer turned into padding because their producer never committed them (Agrona's unblock). */
+  unblockedCount = 0;
+  private readonly i32: Int32Array;
+  private readonly i64: BigInt64Array;
+  private readonly u8: Uint8Array;
+  private readonly dataOffset: number;
+  private readonly mask: number;
+  private readonly tailIndex: number;
+  private readonly headIndex: number;
+  private readonly heartbeatIndex: number;
+  private readonly unblockTimeoutMs: number;
+  private head = 0;
+  private lastHeartbeat = 0;
+  private pollsSinceClock = 0;
+  /** When the consumer first found itself behind a record it could not read (0: it is not). */
+  private stalledSince = 0;
+  private closed = false;
+
+  /** @internal Use `Subscription.create` / `Subscription.open`. Takes the consumer lock or throws. */
+  constructor(memory: RingMemory, d: RingDescriptor, options: ManyToOneConsumerOptions = {}) {
+    super();
+    const timeout = options.unblockTimeoutMs ?? DEFAULT_UNBLOCK_TIMEOUT_MS;
+    if (typeof timeout !== 'number' || !(timeout >= 0)) {
+      throw new RangeError(`unblockTimeoutMs must be a number >= 0: unblockTimeoutMs=${String(timeout)}`);
+    }
+    this.unblockTimeoutMs = timeout;
+    this.memory = memory;
+    this.i32 = new Int32Array(memory.buffer);
+    this.i64 = new BigInt64Array(memory.buffer);
+    // Payload bytes (and the zeroing) go through the plain-ArrayBuffer alias; atomics stay on the SharedArrayBuffer.
+    this.u8 = new Uint8Array(memory.alias ?? memory.buffer);
+    this.dataOffset = d.dataOffset;
+    this.capacity = d.capacity;
+    this.mask = d.capacity - 1;
+    const trailer = d.dataOffset + d.capacity;
+    this.tailIndex = L.int32Index(trailer + L.TAIL_POSITION_OFFSET);
+    this.headIndex = L.int32Index(trailer + L.HEAD_POSITION_OFFSET);
+    this.heartbeatIndex = L.int32Index(trailer + L.CONSUMER_HEARTBEAT_OFFSET);
+    if (!memory.tryLock(CONSUMER_LOCK_BYTE, true)) {
+      throw new ShmringError(
+        ErrorCode.NO_CONSUMER_SLOT,
+        `another live process is the consumer of this many-to-one ring: ${memory.path ?? 'anonymous ring'}`,
+        memory.path ?? undefined,
+      );
+    }
+    // A consumer that died mid-poll may have zeroed records without moving the head: the unblock path pads over them.
+    this.head = loadPosition(this.i32, this.headIndex);
+    Atomics.store(this.i32, SLOT_INDEX + L.int32Index(L.SLOT_PID_OFFSET), process.pid);
+    Atomics.store(this.i32, SLOT_INDEX + L.int32Index(L.SLOT_STATE_OFFSET), L.SLOT_ACTIVE);
+    this.beat(Date.now());
+  }
+
+  /** Bytes consumed since the ring was created (Agrona's consumerPosition). */
+  get position(): number {
+    return this.head;
+  }
+
+  /** Bytes claimed by every producer since the ring was created (Agrona's producerPosition). */
+  get producerPosition(): number {
+    return loadPosition(this.i32, this.tailIndex);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Producers come and go: a many-to-one ring is never closed by one of them. */
+  override get producerClosed(): boolean {
+    return false;
+  }
+
+  /**
+   * Delivers up to `limit` messages (in place: valid during the handler call only) and returns how many. Reads up
+   * to the end of the ring at most; a handler that throws still consumes its message. Throws ERR_SHMRING_CORRUPT on
+   * an impossible record length.
+   */
+  poll(handler: MessageHandler, limit = 10): number {
+    if (this.closed) throw closedError('subscription');
+    const i32 = this.i32;
+    const u8 = this.u8;
+    const head = this.head;
+    const blockStart = this.dataOffset + (head & this.mask);
+    const maxBlock = this.capacity - (head & this.mask);
+    let bytesRead = 0;
+    let delivered = 0;
+    try {
+      while (bytesRead < maxBlock && delivered < limit) {
+        const recordOffset = blockStart + bytesRead;
+        const length = Atomics.load(i32, recordOffset >> 2);
+        if (length <= 0) break;
+        const aligned = (length + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
+        // Checked before the head moves: a corrupt record is never skipped as if it had been read.
+        if (length < L.HEADER_LENGTH || aligned > maxBlock - bytesRead) throw corrupt('record length', length);
+        bytesRead += aligned;
+        const typeId = i32[(recordOffset >> 2) + 1];
+        if (typeId === L.RING_BUFFER_PADDING_TYPE) continue;
+        delivered++;
+        handler(u8, recordOffset + L.HEADER_LENGTH, length - L.HEADER_LENGTH, typeId);
+      }
+    } finally {
+      if (bytesRead > 0) this.consume(blockStart, bytesRead);
+    }
+    if (bytesRead === 0) this.idle();
+    else if (++this.pollsSinceClock >= POLLS_PER_CLOCK_CHECK) {
+      this.pollsSinceClock = 0;
+      this.beat(Date.now());
+    }
+    return delivered;
+  }
+
+  /** Zeroes what was read (producers and `unblock` rely on unclaimed bytes reading 0), then moves the head. */
+  private consume(blockStart: number, bytesRead: number): void {
+    this.u8.fill(0, blockStart, blockStart + bytesRead);
+    this.head += bytesRead;
+    storePosition(this.i32, this.i64, this.headIndex, this.head);
+    this.stalledSince = 0;
+  }
+
+  /** True when a committed record (or padding) is ready. Also keeps the heartbeat and the unblock timer going. */
+  hasData(): boolean {
+    if (this.isReady()) return true;
+    if (!this.closed) this.idle();
+    return this.isReady();
+  }
+
+  private isReady(): boolean {
+    return Atomics.load(this.i32, (this.dataOffset + (this.head & this.mask)) >> 2) > 0;
+  }
+
+  /** Nothing read: refresh the heartbeat, and unblock a record that has stayed uncommitted for too long. */
+  private idle(): void {
+    const now = Date.now();
+    if (now - this.lastHeartbeat >= HEARTBEAT_INTERVAL_MS) this.beat(now);
+    if (loadPosition(this.i32, this.tailIndex) <= this.head) {
+      this.stalledSince = 0;
+      return;
+    }
+    if (this.stalledSince === 0) {
+      this.stalledSince = now;
+    } else if (now - this.stalledSince >= this.unblockTimeoutMs) {
+      this.stalledSince = now; // a record still unclaimed ahead is retried after another timeout, not on every poll
+      if (this.unblock()) this.unblockedCount++;
+    }
+  }
+
+  private beat(now: number): void {
+    this.lastHeartbeat = now;
+    storePosition(this.i32, this.i64, this.heartbeatIndex, now);
+  }
+
+  /**
+   * Agrona's unblock: if the record at the head is claimed but uncommitted (negative length), or claimed and never
+   * even started (0, with a record after it and only zeroes between), it becomes padding. Returns whether it did.
+   * `poll` calls it after `unblockTimeoutMs` without progress; call it yourself only when you know the producer died.
+   */
+  unblock(): boolean {
+    if (this.closed) throw closedError('subscription');
+    const i32 = this.i32;
+    const head = this.head;
+    const tail = loadPosition(i32, this.tailIndex);
+    if (tail <= head) return false;
+    const consumerOffset = head & this.mask;
+    const producerOffset = tail & this.mask;
+    const base = this.dataOffset;
+    const length = Atomics.load(i32, (base + consumerOffset) >> 2);
+    if (length < 0) {
+      // -length is what its producer claimed; within the ring or the record is not one a producer could claim.
+      if (-length < L.HEADER_LENGTH || -length > this.capacity - consumerOffset) throw corrupt('record length', length);
+      this.makePadding(consumerOffset, -length);
+      return true;
+    }
+    if (length !== 0) return false; // committed meanwhile
+    const limit = producerOffset > consumerOffset ? producerOffset : this.capacity;
+    for (let i = consumerOffset + L.RECORD_ALIGNMENT; i < limit; i += L.RECORD_ALIGNMENT) {
+      if (Atomics.load(i32, (base + i) >> 2) === 0) continue;
+      // Something starts at i: pad up to it if everything between is still zero (no claim began there meanwhile).
+      for (let j = i - L.RECORD_ALIGNMENT; j >= consumerOffset; j -= L.RECORD_ALIGNMENT) {
+        if (Atomics.load(i32, (base + j) >> 2) !== 0) return false;
+      }
+      this.makePadding(consumerOffset, i - consumerOffset);
+      return true;
+    }
+    return false;
+  }
+
+  private makePadding(offset: number, length: number): void {
+    const lengthIndex = (this.dataOffset + offset) >> 2;
+    this.i32[lengthIndex + 1] = L.RING_BUFFER_PADDING_TYPE;
+    Atomics.store(this.i32, lengthIndex, length);
+  }
+
+  /** @internal Raises the wake-requested flag, then re-checks: a producer that commits after this sees the flag. */
+  protected announceSleep(): boolean {
+    Atomics.store(this.i32, WAKE_REQUESTED_INDEX, 1);
+    return !this.isReady();
+  }
+
+  protected endSleep(): void {
+    // Nothing to undo: a stale flag costs one producer one unneeded wake.
+  }
+
+  /** Leaves the ring: the consumer lock is released, producers see `consumerAlive` false. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeWaiter();
+    Atomics.store(this.i32, SLOT_INDEX + L.int32Index(L.SLOT_STATE_OFFSET), L.SLOT_FREE);
+    this.memory.close();
+  }
+  /** `using sub = Subscription.create(...)` closes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
