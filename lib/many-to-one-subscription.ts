@@ -53,6 +53,8 @@ export class ManyToOneSubscription extends SubscriptionBase {
   private head = 0;
   private lastHeartbeat = 0;
   private pollsSinceClock = 0;
+  /** Bytes the last block read consumed (records and padding). */
+  private blockBytes = 0;
   /** When the consumer first found itself behind a record it could not read (0: it is not). */
   private stalledSince = 0;
   private closed = false;
@@ -117,6 +119,14 @@ export class ManyToOneSubscription extends SubscriptionBase {
    */
   poll(handler: MessageHandler, limit = 10): number {
     if (this.closed) throw closedError('subscription');
+    const delivered = this.readBlock(handler, limit);
+    // Only padding up to the end of the ring: read on from its start, so a poll returns 0 only when nothing is ready.
+    if (delivered === 0 && this.blockBytes > 0) return this.readBlock(handler, limit);
+    return delivered;
+  }
+
+  /** Agrona's read: records from the head up to the end of the ring at most. */
+  private readBlock(handler: MessageHandler, limit: number): number {
     const i32 = this.i32;
     const u8 = this.u8;
     const head = this.head;
@@ -139,6 +149,7 @@ export class ManyToOneSubscription extends SubscriptionBase {
         handler(u8, recordOffset + L.HEADER_LENGTH, length - L.HEADER_LENGTH, typeId);
       }
     } finally {
+      this.blockBytes = bytesRead;
       if (bytesRead > 0) this.consume(blockStart, bytesRead);
     }
     if (bytesRead === 0) this.idle();
