@@ -1,5 +1,6 @@
 /**
- * Runs the C interop peers (agrona_transmitter, agrona_receiver, agrona_order_checker) as child processes: finds
+ * Runs the C interop peers (agrona_transmitter, agrona_receiver, agrona_order_checker, agrona_m2o_producer,
+ * agrona_m2o_consumer) as child processes: finds
  * the binaries CMake built beside shmring.node, collects their JSON lines, bounds every wait with a deadline and
  * reaps every child.
  */
@@ -7,7 +8,13 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
-export const PEER_NAMES = ['agrona_transmitter', 'agrona_receiver', 'agrona_order_checker'] as const;
+export const PEER_NAMES = [
+  'agrona_transmitter',
+  'agrona_receiver',
+  'agrona_order_checker',
+  'agrona_m2o_producer',
+  'agrona_m2o_consumer',
+] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
 
 /** Where CMake puts the peers (`npm install` / `npm run build:native`); SHMRING_INTEROP_BIN_DIR overrides it. */
