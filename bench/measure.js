@@ -59,6 +59,7 @@ const ofKind = (results, kind) => results.filter((r) => r.kind === kind);
  * order (broadcast: gaps are loss, not errors), and received + lost = sent.
  */
 function throughput(results, p) {
+  if (p.producers > 1 || ofKind(results, 'producer').some((r) => r.index !== undefined)) return manyToOne(results, p);
   const [producer] = ofKind(results, 'producer');
   const consumers = ofKind(results, 'consumer');
   if (!producer || consumers.length !== p.consumers) {
@@ -154,4 +155,47 @@ function wake(results, p) {
   };
 }
 
-module.exports = { throughput, rtt, wake, percentiles };
+/**
+ * Many-to-one throughput: messages the consumer received from all N producers after each one's warm-up, over the
+ * time from the first producer's first measured send to the consumer seeing the last end marker. Verified: per
+ * producer, every sequence number once, in order, and received = sent.
+ */
+function manyToOne(results, p) {
+  const producers = ofKind(results, 'producer');
+  const [consumer] = ofKind(results, 'consumer');
+  const expectedProducers = p.producers ?? 1;
+  if (!consumer || producers.length !== expectedProducers) {
+    return { error: `expected ${expectedProducers} producer and 1 consumer results, got ${results.length} lines` };
+  }
+  let start = null;
+  let sent = 0;
+  let errors = consumer.errors;
+  // A server that cannot tell which client a stream came from (sockets) reports its counts unordered: match them as
+  // sorted lists.
+  const sentPer = consumer.unordered ? producers.map((r) => r.sent).sort((a, b) => a - b) : null;
+  const gotPer = consumer.unordered ? [...consumer.receivedPerProducer].sort((a, b) => a - b) : null;
+  producers.forEach((producer, i) => {
+    const t = BigInt(producer.tStartNs);
+    if (start === null || t < start) start = t;
+    sent += producer.sent;
+    const expected = consumer.unordered ? sentPer[i] : producer.sent;
+    const got = consumer.unordered ? gotPer[i] : consumer.receivedPerProducer?.[producer.index];
+    if (got !== expected) errors += Math.abs(expected - (got ?? 0));
+  });
+  const seconds = Number(BigInt(consumer.tEndNs) - start) / 1e9;
+  const msgsPerSec = consumer.receivedMeasured / seconds;
+  const all = [consumer, ...producers];
+  return {
+    msgsPerSec,
+    mbPerSec: (msgsPerSec * p.payloadBytes) / 1e6,
+    errors,
+    lost: 0,
+    sent,
+    received: consumer.received,
+    messages: consumer.receivedMeasured,
+    gcs: all.every((r) => typeof r.gcs === 'number') ? all.reduce((sum, r) => sum + r.gcs, 0) : null,
+    seconds,
+  };
+}
+
+module.exports = { throughput, rtt, wake, manyToOne, percentiles };

@@ -70,13 +70,15 @@ function lostShare(r) {
   return `${share < 1 ? share.toFixed(2) : share.toFixed(1)}%`;
 }
 
+/** `fanout`: the rows have N consumers ('consumers') or N producers ('producers') and no C baseline; else false. */
 function throughputSection(rows, fanout) {
   // Each ratio is this row's msgs/s over the reference's in the same round (median over rounds): native-c with a
-  // busy-spinning consumer, and the Unix socket with batched writes. Fan-out has no C baseline.
+  // busy-spinning consumer, and the Unix socket with batched writes. Fan-out and many-to-one have no C baseline.
   const refs = fanout ? ['vs unix-socket'] : ['vs native-c', 'vs unix-socket'];
+  const column = fanout === 'producers' ? 'producers' : 'consumers';
   const header = [
     'payload',
-    ...(fanout ? ['consumers'] : []),
+    ...(fanout ? [column] : []),
     'contender',
     'strategy',
     'msgs/s',
@@ -88,14 +90,14 @@ function throughputSection(rows, fanout) {
   const align = ['l', ...(fanout ? ['r'] : []), 'l', 'l', 'r', 'r', 'r', 'r', ...refs.map(() => 'r')];
   let prev = null;
   const body = rows.map((r) => {
-    const group = `${r.payloadBytes}/${r.consumers}`;
+    const group = `${r.payloadBytes}/${r[column]}`;
     const first = group !== prev;
     prev = group;
     const s = status(r);
     const ratios = fanout ? [r.vsSocket] : [r.vsC, r.vsSocket];
     return [
       first ? bytes(r.payloadBytes) : '',
-      ...(fanout ? [first ? r.consumers : ''] : []),
+      ...(fanout ? [first ? r[column] : ''] : []),
       r.contender + mark(r),
       r.strategy,
       s ? s : rate(r.msgsPerSec),
@@ -216,7 +218,12 @@ function sections(result) {
   add(
     'fanout',
     "msgs/s per consumer (the slowest); vs unix-socket = msgs/s ÷ the Unix socket's in the same round; there is no C fan-out baseline",
-    (rs) => throughputSection(rs, true),
+    (rs) => throughputSection(rs, 'consumers'),
+  );
+  add(
+    'many-to-one',
+    "msgs/s from all N producers together; vs unix-socket = msgs/s ÷ the Unix socket server's (N clients) in the same round",
+    (rs) => throughputSection(rs, 'producers'),
   );
   add(
     'rtt',
@@ -255,6 +262,7 @@ function targetLine(t) {
 
 const TARGET_GROUPS = [
   { title: 'Targets (ratios taken within this run)', issue: 10 },
+  { title: 'Many-to-one targets (ratios taken within this run)', issue: 14 },
   { title: 'Standing goals', issue: null },
 ];
 

@@ -6,7 +6,7 @@
 //   --json FILE     also write the results as JSON
 //   --save          regenerate docs/benchmark.md and its SVG charts
 //   --filter REGEX  only runs whose key matches, e.g. 'throughput/.*/32B', 'rtt', 'native-c|shmring/'
-//                   (key: <case>/<contender>/<payload>B/<consumers>c/<strategy>)
+//                   (key: <case>/<contender>/<payload>B/[<producers>p/]<consumers>c/<strategy>)
 //   --list          print the run keys and exit
 const fs = require('fs');
 const path = require('path');
@@ -49,7 +49,9 @@ function parseArgs(argv) {
   return opts;
 }
 
-const runKey = (c, point, run) => `${c.id}/${run.contender}/${point.payloadBytes}B/${point.consumers}c/${run.strategy}`;
+const runKey = (c, point, run) =>
+  `${c.id}/${run.contender}/${point.payloadBytes}B/${point.producers ? `${point.producers}p/` : ''}` +
+  `${point.consumers}c/${run.strategy}`;
 const refKey = (run) => `${run.contender}|${run.strategy}`;
 
 /** Every run in execution order: per point, `rounds` rounds, contenders rotated by one each round. */
@@ -298,6 +300,7 @@ function row(c, point, run, fields) {
     case: c.id,
     payloadBytes: point.payloadBytes,
     consumers: point.consumers,
+    producers: point.producers ?? 1,
     strategy: run.strategy,
     msgsPerSec: null,
     mbPerSec: null,

@@ -53,6 +53,22 @@ function targets(rows) {
   const offerSpin = tp('shmring', 32, 'spin');
   const pmRtt = rtt('postMessage', 'event-loop');
   const wakeAsync = find(rows, { case: 'wake', contender: 'shmring-async' });
+  const m2o = (producers, payloadBytes = 32) =>
+    find(rows, { case: 'many-to-one', contender: 'shmring-m2o', producers, payloadBytes });
+  const m2oRows = rows.filter((r) => r.case === 'many-to-one' && r.contender === 'shmring-m2o' && !r.skipped);
+  const m2oRtt = rtt('shmring-m2o', 'spin');
+  const socketRtt = rtt('unix-socket', 'epoll');
+  const m2oGoal = (producers) =>
+    goal(
+      14,
+      `m2o-32-${producers}`,
+      `many-to-one 32 B, ${producers} producer${producers > 1 ? 's' : ''} → 1, aggregate vs unix-socket`,
+      m2o(producers)?.vsSocket,
+      '×',
+      '>=',
+      2,
+      { from: [m2o(producers)] },
+    );
   return [
     goal(10, 'offer-32', '32 B per-message offer, default idle strategy, vs native-c', offer?.vsC, '×', '>=', 0.35, {
       stretch: 0.5,
@@ -141,6 +157,40 @@ function targets(rows) {
       'count',
       '<=',
       0,
+    ),
+    m2oGoal(1),
+    m2oGoal(2),
+    m2oGoal(4),
+    goal(
+      14,
+      'm2o-errors',
+      'many-to-one verification errors (every shmring-m2o row)',
+      m2oRows.length ? m2oRows.reduce((s, r) => s + (r.errors ?? 0), 0) : null,
+      'count',
+      '<=',
+      0,
+    ),
+    goal(
+      14,
+      'm2o-gcs',
+      'many-to-one GCs (every shmring-m2o throughput row, producers and consumer)',
+      m2oRows.length && m2oRows.every((r) => typeof r.gcs === 'number') ? m2oRows.reduce((s, r) => s + r.gcs, 0) : null,
+      'count',
+      '<=',
+      0,
+    ),
+    goal(
+      14,
+      'm2o-rtt',
+      'request/response RTT p50 (32 B): many-to-one request ring + reliable reply ring ÷ Unix socket',
+      latency(m2oRtt) && latency(socketRtt) ? m2oRtt.p50Us / socketRtt.p50Us : null,
+      '×',
+      '<=',
+      1,
+      {
+        also: latency(m2oRtt) && latency(socketRtt) ? `${m2oRtt.p50Us} µs vs ${socketRtt.p50Us} µs` : null,
+        from: [m2oRtt, socketRtt],
+      },
     ),
     goal(null, 'rtt-p99', 'RTT p99 busy-spin (32 B)', latency(spinRtt)?.p99Us, 'µs', '<=', 1),
     goal(

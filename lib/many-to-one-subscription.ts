@@ -20,10 +20,14 @@ const SLOT_INDEX = L.int32Index(L.consumerSlotOffset(L.MANY_TO_ONE_CONSUMER_SLOT
 const CONSUMER_LOCK_BYTE = L.CONSUMER_LOCK_BYTE_BASE + L.MANY_TO_ONE_CONSUMER_SLOT;
 /** Aeron's client liveness timeout: a producer stalled this long between claim and commit is taken for dead. */
 const DEFAULT_UNBLOCK_TIMEOUT_MS = 10_000;
-/** The heartbeat is refreshed at most this often (and at least this often while the consumer polls or waits). */
+/** The heartbeat is written at most this often. */
 const HEARTBEAT_INTERVAL_MS = 100;
-/** Non-empty polls between two heartbeat checks (an empty poll always checks: it has time to spare). */
-const POLLS_PER_CLOCK_CHECK = 256;
+/**
+ * Polls between two looks at the clock (a power of two): `Date.now()` allocates a heap number, and a consumer spinning
+ * on an empty ring polls millions of times a second. With BackoffIdleStrategy (parks up to 1 ms) that is a look at
+ * least every ~1 s; `wait()` looks every time it wakes.
+ */
+const POLLS_PER_CLOCK_CHECK = 1024;
 
 /** Options of a many-to-one consumer. */
 export interface ManyToOneConsumerOptions {
@@ -52,7 +56,7 @@ export class ManyToOneSubscription extends SubscriptionBase {
   private readonly unblockTimeoutMs: number;
   private head = 0;
   private lastHeartbeat = 0;
-  private pollsSinceClock = 0;
+  private polls = 0;
   /** Bytes the last block read consumed (records and padding). */
   private blockBytes = 0;
   /** When the consumer first found itself behind a record it could not read (0: it is not). */
@@ -152,11 +156,7 @@ export class ManyToOneSubscription extends SubscriptionBase {
       this.blockBytes = bytesRead;
       if (bytesRead > 0) this.consume(blockStart, bytesRead);
     }
-    if (bytesRead === 0) this.idle();
-    else if (++this.pollsSinceClock >= POLLS_PER_CLOCK_CHECK) {
-      this.pollsSinceClock = 0;
-      this.beat(Date.now());
-    }
+    if ((++this.polls & (POLLS_PER_CLOCK_CHECK - 1)) === 0) this.idle();
     return delivered;
   }
 
@@ -179,19 +179,21 @@ export class ManyToOneSubscription extends SubscriptionBase {
     return Atomics.load(this.i32, (this.dataOffset + (this.head & this.mask)) >> 2) > 0;
   }
 
-  /** Nothing read: refresh the heartbeat, and unblock a record that has stayed uncommitted for too long. */
+  /**
+   * Every POLLS_PER_CLOCK_CHECK polls and in `wait()`: refresh the heartbeat, and unblock a record that has stayed
+   * uncommitted for too long (the timer starts here and any progress stops it). The tail is
+   * read only when the timer runs out: reading it on every empty poll would pull its cache line away from the
+   * producers that CAS it.
+   */
   private idle(): void {
     const now = Date.now();
     if (now - this.lastHeartbeat >= HEARTBEAT_INTERVAL_MS) this.beat(now);
-    if (loadPosition(this.i32, this.tailIndex) <= this.head) {
-      this.stalledSince = 0;
-      return;
-    }
     if (this.stalledSince === 0) {
       this.stalledSince = now;
     } else if (now - this.stalledSince >= this.unblockTimeoutMs) {
-      this.stalledSince = now; // a record still unclaimed ahead is retried after another timeout, not on every poll
-      if (this.unblock()) this.unblockedCount++;
+      // Retried after another timeout, not on every poll; an empty ring just restarts the timer.
+      this.stalledSince = now;
+      if (loadPosition(this.i32, this.tailIndex) > this.head && this.unblock()) this.unblockedCount++;
     }
   }
 

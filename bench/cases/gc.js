@@ -26,6 +26,7 @@ module.exports = {
           { contender: 'shmring', strategy: 'spin' },
           { contender: 'shmring-claim', strategy: 'spin' },
           { contender: 'shmring-batch', strategy: 'spin' },
+          { contender: 'shmring-m2o', strategy: 'spin' },
         ],
         ref: { shmring: () => 'shmring|spin', c: () => null },
       },

@@ -3,6 +3,7 @@
 // t0 + i * interval (interval = max(2 µs, 4 x the median round trip of a 100 ms back-to-back warm-up)) and records
 // reply time - intended send time, so a stall shows in every sample it delays (no coordinated omission).
 // Busy-spin on both sides, and sleeping sides (futex: poll, then sleep until woken; async: `await sub.wait()`).
+// shmring-m2o: a request/response pair, requests through a many-to-one ring, replies through a reliable ring.
 // A run whose schedule still outran the contender (bench/saturation.js) is re-run with the interval floor at 4x the
 // interval it used (bench/run.js, at most twice), then marked saturated.
 const { MIN_TREND_SAMPLES } = require('../saturation');
@@ -10,6 +11,7 @@ const { MIN_TREND_SAMPLES } = require('../saturation');
 const RUNS = [
   { contender: 'native-c', strategy: 'spin' },
   { contender: 'shmring', strategy: 'spin' },
+  { contender: 'shmring-m2o', strategy: 'spin' },
   { contender: 'native-c', strategy: 'futex' },
   { contender: 'shmring', strategy: 'futex' },
   { contender: 'shmring-async', strategy: 'async' },

@@ -35,6 +35,14 @@ const contenders = new Map([
     },
   ],
   [
+    'shmring-m2o',
+    {
+      impl: shmring,
+      options: { mode: 'many-to-one', send: 'offer' },
+      label: 'shmring many-to-one ring, offer() per message from each producer',
+    },
+  ],
+  [
     'shmring-inproc',
     {
       impl: shmring,

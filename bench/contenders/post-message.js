@@ -36,6 +36,7 @@ function startWorker(kind, p, extra) {
 
 async function main(p, io) {
   if (p.scenario === 'rtt') return mainRtt(p, io);
+  if (p.scenario === 'many-to-one') return mainManyToOne(p, io);
   const consumed = new Int32Array(new SharedArrayBuffer(4 * CONSUMED_STRIDE * p.consumers));
   const workers = [];
   for (let i = 0; i < p.consumers; i++) workers.push(await startWorker('consumer', p, { consumed, index: i }));
@@ -239,11 +240,108 @@ function pongThread({ p }) {
   parentPort.postMessage('ready');
 }
 
+// ---- many-to-one: N worker threads post to the main thread ----
+
+/** The main thread consumes; each worker produces with one postMessage per message, flow-controlled per worker. */
+async function mainManyToOne(p, io) {
+  const consumed = new Int32Array(new SharedArrayBuffer(4 * CONSUMED_STRIDE * p.producers));
+  const workers = [];
+  for (let i = 0; i < p.producers; i++) workers.push(await startWorker('producer', p, { consumed, index: i }));
+  const verifiers = workers.map(() => new SeqVerifier(false, p.warm));
+  const notifyEvery = Math.max(1, Math.floor(windowOf(p) / 8));
+  const gc = gcCounter();
+  let ended = 0;
+  const reports = [];
+  const finished = new Promise((resolve) => {
+    workers.forEach((worker, i) => {
+      const verifier = verifiers[i];
+      const slot = i * CONSUMED_STRIDE;
+      let sinceNotify = 0;
+      worker.on('message', (m) => {
+        if (m instanceof Uint8Array) {
+          const head = m.length === p.payloadBytes ? readInt32(m, 0) : -1;
+          verifier.check(head === readInt32(m, m.length - 4) ? head : -1);
+          if (++sinceNotify >= notifyEvery) {
+            Atomics.store(consumed, slot, verifier.received);
+            Atomics.notify(consumed, slot);
+            sinceNotify = 0;
+          }
+        } else if (m && typeof m.end === 'number') {
+          verifier.finish(m.end);
+          Atomics.store(consumed, slot, verifier.received);
+          Atomics.notify(consumed, slot);
+          if (++ended === workers.length) {
+            const end = hr();
+            gc.stop();
+            resolve(end);
+          }
+        } else if (m && m.report) {
+          reports.push(m.report);
+        }
+      });
+    });
+  });
+  io.ready();
+  await io.go();
+  gc.start();
+  for (const w of workers) w.postMessage('go');
+  const end = await finished;
+  const gcs = await gc.count();
+  while (reports.length < workers.length) await new Promise((resolve) => setTimeout(resolve, 5));
+  for (const r of reports) io.report({ kind: 'producer', ...r });
+  io.report({
+    kind: 'consumer',
+    received: verifiers.reduce((n, v) => n + v.received, 0),
+    receivedMeasured: verifiers.reduce((n, v) => n + v.measured, 0),
+    receivedPerProducer: verifiers.map((v) => v.received),
+    errors: verifiers.reduce((n, v) => n + v.errors, 0),
+    lost: 0,
+    tEndNs: String(end),
+    gcs,
+  });
+  await Promise.all(workers.map((w) => w.terminate()));
+}
+
+function producerThread({ p, consumed, index }) {
+  const payload = makePayload(p.payloadBytes);
+  const slot = index * CONSUMED_STRIDE;
+  const window = windowOf(p);
+  const send = (seq, limit, deadline) => {
+    while (seq < limit) {
+      if ((seq & 1023) === 0 && hr() >= deadline) break;
+      for (;;) {
+        const done = Atomics.load(consumed, slot);
+        if (seq - done < window) break;
+        Atomics.wait(consumed, slot, done, 1);
+      }
+      payload.i32[0] = seq;
+      payload.i32[payload.last] = seq;
+      parentPort.postMessage(payload.bytes);
+      seq++;
+    }
+    return seq;
+  };
+  parentPort.once('message', async () => {
+    const gc = gcCounter();
+    let seq = send(0, p.warm, FAR_FUTURE);
+    gc.start();
+    const start = hr();
+    seq = send(seq, 0x7fffffff, start + BigInt(p.durationMs) * 1000000n);
+    const end = hr();
+    gc.stop();
+    parentPort.postMessage({ end: seq });
+    const report = { index, sent: seq, measured: seq - p.warm, tStartNs: String(start), tEndNs: String(end) };
+    parentPort.postMessage({ report: { ...report, gcs: await gc.count() } });
+  });
+  parentPort.postMessage('ready');
+}
+
+if (!isMainThread && workerData && workerData.kind === 'producer') producerThread(workerData);
 if (!isMainThread && workerData && workerData.kind === 'consumer') consumerThread(workerData);
 if (!isMainThread && workerData && workerData.kind === 'pong') pongThread(workerData);
 
 module.exports = {
-  scenarios: new Set(['throughput', 'rtt']),
+  scenarios: new Set(['throughput', 'rtt', 'many-to-one']),
   unavailable: () => null,
   version: () => `node ${process.version}`,
   strategyOf: () => 'event-loop',

@@ -1,6 +1,6 @@
 'use strict';
 // shmring between processes, through its public API (dist/lib/index.js, compiled from lib/).
-// Variants (bench/contenders/index.js): send = offer | batch | claim, mode = reliable | broadcast, wait = the
+// Variants (bench/contenders/index.js): send = offer | batch | claim, mode = reliable | broadcast | many-to-one, wait = the
 // consumer's idle strategy when no `strategy` is given by the case, inProcess = offer and poll on one thread.
 // Consumer strategies: `spin` polls back to back; `default` is the library's BackoffIdleStrategy with its default
 // arguments, used as a user would; `backoff` and `futex` are the bench's own (spin, then sleep on the ring's futex).
@@ -429,6 +429,190 @@ async function waiter(p, io) {
   io.report(verifier.result({ kind: 'waiter', samples: count }));
 }
 
+// ---- many-to-one: N producer processes -> one consumer, through a many-to-one ring ----
+
+/** Type id of producer `index`'s data (the consumer tells producers apart by it); END_TYPE carries [total, index]. */
+const M2O_DATA_TYPE_BASE = 16;
+
+/** Creates the ring and consumes it: every producer's sequence checked apart, until each sent its end marker. */
+async function m2oConsumer(p, io) {
+  const sub = lib().Subscription.create(p.name, { mode: 'many-to-one', capacity: CAPACITY });
+  try {
+    io.ready();
+    await io.go();
+    const verifiers = Array.from({ length: p.producers }, () => new SeqVerifier(false, p.warm));
+    const reader = new SeqReader(p.payloadBytes);
+    const totals = new Int32Array(p.producers).fill(-1);
+    let ended = 0;
+    let errors = 0;
+    const gc = gcCounter();
+    let measuring = false;
+    const handler = (buffer, offset, length, typeId) => {
+      const index = typeId - M2O_DATA_TYPE_BASE;
+      if (index >= 0 && index < verifiers.length) {
+        const v = verifiers[index];
+        v.check(reader.read(buffer, offset, length));
+        if (!measuring && v.measured === 1) {
+          measuring = true;
+          gc.start();
+        }
+      } else if (typeId === END_TYPE) {
+        const producer = readInt32(buffer, offset + 4);
+        if (producer < 0 || producer >= totals.length || totals[producer] >= 0) errors++;
+        else {
+          totals[producer] = readInt32(buffer, offset);
+          ended++;
+        }
+      } else {
+        errors++;
+      }
+    };
+    if ((p.strategy || 'default') === 'spin') {
+      while (ended < p.producers) sub.poll(handler, POLL_LIMIT);
+    } else {
+      const idle = new (lib().BackoffIdleStrategy)();
+      while (ended < p.producers) idle.idle(sub.poll(handler, POLL_LIMIT));
+    }
+    const end = hr();
+    gc.stop();
+    let received = 0;
+    let receivedMeasured = 0;
+    verifiers.forEach((v, i) => {
+      v.finish(totals[i]);
+      errors += v.errors;
+      received += v.received;
+      receivedMeasured += v.measured;
+    });
+    io.report({
+      kind: 'consumer',
+      received,
+      receivedMeasured,
+      receivedPerProducer: verifiers.map((v) => v.received),
+      errors,
+      lost: 0,
+      tEndNs: String(end),
+      gcs: await gc.count(),
+    });
+  } finally {
+    sub.close();
+  }
+}
+
+/** One of N producers: offer per message, the library's BackoffIdleStrategy when the ring is full. */
+async function m2oProducer(p, io) {
+  const pub = lib().Publication.open(p.name);
+  io.ready();
+  await io.go();
+  const payload = makePayload(p.payloadBytes);
+  const typeId = M2O_DATA_TYPE_BASE + p.producerIndex;
+  const idle = new (lib().BackoffIdleStrategy)();
+  const bytes = payload.bytes;
+  const i32 = payload.i32;
+  const last = payload.last;
+  const run = (seq, limit, deadline) => {
+    while (seq < limit) {
+      if ((seq & 1023) === 0 && deadline !== FAR_FUTURE && hr() >= deadline) break; // hr() allocates a BigInt
+      i32[0] = seq;
+      i32[last] = seq;
+      if (pub.offer(bytes, typeId) < 0) {
+        do idle.idle(0);
+        while (pub.offer(bytes, typeId) < 0);
+        idle.reset();
+      }
+      seq++;
+    }
+    return seq;
+  };
+  const limit = p.count ? p.warm + p.count : 0x7fffffff;
+  const gc = gcCounter();
+  let seq = run(0, p.warm, FAR_FUTURE);
+  gc.start();
+  const start = hr();
+  seq = run(seq, limit, p.count ? FAR_FUTURE : start + BigInt(p.durationMs) * 1000000n);
+  const end = hr();
+  gc.stop();
+  const marker = new Uint8Array(8);
+  new Int32Array(marker.buffer).set([seq, p.producerIndex]);
+  const t0 = Date.now();
+  while (pub.offer(marker, END_TYPE) < 0) {
+    if (Date.now() - t0 > 30_000) throw new Error('end marker back-pressured for 30 s');
+    shortSleep();
+  }
+  io.report({
+    kind: 'producer',
+    index: p.producerIndex,
+    sent: seq,
+    measured: seq - p.warm,
+    tStartNs: String(start),
+    tEndNs: String(end),
+    gcs: await gc.count(),
+    stats: pub.stats,
+  });
+  pub.close();
+}
+
+// ---- request/response: requests through a many-to-one ring, replies through a reliable ring ----
+
+/** The server: consumes `<name>-req` (many-to-one) and answers on `<name>-rep` (reliable, it is the producer). */
+async function m2oServer(p, io) {
+  const requests = lib().Subscription.create(`${p.name}-req`, { mode: 'many-to-one', capacity: CAPACITY });
+  const replies = createPublication(`${p.name}-rep`, { mode: 'reliable' });
+  try {
+    io.ready();
+    await io.go();
+    const verifier = new SeqVerifier(false, 0);
+    const reader = new SeqReader(p.payloadBytes);
+    const reply = makePayload(p.payloadBytes);
+    let total = -1;
+    const handler = (buffer, offset, length, typeId) => {
+      if (typeId === END_TYPE) {
+        total = readInt32(buffer, offset);
+        return;
+      }
+      const seq = reader.read(buffer, offset, length);
+      verifier.check(seq);
+      reply.i32[0] = seq;
+      reply.i32[reply.last] = seq;
+      while (replies.offer(reply.bytes, DATA_TYPE) < 0);
+    };
+    while (total < 0) requests.poll(handler, 1);
+    verifier.finish(total);
+    io.report(verifier.result({ kind: 'ponger' }));
+  } finally {
+    requests.close();
+    replies.close();
+  }
+}
+
+/** A client: offers each request into the server's many-to-one ring, busy-polls its reply ring. */
+async function m2oClient(p, io) {
+  const requests = lib().Publication.open(`${p.name}-req`);
+  const replies = lib().Subscription.open(`${p.name}-rep`, { from: 'earliest' });
+  io.ready();
+  await io.go();
+  const payload = makePayload(p.payloadBytes);
+  const reader = new SeqReader(p.payloadBytes);
+  let got = -2;
+  const handler = (buffer, offset, length) => {
+    got = reader.read(buffer, offset, length);
+  };
+  let errors = 0;
+  let seq = 0;
+  const schedule = new RttSchedule(p);
+  schedule.start();
+  do {
+    payload.i32[0] = seq;
+    payload.i32[payload.last] = seq;
+    while (requests.offer(payload.bytes, DATA_TYPE) < 0);
+    while (replies.poll(handler, 1) === 0);
+    if (got !== seq) errors++;
+    seq++;
+  } while (schedule.next());
+  offerEnd(requests, seq);
+  schedule.write(p.samplesFile);
+  io.report({ kind: 'pinger', sent: seq, ...schedule.report(), errors });
+}
+
 // ---- micro benchmarks (benchmark.js) in one process ----
 
 async function micro(p, io) {
@@ -438,7 +622,7 @@ async function micro(p, io) {
   for (const r of results) io.report({ kind: 'micro', ...r });
 }
 
-const SCENARIOS = new Set(['throughput', 'rtt', 'wake', 'micro']);
+const SCENARIOS = new Set(['throughput', 'rtt', 'wake', 'micro', 'many-to-one']);
 
 module.exports = {
   scenarios: SCENARIOS,
@@ -446,6 +630,19 @@ module.exports = {
   version,
   strategyOf,
   plan(id, scenario, p) {
+    if (scenario === 'many-to-one' || (scenario === 'throughput' && p.mode === 'many-to-one')) {
+      if (p.mode !== 'many-to-one') return null;
+      const producers = p.producers ?? 1;
+      const procs = [jsProcess(id, 'm2oConsumer', { ...p, producers })];
+      for (let i = 0; i < producers; i++) {
+        procs.push(jsProcess(id, 'm2oProducer', { ...p, producers, producerIndex: i }));
+      }
+      return { procs };
+    }
+    if (scenario === 'rtt' && p.mode === 'many-to-one') {
+      return { procs: [jsProcess(id, 'm2oServer', p), jsProcess(id, 'm2oClient', p)] };
+    }
+    if (p.mode === 'many-to-one') return null;
     if (scenario === 'throughput' && p.inProcess)
       return p.consumers === 1 ? { procs: [jsProcess(id, 'inProcess', p)] } : null;
     if (scenario === 'throughput') {
@@ -457,5 +654,18 @@ module.exports = {
     if (scenario === 'wake') return { procs: [jsProcess(id, 'sender', p), jsProcess(id, 'waiter', p)] };
     return { procs: [jsProcess(id, 'micro', p)] };
   },
-  roles: { producer, consumer, inProcess, ping, pong, sender, waiter, micro },
+  roles: {
+    producer,
+    consumer,
+    inProcess,
+    ping,
+    pong,
+    sender,
+    waiter,
+    micro,
+    m2oConsumer,
+    m2oProducer,
+    m2oServer,
+    m2oClient,
+  },
 };

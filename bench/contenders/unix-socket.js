@@ -232,17 +232,118 @@ async function ping(p, io) {
   io.report({ kind: 'pinger', sent: seq, ...schedule.report(), errors });
 }
 
+// ---- many-to-one: N client processes write to one server process ----
+
+/** The server: accepts N connections and checks each one's stream apart, until every one sent its end marker. */
+async function m2oConsumer(p, io) {
+  const server = net.createServer();
+  const verifiers = [];
+  const gc = gcCounter();
+  let ended = 0;
+  let end = 0n;
+  let allEnded;
+  const finished = new Promise((resolve) => (allEnded = resolve));
+  server.on('connection', (s) => {
+    const verifier = new SeqVerifier(false, p.warm);
+    verifiers.push(verifier);
+    const reader = new FrameReader(checker(p, verifier), (total) => {
+      verifier.finish(total);
+      if (++ended === p.producers) {
+        end = hr();
+        gc.stop();
+        allEnded();
+      }
+    });
+    s.on('data', (chunk) => reader.push(chunk));
+  });
+  await new Promise((resolve, reject) => server.listen(address(p.name), resolve).once('error', reject));
+  io.ready();
+  await io.go();
+  gc.start();
+  await finished;
+  server.close();
+  // Connections arrive in any order: a client's index is not known here, so streams are matched by their counts.
+  const received = verifiers.map((v) => v.received);
+  io.report({
+    kind: 'consumer',
+    received: received.reduce((a, b) => a + b, 0),
+    receivedMeasured: verifiers.reduce((n, v) => n + v.measured, 0),
+    receivedPerProducer: received,
+    unordered: true,
+    errors: verifiers.reduce((n, v) => n + v.errors, 0),
+    lost: 0,
+    tEndNs: String(end),
+    gcs: await gc.count(),
+  });
+}
+
+/** One of N clients: frames packed into 64 KiB writes, waiting for 'drain' when the socket buffers fill. */
+async function m2oProducer(p, io) {
+  const socket = net.connect(address(p.name));
+  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  io.ready();
+  await io.go();
+  const frame = 4 + p.payloadBytes;
+  const perBatch = Math.max(1, Math.floor(BATCH_BYTES / frame));
+  const payload = makePayload(p.payloadBytes);
+  let buf = Buffer.allocUnsafe(perBatch * frame);
+  let at = 0;
+  const flush = async () => {
+    const out = at === buf.length ? buf : buf.subarray(0, at);
+    const drained = socket.write(out);
+    buf = Buffer.allocUnsafe(perBatch * frame);
+    at = 0;
+    if (!drained) await new Promise((resolve) => socket.once('drain', resolve));
+  };
+  const sendUntil = async (seq, limit, deadline) => {
+    while (seq < limit) {
+      if ((seq & 1023) === 0 && hr() >= deadline) break;
+      payload.i32[0] = seq;
+      payload.i32[payload.last] = seq;
+      buf.writeUInt32LE(p.payloadBytes, at);
+      buf.set(payload.bytes, at + 4);
+      at += frame;
+      seq++;
+      if (at === buf.length) await flush();
+    }
+    return seq;
+  };
+  const gc = gcCounter();
+  let seq = await sendUntil(0, p.warm, FAR_FUTURE);
+  gc.start();
+  const start = hr();
+  seq = await sendUntil(seq, 0x7fffffff, start + BigInt(p.durationMs) * 1000000n);
+  const end = hr();
+  gc.stop();
+  if (at > 0) await flush();
+  await new Promise((resolve) => socket.end(endFrame(seq), resolve));
+  io.report({
+    kind: 'producer',
+    index: p.producerIndex,
+    sent: seq,
+    measured: seq - p.warm,
+    tStartNs: String(start),
+    tEndNs: String(end),
+    gcs: await gc.count(),
+  });
+}
+
 module.exports = {
-  scenarios: new Set(['throughput', 'rtt']),
+  scenarios: new Set(['throughput', 'rtt', 'many-to-one']),
   unavailable: () => null,
   version: () => `node ${process.version} net`,
   strategyOf: () => 'epoll',
   plan(id, scenario, p) {
     if (scenario === 'rtt') return { procs: [jsProcess(id, 'pong', p), jsProcess(id, 'ping', p)] };
+    if (scenario === 'many-to-one') {
+      const procs = [jsProcess(id, 'm2oConsumer', p)];
+      for (let i = 0; i < p.producers; i++) procs.push(jsProcess(id, 'm2oProducer', { ...p, producerIndex: i }));
+      return { procs };
+    }
     const procs = [jsProcess(id, 'producer', p)];
     for (let i = 0; i < p.consumers; i++) procs.push(jsProcess(id, 'consumer', { ...p, consumerIndex: i }));
     return { procs };
   },
-  roles: { producer, consumer, ping, pong },
+  roles: { producer, consumer, ping, pong, m2oConsumer, m2oProducer },
   FrameReader,
 };
