@@ -37,6 +37,8 @@ export interface ManyToOneProducerStats {
   casRetries: number;
   /** Times this producer yielded its CPU while contending for the tail. */
   contendedYields: number;
+  /** Claims left unwritten because the tail had moved by a multiple of 4 GiB under a stopped producer (see docs). */
+  abandonedClaims: number;
 }
 
 export class ManyToOnePublication implements ClaimOwner {
@@ -46,7 +48,12 @@ export class ManyToOnePublication implements ClaimOwner {
   readonly maxMessageLength: number;
   readonly memory: RingMemory;
   /** Counters of this producer's own claims. */
-  readonly stats: ManyToOneProducerStats = { backPressured: 0, casRetries: 0, contendedYields: 0 };
+  readonly stats: ManyToOneProducerStats = {
+    backPressured: 0,
+    casRetries: 0,
+    contendedYields: 0,
+    abandonedClaims: 0,
+  };
   private readonly i32: Int32Array;
   private readonly i64: BigInt64Array;
   private readonly u8: Uint8Array;
@@ -62,6 +69,8 @@ export class ManyToOnePublication implements ClaimOwner {
   private headCache = 0;
   /** The end of this producer's last claim (what `offer` returns). */
   private claimedEnd = 0;
+  /** The tail as this producer last saw it: its guess for the next claim. */
+  private lastTail = 0;
   private closed = false;
 
   /** @internal Use `Publication.open`. The caller holds a shared lock on the producer byte. */
@@ -83,6 +92,7 @@ export class ManyToOnePublication implements ClaimOwner {
     this.heartbeatIndex = L.int32Index(trailer + L.CONSUMER_HEARTBEAT_OFFSET);
     this.claim = new Claim(this.u8, this);
     this.headCache = loadPosition(this.i32, this.headCacheIndex);
+    this.lastTail = loadPosition(this.i32, this.tailIndex);
     // Joins counted in the producer epoch (informational; there is no single producer to name).
     Atomics.add(this.i32, L.int32Index(L.PRODUCER_EPOCH_OFFSET), 1);
   }
@@ -225,9 +235,45 @@ export class ManyToOnePublication implements ClaimOwner {
   /**
    * Agrona's claimCapacity: CAS the tail forward by the aligned record (plus the rest of the ring, as padding, when
    * the record would cross the end). Returns the record's offset in the mapping, or NO_ROOM.
+   *
+   * First a guess: the tail is still where this producer last saw it (always so while it produces alone). The guess
+   * needs no snapshot of the tail: one CAS of the low word, then one load of the high word from the line the CAS
+   * just took. The tail only grows and was at least the guess, so a high word equal to the guess's after the CAS
+   * means the CAS saw exactly the guess.
    */
   private claimRecord(recordLength: number): number {
     const required = (recordLength + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
+    const expected = this.lastTail;
+    const offset = expected & this.mask;
+    // Strictly before the end of the ring (so no padding, and the low word cannot carry), and room by the head cache.
+    if (required < this.capacity - offset && required <= this.capacity - (expected - this.headCache)) {
+      const i32 = this.i32;
+      const low = expected | 0;
+      const next = expected + required;
+      if (Atomics.compareExchange(i32, this.tailIndex, low, next | 0) === low) {
+        if (Atomics.load(i32, this.tailIndex + 1) === Math.floor(expected / TWO_POW_32)) {
+          this.lastTail = next;
+          this.claimedEnd = next;
+          return this.dataOffset + offset;
+        }
+        this.abandonClaim();
+      }
+    }
+    return this.claimContended(required);
+  }
+
+  /**
+   * The guess's CAS matched the low word but the high word had moved: the tail had advanced by a multiple of 4 GiB
+   * since this producer last looked (it was stopped meanwhile), so the claim is at a place whose room was never
+   * checked. It is left unwritten: whatever the consumer still had to read there stays intact, and once the consumer
+   * reaches the empty claim it pads over it (unblock, after its timeout). The message is claimed again, properly.
+   */
+  private abandonClaim(): void {
+    this.stats.abandonedClaims++;
+  }
+
+  /** The tail moved since this producer last claimed (other producers), or the ring looks full or wraps. */
+  private claimContended(required: number): number {
     const i32 = this.i32;
     const capacity = this.capacity;
     const mask = this.mask;
@@ -242,7 +288,10 @@ export class ManyToOnePublication implements ClaimOwner {
       const tail = high * TWO_POW_32 + (low >>> 0);
       if (required > capacity - (tail - head)) {
         head = this.refreshHeadCache();
-        if (required > capacity - (tail - head)) return this.backPressured();
+        if (required > capacity - (tail - head)) {
+          this.lastTail = tail;
+          return this.backPressured();
+        }
       }
       let newTail = tail + required;
       const tailOffset = low & mask;
@@ -263,6 +312,7 @@ export class ManyToOnePublication implements ClaimOwner {
         newTail += padding;
       }
       if (compareAndSetInt64(i32, this.i64, tailIndex, tail, newTail)) {
+        this.lastTail = newTail;
         if (padding !== 0) this.writePadding(tailOffset, padding);
         if (writeOffset === NO_ROOM) return this.backPressured();
         this.claimedEnd = newTail;

@@ -384,6 +384,34 @@ describe('many-to-one 64-bit counters', () => {
     expect(sub.position).toBe(expected);
   });
 
+  it('abandons a claim whose guess matched only the low word (the tail moved 4 GiB under a stopped producer)', async () => {
+    const r = ring('m2o-aba', { unblockTimeoutMs: 0 });
+    const pub = r.join();
+    expect(pub.offer(bytes(1), 1)).toBe(16);
+    expect(drain(r.sub)).toHaveLength(1);
+    r.sub.close();
+    // While `pub` was stopped, others moved 4 GiB through the ring: tail, head cache and head 2^32 further on.
+    const i32 = new Int32Array(pub.memory.buffer);
+    for (const offset of [L.TAIL_POSITION_OFFSET, L.HEAD_CACHE_POSITION_OFFSET, L.HEAD_POSITION_OFFSET]) {
+      setInt64(i32, r.trailer + offset, TWO_POW_32 + 16);
+    }
+    const sub = closeAfterTest(Subscription.open(r.name, { unblockTimeoutMs: 0 })) as ManyToOneSubscription;
+    // The guess (tail = 16) matches the low word: the claim lands at 2^32 + 16 unchecked, is left empty, and the
+    // message is claimed again behind it.
+    expect(pub.offer(bytes(2), 2)).toBe(TWO_POW_32 + 16 + 32);
+    expect(pub.stats.abandonedClaims).toBe(1);
+    expect(sub.poll(() => undefined)).toBe(0); // stuck at the empty claim until the unblock timer runs out
+    const got: number[] = [];
+    const deadline = Date.now() + 5000;
+    while (got.length === 0 && Date.now() < deadline) {
+      if (!(await sub.wait({ timeoutMs: 10 }))) continue;
+      sub.poll((buffer, offset) => got.push(buffer[offset]));
+    }
+    expect(got).toEqual([2]);
+    expect(sub.unblockedCount).toBe(1);
+    expect(sub.position).toBe(TWO_POW_32 + 48);
+  });
+
   it('hands out correlation ids with a fetch-and-add, across 2^32', () => {
     const r = ring('m2o-correlation');
     const [a, b] = [r.join(), r.join()];
