@@ -151,6 +151,26 @@ describe('docs/FORMAT.md diagrams', () => {
     expect(offsetOf(trailer, 'zero (104 bytes)') + 104).toBe(L.BROADCAST_TRAILER_LENGTH);
   });
 
+  it("draws the many-to-one trailer with the constants' offsets (Agrona's RingBufferDescriptor)", () => {
+    const trailer = bitDiagramOffsets('## Many-to-one mode');
+    expect(offsetOf(trailer, 'tail position')).toBe(L.TAIL_POSITION_OFFSET);
+    expect(offsetOf(trailer, 'head cache position')).toBe(L.HEAD_CACHE_POSITION_OFFSET);
+    expect(offsetOf(trailer, 'head position')).toBe(L.HEAD_POSITION_OFFSET);
+    expect(offsetOf(trailer, 'correlation counter')).toBe(L.CORRELATION_COUNTER_OFFSET);
+    expect(offsetOf(trailer, 'consumer heartbeat')).toBe(L.CONSUMER_HEARTBEAT_OFFSET);
+    // Agrona: each counter on its own pair of 64-byte cache lines, starting after one such pair.
+    const counters = [
+      L.TAIL_POSITION_OFFSET,
+      L.HEAD_CACHE_POSITION_OFFSET,
+      L.HEAD_POSITION_OFFSET,
+      L.CORRELATION_COUNTER_OFFSET,
+      L.CONSUMER_HEARTBEAT_OFFSET,
+    ];
+    expect(counters).toEqual([1, 2, 3, 4, 5].map((i) => i * 2 * 64));
+    expect(L.RING_BUFFER_TRAILER_LENGTH).toBe(6 * 2 * 64);
+    expect(L.RING_BUFFER_PADDING_TYPE).toBe(-1);
+  });
+
   it('states the magic, the version, the flags and the type id range the code uses', () => {
     expect(FORMAT).toContain(`magic 0x${L.MAGIC.toString(16).toUpperCase()} ("SHMR")`);
     expect(Buffer.from('SHMR', 'latin1').readUInt32LE(0)).toBe(L.MAGIC);
@@ -167,8 +187,8 @@ describe('docs/FORMAT.md diagrams', () => {
     expect(L.PADDING_TYPE).toBe(-1);
     expect(L.BROADCAST_PADDING_TYPE).toBe(-1);
     expect(L.SLEEPING_MARK).toBe(-1);
-    expect(FORMAT).toContain('mode (1 reliable, 2 broadcast)');
-    expect([L.MODE_RELIABLE, L.MODE_BROADCAST]).toEqual([1, 2]);
+    expect(FORMAT).toContain('mode (1 reliable, 2 broadcast, 3 many-to-one)');
+    expect([L.MODE_RELIABLE, L.MODE_BROADCAST, L.MODE_MANY_TO_ONE]).toEqual([1, 2, 3]);
     expect(FORMAT).toContain('(0 free, 1 active, 2 evicted)');
     expect([L.SLOT_FREE, L.SLOT_ACTIVE, L.SLOT_EVICTED]).toEqual([0, 1, 2]);
     expect(FORMAT).toContain('producer (0 none, 1 active, 2 closed cleanly)');
@@ -204,7 +224,10 @@ describe('layout helpers', () => {
     }
   });
 
-  it('fileLengthFor adds the data region (and the broadcast trailer) and rounds up to whole pages', () => {
+  it('fileLengthFor adds the data region (and the trailer of its mode) and rounds up to whole pages', () => {
+    expect(L.fileLengthFor(L.MODE_MANY_TO_ONE, 4096, 1)).toBe(12288);
+    expect(L.fileLengthFor(L.MODE_MANY_TO_ONE, 1 << 20, 1)).toBe(4096 + (1 << 20) + 4096);
+    expect([1, 2, 3].map(L.trailerLengthFor)).toEqual([0, 128, 768]);
     expect(L.fileLengthFor(L.MODE_RELIABLE, 4096, 16)).toBe(8192);
     expect(L.fileLengthFor(L.MODE_BROADCAST, 4096, 16)).toBe(12288);
     expect(L.fileLengthFor(L.MODE_RELIABLE, 1 << 20, 16)).toBe(4096 + (1 << 20));
