@@ -93,7 +93,7 @@ describe('Publication.create', () => {
   });
 
   it.each([
-    [{ mode: 'lossy' }, TypeError, "mode must be 'reliable' or 'broadcast': mode=lossy"],
+    [{ mode: 'lossy' }, TypeError, "mode must be 'reliable', 'broadcast' or 'many-to-one': mode=lossy"],
     [{ capacity: 1000 }, RangeError, 'capacity must be in [4096, 1073741824]: capacity=1000'],
     [{ capacity: 2 ** 31 }, RangeError, 'capacity must be in [4096, 1073741824]: capacity=2147483648'],
     [{ capacity: 12288 }, RangeError, 'capacity must be a power of two: capacity=12288'],
@@ -355,7 +355,7 @@ describe('opening a file that is not a good ring', () => {
   });
 
   it.each([
-    ['mode', L.MODE_OFFSET, 3],
+    ['mode', L.MODE_OFFSET, 4],
     ['mode', L.MODE_OFFSET, 0],
     ['capacity', L.CAPACITY_OFFSET, 1000],
     ['capacity', L.CAPACITY_OFFSET, 6144],
