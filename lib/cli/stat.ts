@@ -99,6 +99,9 @@ function yesNo(value: boolean): string {
 
 function producerLine(s: RingState): string {
   const p = s.producer;
+  // Many producers share a many-to-one ring (a shared lock): no single pid or state; the epoch counts joins.
+  if (s.mode === 'many-to-one')
+    return `${p.alive ? 'some alive' : 'none alive'}, ${p.epoch} joined, tail ${p.position}`;
   const who = p.state === 'none' && !p.alive ? 'none attached yet' : `${p.alive ? 'alive' : 'dead'}, pid ${p.pid}`;
   const where =
     s.mode === 'broadcast'
