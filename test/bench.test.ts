@@ -16,6 +16,7 @@ interface Row {
   case: string;
   payloadBytes: number;
   consumers: number;
+  producers?: number;
   strategy: string;
   msgsPerSec: number | null;
   mbPerSec: number | null;
@@ -59,6 +60,7 @@ const CONTENDERS = [
   'shmring-claim',
   'shmring-async',
   'shmring-inproc',
+  'shmring-m2o',
   'postMessage',
   'postMessage-batch',
   'unix-socket',
@@ -136,7 +138,7 @@ describe('npm run bench -- --quick --json', () => {
 
   it('reports throughput for throughput rows and percentiles for latency rows', () => {
     for (const r of measured(json.results)) {
-      if (r.scenario === 'throughput' || r.scenario === 'gc' || r.scenario === 'micro') {
+      if (['throughput', 'many-to-one', 'gc', 'micro'].includes(r.scenario)) {
         expect(r.msgsPerSec).toBeGreaterThan(0);
       } else if (r.saturated) {
         // Still saturated after backing off: it measured a queue, so it says why and shows no latency.
@@ -209,6 +211,19 @@ describe('npm run bench -- --quick --json', () => {
       if (r.scenario === 'rtt') expect(r.saturation?.achieved, where).toEqual(expect.any(Number));
       if (!r.saturated) expect(r.saturation?.saturated, where).toBe(false);
     }
+  });
+
+  it('has many-to-one rows: 4 producers into one consumer, shmring against a socket server and postMessage', () => {
+    const rows = measured(json.results).filter((r) => r.case === 'many-to-one');
+    expect(rows.map((r) => r.contender).sort()).toEqual(['postMessage', 'shmring-m2o', 'unix-socket']);
+    for (const r of rows) expect(r, r.contender).toMatchObject({ producers: 4, errors: 0, lost: 0 });
+    const shmring = rows.find((r) => r.contender === 'shmring-m2o')!;
+    expect(shmring.gcs).toBe(0);
+    expect(shmring.vsSocket).toEqual(expect.any(Number));
+    expect(stdout).toMatch(/Throughput, N producers → 1 consumer \(many-to-one\)/);
+    const ids = json.targets.filter((t) => t.issue === 14).map((t) => t.id);
+    expect(ids).toEqual(['m2o-32-1', 'm2o-32-2', 'm2o-32-4', 'm2o-errors', 'm2o-gcs', 'm2o-rtt']);
+    expect(json.targets.find((t) => t.id === 'm2o-32-4')?.value).toEqual(expect.any(Number));
   });
 
   it('prints the table and the targets', () => {

@@ -27,7 +27,7 @@ module.exports = {
   points(profile) {
     const points = [];
     for (const payloadBytes of profile.quick ? [32] : [32, 1024]) {
-      for (const producers of profile.quick ? [1, 4] : [1, 2, 4]) {
+      for (const producers of profile.quick ? [4] : [1, 2, 4]) {
         points.push({
           payloadBytes,
           consumers: 1,
