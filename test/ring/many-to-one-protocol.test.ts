@@ -4,7 +4,7 @@
  * the wrap, back-pressure, claims, `unblock` in its two cases, the consumer lock and heartbeat, correlation ids, and
  * 64-bit counters crossing 2^32 with a 32-bit CAS. Constants come from lib/layout.ts.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '../../lib/errors';
 import {
   Publication,
@@ -318,10 +318,26 @@ describe('many-to-one consumer', () => {
   it('wakes from wait() when a producer commits, with no wake while it is awake', async () => {
     const r = ring('m2o-wait');
     const pub = r.join();
+    const wake = vi.spyOn(pub.memory, 'wake');
+    for (let i = 0; i < 100; i++) pub.offer(bytes(i), 1);
+    expect(drain(r.sub)).toHaveLength(100);
+    expect(wake).not.toHaveBeenCalled(); // nobody slept: no syscall
     const waiting = r.sub.wait({ timeoutMs: 5000 });
-    setTimeout(() => pub.offer(bytes(1), 1), 30);
+    setTimeout(() => {
+      pub.offer(bytes(1), 1);
+      pub.offer(bytes(2), 1);
+    }, 30);
     expect(await waiting).toBe(true);
-    expect(drain(r.sub)).toHaveLength(1);
+    expect(wake).toHaveBeenCalledTimes(1); // one wake per sleep, not per message
+    expect(drain(r.sub)).toHaveLength(2);
+  });
+
+  it('is joined by Publication.open, which is Publication.attach on a reliable ring', () => {
+    const name = uniqueRingName('m2o-open-reliable');
+    createRing(name, { capacity: CAPACITY });
+    const pub = closeAfterTest(Publication.open(name));
+    expect(pub.mode).toBe('reliable');
+    expect(() => Publication.open(name)).toThrow(expect.objectContaining({ code: ErrorCode.PRODUCER_EXISTS }));
   });
 
   it('is made by createRing without a consumer, and refused by Subscription.create for other modes', () => {
