@@ -18,7 +18,14 @@
 import path from 'path';
 import { Worker } from 'worker_threads';
 import { describe, expect, it } from 'vitest';
-import { Publication, Subscription, type ManyToOneSubscription } from '../../lib/index';
+import { ErrorCode } from '../../lib/errors';
+import {
+  Publication,
+  Subscription,
+  createRing as createRingFile,
+  type ManyToOnePublication,
+  type ManyToOneSubscription,
+} from '../../lib/index';
 import type { Run } from '../fixtures/ring/sequence';
 import { RING_FIXTURES, closeAfterTest, startFixture, uniqueRingName, type Child } from '../helpers/ring-env';
 
@@ -210,6 +217,32 @@ describe('many-to-one ring across processes', () => {
     expect(sub.position).toBe(sub.producerPosition);
     for (const c of survivors) expect((await c.exit(10_000)).code).toBe(0);
   }, 90_000);
+
+  it('shows producers a SIGKILLed consumer at once, and a new consumer takes over where it stopped', async () => {
+    const name = uniqueRingName('m2o-consumer-dies');
+    createRingFile(name, { mode: 'many-to-one', capacity: 64 * 1024 });
+    const pub = closeAfterTest(Publication.open(name)) as ManyToOnePublication;
+    expect(pub.consumerAlive).toBe(false);
+    const consumer = startFixture('many-to-one-consumer.js', { name, read: 3 });
+    await consumer.line('ready ');
+    expect(pub.consumerAlive).toBe(true);
+    expect(() => Subscription.open(name)).toThrow(expect.objectContaining({ code: ErrorCode.NO_CONSUMER_SLOT }));
+    for (let i = 0; i < 5; i++) expect(pub.offer(Uint8Array.of(i), 1)).toBeGreaterThan(0);
+    await consumer.line('read ');
+    const heartbeat = pub.consumerHeartbeatTime;
+    expect(heartbeat).toBeGreaterThan(0);
+    consumer.process.kill('SIGKILL');
+    await consumer.exited;
+    expect(pub.consumerAlive).toBe(false);
+    // A JVM producer sees the same death as a heartbeat that stops moving.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(pub.consumerHeartbeatTime).toBe(heartbeat);
+    const next = closeAfterTest(Subscription.open(name)) as ManyToOneSubscription;
+    const got: number[] = [];
+    while (next.poll((buffer, offset) => got.push(buffer[offset]), 10) > 0);
+    expect(got).toEqual([3, 4]);
+    expect(pub.consumerAlive).toBe(true);
+  }, 30_000);
 
   it('takes messages from worker_threads producers of one process, as from processes', async () => {
     const { name, sub } = createRing('m2o-workers', 64 * 1024);
