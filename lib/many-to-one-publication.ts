@@ -140,8 +140,9 @@ export class ManyToOnePublication implements ClaimOwner {
    */
   offer(message: Uint8Array, typeId = 1): number {
     const length = message.length;
-    // `(typeId | 0) === typeId` also sends non-integers (1.5, NaN) to rejectOffer instead of storing them truncated.
-    if (length > this.maxMessageLength || !((typeId | 0) === typeId && typeId >= 1) || this.closed) {
+    // `(typeId | 0) === typeId` also sends non-integers (1.5, NaN) to rejectOffer instead of storing them truncated;
+    // `!(length <= max)` a length that is not a number: nothing may throw between the claim and the commit.
+    if (!(length <= this.maxMessageLength) || !((typeId | 0) === typeId && typeId >= 1) || this.closed) {
       return this.rejectOffer(length, typeId);
     }
     const recordLength = length + L.HEADER_LENGTH;
@@ -162,7 +163,7 @@ export class ManyToOnePublication implements ClaimOwner {
   offerParts(parts: readonly Uint8Array[], typeId = 1): number {
     let length = 0;
     for (let i = 0; i < parts.length; i++) length += parts[i].length;
-    if (length > this.maxMessageLength || !((typeId | 0) === typeId && typeId >= 1) || this.closed) {
+    if (!(length <= this.maxMessageLength) || !((typeId | 0) === typeId && typeId >= 1) || this.closed) {
       return this.rejectOffer(length, typeId);
     }
     const recordLength = length + L.HEADER_LENGTH;

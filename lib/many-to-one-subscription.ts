@@ -181,19 +181,20 @@ export class ManyToOneSubscription extends SubscriptionBase {
 
   /**
    * Every POLLS_PER_CLOCK_CHECK polls and in `wait()`: refresh the heartbeat, and unblock a record that has stayed
-   * uncommitted for too long (the timer starts here and any progress stops it). The tail is
-   * read only when the timer runs out: reading it on every empty poll would pull its cache line away from the
+   * uncommitted for too long. The stall is timed from the first look that found producers ahead of the head (any
+   * progress stops the timer), never from an earlier look at an empty ring: a claim made just now must get its whole
+   * timeout. The tail is read here only, not on every empty poll, which would pull its cache line away from the
    * producers that CAS it.
    */
   private idle(): void {
     const now = Date.now();
     if (now - this.lastHeartbeat >= HEARTBEAT_INTERVAL_MS) this.beat(now);
     if (this.stalledSince === 0) {
-      this.stalledSince = now;
+      if (loadPosition(this.i32, this.tailIndex) > this.head) this.stalledSince = now;
     } else if (now - this.stalledSince >= this.unblockTimeoutMs) {
-      // Retried after another timeout, not on every poll; an empty ring just restarts the timer.
+      // Not unblockable yet (a claim of zeroes with nothing after it): try again after another timeout.
       this.stalledSince = now;
-      if (loadPosition(this.i32, this.tailIndex) > this.head && this.unblock()) this.unblockedCount++;
+      if (this.unblock()) this.unblockedCount++;
     }
   }
 

@@ -190,6 +190,10 @@ describe('ManyToOnePublication#offer', () => {
       'length must be at most maxMessageLength=512 (many-to-one rings do not fragment): length=513',
     );
     expect(() => pub.tryClaim(-1, 1)).toThrow(RangeError);
+    // Refused before anything is claimed: a claim left half-written would stop the consumer until its unblock.
+    expect(() => pub.offerParts([{} as Uint8Array], 1)).toThrow(RangeError);
+    expect(() => pub.offer({} as Uint8Array, 1)).toThrow(RangeError);
+    expect(pub.producerPosition).toBe(0);
     expect(pub.offer(new Uint8Array(CAPACITY / 8), 1)).toBeGreaterThan(0);
     pub.close();
     expect(pub.offer(bytes(1), 1)).toBe(OfferResult.CLOSED);
@@ -245,6 +249,21 @@ describe('ManyToOneSubscription#unblock', () => {
     expect(r.sub.unblockedCount).toBe(1);
     // The stalled producer finds its claim released.
     expect(() => claim.commit()).toThrow(expect.objectContaining({ code: ErrorCode.CLAIM_NOT_PENDING }));
+  });
+
+  it('times a stall from when it first sees producers ahead, not from an earlier look at an empty ring', async () => {
+    const r = ring('m2o-unblock-young', { unblockTimeoutMs: 1000 });
+    const pub = r.join();
+    for (let i = 0; i < 5; i++) {
+      expect(r.sub.hasData()).toBe(false); // idle looks at an empty ring for longer than the timeout
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const claim = pub.tryClaim(4, 1)!;
+    expect(r.sub.hasData()).toBe(false); // starts the timer
+    expect(r.sub.hasData()).toBe(false); // a claim just made is not unblocked
+    claim.commit();
+    expect(drain(r.sub)).toHaveLength(1);
+    expect(r.sub.unblockedCount).toBe(0);
   });
 
   it('pads a claim whose producer died before its first store up to the next record', () => {
