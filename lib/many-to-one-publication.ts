@@ -39,6 +39,8 @@ export interface ManyToOneProducerStats {
   contendedYields: number;
   /** Claims left unwritten because the tail had moved by a multiple of 4 GiB under a stopped producer (see docs). */
   abandonedClaims: number;
+  /** Offers whose record the consumer released (unblock: this producer stalled past its timeout) and sent again. */
+  releasedClaims: number;
 }
 
 export class ManyToOnePublication implements ClaimOwner {
@@ -53,6 +55,7 @@ export class ManyToOnePublication implements ClaimOwner {
     casRetries: 0,
     contendedYields: 0,
     abandonedClaims: 0,
+    releasedClaims: 0,
   };
   private readonly i32: Int32Array;
   private readonly i64: BigInt64Array;
@@ -154,9 +157,26 @@ export class ManyToOnePublication implements ClaimOwner {
     Atomics.store(i32, lengthIndex, -recordLength);
     this.u8.set(message, recordOffset + L.HEADER_LENGTH);
     i32[lengthIndex + 1] = typeId;
-    Atomics.store(i32, lengthIndex, recordLength);
+    // The commit: a compare-and-swap, not a store, so a record the consumer already released (unblock) is left alone.
+    if (Atomics.compareExchange(i32, lengthIndex, -recordLength, recordLength) !== -recordLength) {
+      return this.offerAgain(message, typeId);
+    }
     if (Atomics.load(i32, WAKE_REQUESTED_INDEX) !== 0) this.wakeConsumer();
     return this.claimedEnd;
+  }
+
+  /**
+   * The consumer gave up on this producer's record while it was being written (it stalled past the consumer's unblock
+   * timeout) and skipped it: the message is offered again, so it still arrives, in this producer's order.
+   */
+  private offerAgain(message: Uint8Array, typeId: number): number {
+    this.stats.releasedClaims++;
+    return this.offer(message, typeId);
+  }
+
+  private offerPartsAgain(parts: readonly Uint8Array[], typeId: number): number {
+    this.stats.releasedClaims++;
+    return this.offerParts(parts, typeId);
   }
 
   /** Same as `offer` for a message gathered from several buffers. */
@@ -178,7 +198,9 @@ export class ManyToOnePublication implements ClaimOwner {
       at += parts[i].length;
     }
     i32[lengthIndex + 1] = typeId;
-    Atomics.store(i32, lengthIndex, recordLength);
+    if (Atomics.compareExchange(i32, lengthIndex, -recordLength, recordLength) !== -recordLength) {
+      return this.offerPartsAgain(parts, typeId);
+    }
     if (Atomics.load(i32, WAKE_REQUESTED_INDEX) !== 0) this.wakeConsumer();
     return this.claimedEnd;
   }
@@ -206,31 +228,25 @@ export class ManyToOnePublication implements ClaimOwner {
     return this.claim.arm(recordOffset, recordOffset + L.HEADER_LENGTH, length);
   }
 
-  /** @internal Claim#commit. */
+  /** @internal Claim#commit: throws if the consumer released the claim meanwhile (unblock after its timeout). */
   commitClaim(recordOffset: number, payloadLength: number): void {
-    const recordLength = this.checkStillClaimed(recordOffset, payloadLength);
-    Atomics.store(this.i32, recordOffset >> 2, recordLength);
+    const recordLength = payloadLength + L.HEADER_LENGTH;
+    if (Atomics.compareExchange(this.i32, recordOffset >> 2, -recordLength, recordLength) !== -recordLength) {
+      throw claimReleased();
+    }
     if (Atomics.load(this.i32, WAKE_REQUESTED_INDEX) !== 0) this.wakeConsumer();
   }
 
   /** @internal Claim#abort: the claimed record becomes padding, which the consumer skips. */
   abortClaim(recordOffset: number, payloadLength: number): void {
-    const recordLength = this.checkStillClaimed(recordOffset, payloadLength);
-    this.i32[(recordOffset >> 2) + 1] = L.RING_BUFFER_PADDING_TYPE;
-    Atomics.store(this.i32, recordOffset >> 2, recordLength);
-    if (Atomics.load(this.i32, WAKE_REQUESTED_INDEX) !== 0) this.wakeConsumer();
-  }
-
-  /** Agrona's verifyClaimedSpaceNotReleased: a consumer that gave up on this claim (unblock) owns the space now. */
-  private checkStillClaimed(recordOffset: number, payloadLength: number): number {
     const recordLength = payloadLength + L.HEADER_LENGTH;
-    if (Atomics.load(this.i32, recordOffset >> 2) !== -recordLength) {
-      throw new ShmringError(
-        ErrorCode.CLAIM_NOT_PENDING,
-        'the claimed space was released: the consumer unblocked it after its unblock timeout',
-      );
+    const lengthIndex = recordOffset >> 2;
+    if (Atomics.load(this.i32, lengthIndex) !== -recordLength) throw claimReleased();
+    this.i32[lengthIndex + 1] = L.RING_BUFFER_PADDING_TYPE;
+    if (Atomics.compareExchange(this.i32, lengthIndex, -recordLength, recordLength) !== -recordLength) {
+      throw claimReleased();
     }
-    return recordLength;
+    if (Atomics.load(this.i32, WAKE_REQUESTED_INDEX) !== 0) this.wakeConsumer();
   }
 
   /**
@@ -346,12 +362,12 @@ export class ManyToOnePublication implements ClaimOwner {
     return head;
   }
 
-  /** The rest of the ring becomes a padding record: claimed (negative), typed, committed. */
+  /** The rest of the ring becomes a padding record: claimed (negative), typed, committed (unless released). */
   private writePadding(offset: number, padding: number): void {
     const lengthIndex = (this.dataOffset + offset) >> 2;
     Atomics.store(this.i32, lengthIndex, -padding);
     this.i32[lengthIndex + 1] = L.RING_BUFFER_PADDING_TYPE;
-    Atomics.store(this.i32, lengthIndex, padding);
+    Atomics.compareExchange(this.i32, lengthIndex, -padding, padding);
   }
 
   /** The consumer said it sleeps: whoever clears its flag wakes it (once, not once per producer). */
@@ -387,6 +403,13 @@ export class ManyToOnePublication implements ClaimOwner {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+function claimReleased(): ShmringError {
+  return new ShmringError(
+    ErrorCode.CLAIM_NOT_PENDING,
+    'the claimed space was released: the consumer unblocked it after its unblock timeout',
+  );
 }
 
 function checkTypeId(typeId: number): void {

@@ -221,8 +221,7 @@ export class ManyToOneSubscription extends SubscriptionBase {
     if (length < 0) {
       // -length is what its producer claimed; within the ring or the record is not one a producer could claim.
       if (-length < L.HEADER_LENGTH || -length > this.capacity - consumerOffset) throw corrupt('record length', length);
-      this.makePadding(consumerOffset, -length);
-      return true;
+      return this.makePadding(consumerOffset, length, -length);
     }
     if (length !== 0) return false; // committed meanwhile
     const limit = producerOffset > consumerOffset ? producerOffset : this.capacity;
@@ -232,16 +231,28 @@ export class ManyToOneSubscription extends SubscriptionBase {
       for (let j = i - L.RECORD_ALIGNMENT; j >= consumerOffset; j -= L.RECORD_ALIGNMENT) {
         if (Atomics.load(i32, (base + j) >> 2) !== 0) return false;
       }
-      this.makePadding(consumerOffset, i - consumerOffset);
-      return true;
+      return this.makePadding(consumerOffset, 0, i - consumerOffset);
+    }
+    // Zeroes to the end of the ring, all of it claimed (the tail is in the next lap): a producer died right after
+    // claiming a record across the end, before writing its padding. Agrona's unblock stops here, and the consumer
+    // would wait forever; it is padded to the end like any other claim of zeroes.
+    if (limit === this.capacity && tail - head >= this.capacity - consumerOffset) {
+      return this.makePadding(consumerOffset, 0, this.capacity - consumerOffset);
     }
     return false;
   }
 
-  private makePadding(offset: number, length: number): void {
+  /**
+   * The record at `offset` becomes padding of `length` bytes, if its length word still reads `expected`: a
+   * compare-and-swap, so a producer that commits (itself by compare-and-swap) at that instant wins, and its record
+   * is read.
+   */
+  private makePadding(offset: number, expected: number, length: number): boolean {
     const lengthIndex = (this.dataOffset + offset) >> 2;
+    if (Atomics.compareExchange(this.i32, lengthIndex, expected, length) !== expected) return false;
+    // Only this consumer reads the record: its type may follow the length.
     this.i32[lengthIndex + 1] = L.RING_BUFFER_PADDING_TYPE;
-    Atomics.store(this.i32, lengthIndex, length);
+    return true;
   }
 
   /** @internal Raises the wake-requested flag, then re-checks: a producer that commits after this sees the flag. */

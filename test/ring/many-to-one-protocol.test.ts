@@ -112,10 +112,12 @@ describe('ManyToOnePublication#offer', () => {
       { value: -(L.HEADER_LENGTH + 2), payload: 0, type: 0 },
       { value: L.HEADER_LENGTH + 2, payload: 0xab, type: 5 },
     ]);
-    // The claim itself: one CAS of the tail's low word, before the record is touched.
+    // The claim: one CAS of the tail's low word, before the record is touched; the commit: a CAS of the length word
+    // from -length (so a record the consumer released is left alone).
     const cas = log.accesses.filter((a) => a.op === 'compareExchange');
-    expect(cas.map((a) => a.byteOffset)).toEqual([r.trailer + L.TAIL_POSITION_OFFSET]);
+    expect(cas.map((a) => a.byteOffset)).toEqual([r.trailer + L.TAIL_POSITION_OFFSET, lengthByte]);
     expect(cas[0]).toMatchObject({ before: 0, value: 16 });
+    expect(cas[1]).toMatchObject({ before: -(L.HEADER_LENGTH + 2), value: L.HEADER_LENGTH + 2 });
     expect(log.accesses.indexOf(cas[0])).toBe(0);
   });
 
@@ -277,6 +279,46 @@ describe('ManyToOneSubscription#unblock', () => {
     expect(r.i32[r.data >> 2]).toBe(32);
     expect(r.i32[(r.data >> 2) + 1]).toBe(L.RING_BUFFER_PADDING_TYPE);
     expect(drain(r.sub)).toEqual([{ typeId: 3, data: [1, 2] }]);
+  });
+
+  it('pads zeroes to the end of the ring when a producer died right after claiming across the end', () => {
+    const r = ring('m2o-unblock-wrap', { unblockTimeoutMs: 60_000 });
+    const pub = r.join();
+    for (let i = 0; i < 7; i++) pub.offer(new Uint8Array(504), 1); // tail 3584
+    expect(drain(r.sub)).toHaveLength(7);
+    // A producer won the CAS for a 600-byte record across the end (512 bytes of padding + 600 at 0) and died.
+    setInt64(r.i32, r.trailer + L.TAIL_POSITION_OFFSET, 4096 + 600);
+    expect(r.sub.unblock()).toBe(true); // the padding it never wrote
+    expect(r.i32[(r.data + 3584) >> 2]).toBe(512);
+    expect(r.sub.poll(() => undefined)).toBe(0);
+    expect(r.sub.position).toBe(4096);
+    expect(r.sub.unblock()).toBe(false); // its record at 0: zeroes up to the tail, nothing after it yet
+    pub.offer(bytes(9), 4);
+    expect(r.sub.unblock()).toBe(true);
+    expect(drain(r.sub)).toEqual([{ typeId: 4, data: [9] }]);
+  });
+
+  it('lets a producer that commits at the last moment win over unblock, and a released offer is sent again', () => {
+    const r = ring('m2o-unblock-late', { unblockTimeoutMs: 60_000 });
+    const pub = r.join();
+    const claim = pub.tryClaim(4, 3)!;
+    claim.commit();
+    expect(r.sub.unblock()).toBe(false); // committed: nothing to unblock
+    expect(drain(r.sub)).toHaveLength(1);
+    // An offer whose record the consumer releases while it is being written goes out again.
+    const log = recordAtomics(
+      pub.memory.buffer,
+      (access) => {
+        if (access.op === 'compareExchange' && access.value === L.HEADER_LENGTH + 1 && pub.stats.releasedClaims === 0) {
+          expect(r.sub.unblock()).toBe(true); // the consumer gives up on it just before the commit
+        }
+      },
+      ['compareExchange'],
+    );
+    expect(pub.offer(bytes(7), 5)).toBeGreaterThan(0);
+    log.restore();
+    expect(pub.stats.releasedClaims).toBe(1);
+    expect(drain(r.sub)).toEqual([{ typeId: 5, data: [7] }]);
   });
 
   it('does not pad over a claim that began while it scanned (the scan back finds it)', () => {
