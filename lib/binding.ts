@@ -129,6 +129,8 @@ export interface NativeBinding {
   yieldThread(): void;
   /** nanosleep for `ns` nanoseconds (finer than Atomics.wait's ~60 us floor). */
   sleepNanos(ns: number): void;
+  /** CLOCK_MONOTONIC in ms modulo 2^30 (mask differences with 2^30 - 1): a small integer, so it allocates nothing. */
+  monotonicMs(): number;
 }
 
 /** Walks up from `from` to the directory whose package.json is named "shmring". */

@@ -8,6 +8,7 @@
  * producer died between claim and commit would stop it forever: after `unblockTimeoutMs` without progress while
  * producers are ahead, it turns that record into padding (Agrona's `unblock`), counts it, and goes on.
  */
+import { binding } from './binding';
 import { ErrorCode, ShmringError, closedError, corrupt } from './errors';
 import * as L from './layout';
 import type { MessageHandler } from './message-handler';
@@ -23,11 +24,12 @@ const DEFAULT_UNBLOCK_TIMEOUT_MS = 10_000;
 /** The heartbeat is written at most this often. */
 const HEARTBEAT_INTERVAL_MS = 100;
 /**
- * Polls between two looks at the clock (a power of two): `Date.now()` allocates a heap number, and a consumer spinning
- * on an empty ring polls millions of times a second. With BackoffIdleStrategy (parks up to 1 ms) that is a look at
- * least every ~1 s; `wait()` looks every time it wakes.
+ * Polls between two looks at the clock (a power of two), a native call of ~25 ns. With BackoffIdleStrategy (parks up
+ * to 1 ms) that is a look at least every ~1 s; `wait()` looks every time it wakes.
  */
 const POLLS_PER_CLOCK_CHECK = 1024;
+/** binding().monotonicMs() wraps at 2^30 ms: intervals are differences masked with this. */
+const CLOCK_MASK = 2 ** 30 - 1;
 
 /** Options of a many-to-one consumer. */
 export interface ManyToOneConsumerOptions {
@@ -55,12 +57,14 @@ export class ManyToOneSubscription extends SubscriptionBase {
   private readonly heartbeatIndex: number;
   private readonly unblockTimeoutMs: number;
   private head = 0;
-  private lastHeartbeat = 0;
+  /** monotonicMs() of the last heartbeat written. */
+  private lastBeat = 0;
+  private readonly native = binding();
   private polls = 0;
   /** Bytes the last block read consumed (records and padding). */
   private blockBytes = 0;
-  /** When the consumer first found itself behind a record it could not read (0: it is not). */
-  private stalledSince = 0;
+  /** monotonicMs() when the consumer first found producers ahead of a head it could not move (-1: it has not). */
+  private stalledSince = -1;
   private closed = false;
 
   /** @internal Use `Subscription.create` / `Subscription.open`. Takes the consumer lock or throws. */
@@ -94,7 +98,7 @@ export class ManyToOneSubscription extends SubscriptionBase {
     this.head = loadPosition(this.i32, this.headIndex);
     Atomics.store(this.i32, SLOT_INDEX + L.int32Index(L.SLOT_PID_OFFSET), process.pid);
     Atomics.store(this.i32, SLOT_INDEX + L.int32Index(L.SLOT_STATE_OFFSET), L.SLOT_ACTIVE);
-    this.beat(Date.now());
+    this.beat(this.native.monotonicMs());
   }
 
   /** Bytes consumed since the ring was created (Agrona's consumerPosition). */
@@ -165,7 +169,7 @@ export class ManyToOneSubscription extends SubscriptionBase {
     this.u8.fill(0, blockStart, blockStart + bytesRead);
     this.head += bytesRead;
     storePosition(this.i32, this.i64, this.headIndex, this.head);
-    this.stalledSince = 0;
+    this.stalledSince = -1;
   }
 
   /** True when a committed record (or padding) is ready. Also keeps the heartbeat and the unblock timer going. */
@@ -187,20 +191,22 @@ export class ManyToOneSubscription extends SubscriptionBase {
    * producers that CAS it.
    */
   private idle(): void {
-    const now = Date.now();
-    if (now - this.lastHeartbeat >= HEARTBEAT_INTERVAL_MS) this.beat(now);
-    if (this.stalledSince === 0) {
+    // Not Date.now(): it returns a new heap number, and this runs every 1024 polls of a consumer that may spin.
+    const now = this.native.monotonicMs();
+    if (((now - this.lastBeat) & CLOCK_MASK) >= HEARTBEAT_INTERVAL_MS) this.beat(now);
+    if (this.stalledSince < 0) {
       if (loadPosition(this.i32, this.tailIndex) > this.head) this.stalledSince = now;
-    } else if (now - this.stalledSince >= this.unblockTimeoutMs) {
+    } else if (((now - this.stalledSince) & CLOCK_MASK) >= this.unblockTimeoutMs) {
       // Not unblockable yet (a claim of zeroes with nothing after it): try again after another timeout.
       this.stalledSince = now;
       if (this.unblock()) this.unblockedCount++;
     }
   }
 
+  /** Agrona's consumer heartbeat: ms since the epoch (Date.now() here is fine: at most every 100 ms). */
   private beat(now: number): void {
-    this.lastHeartbeat = now;
-    storePosition(this.i32, this.i64, this.heartbeatIndex, now);
+    this.lastBeat = now;
+    storePosition(this.i32, this.i64, this.heartbeatIndex, Date.now());
   }
 
   /**

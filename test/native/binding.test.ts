@@ -51,9 +51,23 @@ describe('binding()', () => {
       'futexWake',
       'futexWaitMode',
       'FutexWaiter',
+      'yieldThread',
+      'sleepNanos',
+      'monotonicMs',
     ] as const) {
       expect(typeof native[fn], fn).toBe('function');
     }
+  });
+
+  it('reads a monotonic clock in ms modulo 2^30 (a small integer: no allocation)', () => {
+    const native = binding();
+    const before = native.monotonicMs();
+    native.sleepNanos(20e6);
+    const after = native.monotonicMs();
+    expect(Number.isInteger(before) && before >= 0 && before < 2 ** 30).toBe(true);
+    const elapsed = (after - before) & (2 ** 30 - 1);
+    expect(elapsed).toBeGreaterThanOrEqual(19);
+    expect(elapsed).toBeLessThan(10_000);
   });
 
   it('finds the package root from lib/ and lists build/Release before prebuilds/', () => {
