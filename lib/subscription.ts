@@ -3,9 +3,10 @@
  * `ReliableSubscription` (own slot, zero copy), a broadcast ring a `BroadcastSubscription` (copy + validate).
  */
 import { BroadcastSubscription } from './broadcast-subscription';
-import { ReliableSubscription, type StartFrom } from './reliable-subscription';
+import { ReliableSubscription } from './reliable-subscription';
 import { receiveRingFd } from './ring-server';
 import { openRingFromFd, openRingMemory, type NewRing, type OpenRingOptions } from './rings';
+import type { StartFrom } from './subscription-base';
 
 export interface SubscriptionOptions extends OpenRingOptions {
   /** 'latest' (default): messages published from now on; 'earliest': the oldest the ring still guarantees. */
