@@ -9,6 +9,7 @@ const END_TYPE = 2;
 
 /** The clock every process uses: CLOCK_MONOTONIC in ns as a BigInt (comparisons and BigInt64Array stores of it do
  * not allocate in optimized code; converting to Number does). */
+// eslint-disable-next-line @typescript-eslint/unbound-method -- hrtime.bigint uses no `this`; no wrapper frame per call
 const hr = process.hrtime.bigint;
 
 /** A payload of `length` bytes whose first and last 4 bytes carry the sequence number (Int32 LE). */

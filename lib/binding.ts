@@ -126,9 +126,9 @@ export interface NativeBinding {
   futexWaitMode(): 'futex_waitv' | 'futex';
   readonly FutexWaiter: FutexWaiterConstructor;
   /** sched_yield(): lets another runnable thread have the core (idle strategies). */
-  yieldThread(): void;
+  yieldThread(this: void): void;
   /** nanosleep for `ns` nanoseconds (finer than Atomics.wait's ~60 us floor). */
-  sleepNanos(ns: number): void;
+  sleepNanos(this: void, ns: number): void;
 }
 
 /** Walks up from `from` to the directory whose package.json is named "shmring". */
