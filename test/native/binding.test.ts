@@ -5,6 +5,7 @@ import path from 'path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { binding, candidatePaths, loadBinding, packageRoot } from '../../lib/binding';
 import { ErrorCode } from '../../lib/errors';
+import { thrown } from '../helpers/ring-env';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ABI = process.versions.modules;
@@ -67,24 +68,20 @@ describe('binding()', () => {
 
   it('says when there is no shmring package.json above a directory', () => {
     const dir = tempDir();
-    expect(() => packageRoot(dir)).toThrow(
-      expect.objectContaining({
-        code: ErrorCode.ADDON_NOT_LOADED,
-        message: `shmring: no package.json named "shmring" above ${dir}`,
-      }),
-    );
+    expect(thrown(() => packageRoot(dir))).toMatchObject({
+      code: ErrorCode.ADDON_NOT_LOADED,
+      message: `shmring: no package.json named "shmring" above ${dir}`,
+    });
   });
 });
 
 describe('loadBinding', () => {
   it('refuses other platforms', () => {
-    expect(() => loadBinding([], ROOT, 'darwin')).toThrow(
-      expect.objectContaining({
-        name: 'ShmringError',
-        code: ErrorCode.UNSUPPORTED_PLATFORM,
-        message: 'shmring supports Linux only (it needs memfd, futex and OFD locks); this is darwin',
-      }),
-    );
+    expect(thrown(() => loadBinding([], ROOT, 'darwin'))).toMatchObject({
+      name: 'ShmringError',
+      code: ErrorCode.UNSUPPORTED_PLATFORM,
+      message: 'shmring supports Linux only (it needs memfd, futex and OFD locks); this is darwin',
+    });
   });
 
   it('lists every path it tried with its error, and what to run', () => {

@@ -3,7 +3,7 @@ import path from 'path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { binding } from '../../lib/binding';
 import { TMPFS_MAGIC } from '../../lib/filesystem-guard';
-import { uniqueName } from './helpers';
+import { thrown, uniqueName } from '../helpers/ring-env';
 
 const native = binding();
 const F_SEAL_SEAL = 0x1;
@@ -25,15 +25,6 @@ afterEach(() => {
     }
   }
 });
-
-function thrown(fn: () => unknown): Record<string, unknown> {
-  try {
-    fn();
-  } catch (err) {
-    return err as Record<string, unknown>;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('native errors', () => {
   it('look like Node system errors: code, negative errno, syscall, path and the message format', () => {

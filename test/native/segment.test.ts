@@ -2,46 +2,18 @@ import { execFileSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { binding } from '../../lib/binding';
 import { ErrorCode } from '../../lib/errors';
 import { TMPFS_MAGIC } from '../../lib/filesystem-guard';
 import { PAGE_SIZE, Segment } from '../../lib/segment';
-import { openFdCount, removeAfterTest, uniqueName } from './helpers';
+import { openFdCount, removeAfterTest, thrown, uniqueName } from '../helpers/ring-env';
 
 const native = binding();
 const ROOT = path.resolve(__dirname, '..', '..');
 
-function thrown(fn: () => unknown): Record<string, unknown> {
-  try {
-    fn();
-  } catch (err) {
-    return err as Record<string, unknown>;
-  }
-  throw new Error('expected a throw');
-}
-
 /** A directory on a local disk filesystem (not tmpfs), for the guard's opt-in; null if every candidate is tmpfs. */
 const diskDir = [os.tmpdir(), ROOT].find((dir) => fs.statfsSync(dir).type !== TMPFS_MAGIC) ?? null;
-
-/** A 64 KiB tmpfs to fill up. Needs root (CI and this machine run as root). */
-const tiny = ((): { dir: string | null; reason: string } => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shmring-tiny-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'shmring-test', dir], { stdio: 'pipe' });
-    return { dir, reason: '' };
-  } catch (err) {
-    fs.rmdirSync(dir);
-    return { dir: null, reason: `mount -t tmpfs is not permitted here: ${(err as Error).message.split('\n')[0]}` };
-  }
-})();
-
-afterAll(() => {
-  if (tiny.dir !== null) {
-    execFileSync('umount', [tiny.dir]);
-    fs.rmdirSync(tiny.dir);
-  }
-});
 
 describe('Segment.resolvePath', () => {
   it('joins the directory (default /dev/shm) and the name', () => {
@@ -148,10 +120,35 @@ describe('Segment.create', () => {
     }
   });
 
-  it.skipIf(tiny.dir === null)(
-    `reports a full tmpfs as ENOSPC at create time and removes the file ${tiny.reason}`,
-    () => {
-      const dir = tiny.dir as string;
+  describe('on a full tmpfs', () => {
+    /** A 64 KiB tmpfs to fill up, mounted for these tests only. Needs root (CI and this machine run as root). */
+    let tiny: { dir: string | null; reason: string } = { dir: null, reason: 'not mounted yet' };
+
+    beforeAll(() => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shmring-tiny-'));
+      try {
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'shmring-test', dir], { stdio: 'pipe' });
+        tiny = { dir, reason: '' };
+      } catch (err) {
+        fs.rmdirSync(dir);
+        tiny = { dir: null, reason: `mount -t tmpfs is not permitted here: ${(err as Error).message.split('\n')[0]}` };
+      }
+    });
+
+    afterAll(() => {
+      if (tiny.dir === null) return;
+      execFileSync('umount', [tiny.dir]);
+      fs.rmdirSync(tiny.dir);
+    });
+
+    /** The mounted directory, or the test is skipped saying why there is none. */
+    function tinyTmpfs(ctx: TestContext): string {
+      if (tiny.dir === null) ctx.skip(tiny.reason);
+      return tiny.dir;
+    }
+
+    it('reports a full tmpfs as ENOSPC at create time and removes the file', (ctx) => {
+      const dir = tinyTmpfs(ctx);
       const fds = openFdCount();
       const err = thrown(() => Segment.create('big', 32 * PAGE_SIZE, { dir }));
       expect(err).toBeInstanceOf(Error);
@@ -174,24 +171,21 @@ describe('Segment.create', () => {
       const fits = Segment.create('fits', 8 * PAGE_SIZE, { dir });
       fits.close();
       Segment.unlink('fits', { dir });
-    },
-  );
+    });
 
-  it.skipIf(tiny.dir === null)(`counts the bytes other files already hold as not free ${tiny.reason}`, () => {
-    const dir = tiny.dir as string;
-    const held = Segment.create('held', 12 * PAGE_SIZE, { dir });
-    try {
-      expect(thrown(() => Segment.create('second', 8 * PAGE_SIZE, { dir }))).toMatchObject({
-        code: 'ENOSPC',
-        bytesRequested: 8 * PAGE_SIZE,
-        bytesFree: 4 * PAGE_SIZE,
-        message: expect.stringContaining(`the ring needs 32768 bytes and ${dir} has 16384 bytes free`),
-      });
-      expect(fs.readdirSync(dir)).toEqual(['held']);
-    } finally {
-      held.close();
-      Segment.unlink('held', { dir });
-    }
+    it('counts the bytes other files already hold as not free', (ctx) => {
+      const dir = tinyTmpfs(ctx);
+      const held = Segment.create('held', 12 * PAGE_SIZE, { dir });
+      try {
+        const err = thrown(() => Segment.create('second', 8 * PAGE_SIZE, { dir }));
+        expect(err).toMatchObject({ code: 'ENOSPC', bytesRequested: 8 * PAGE_SIZE, bytesFree: 4 * PAGE_SIZE });
+        expect(err.message).toContain(`the ring needs 32768 bytes and ${dir} has 16384 bytes free`);
+        expect(fs.readdirSync(dir)).toEqual(['held']);
+      } finally {
+        held.close();
+        Segment.unlink('held', { dir });
+      }
+    });
   });
 
   it.skipIf(diskDir === null)('refuses a disk filesystem unless allowAnyFilesystem, removing the file', () => {

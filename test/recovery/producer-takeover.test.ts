@@ -10,16 +10,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Publication, ringInfo, Subscription, type ReliableSubscription } from '../../lib/index';
-import {
-  closeAfterTest,
-  messages,
-  offerRange,
-  startChild,
-  uniqueName,
-  waitFor,
-  type Child,
-  type DoneReport,
-} from './helpers';
+import { closeAfterTest, startChild, uniqueName, waitFor, type Child } from '../helpers/ring-env';
+import { messages, offerRange, type DoneReport } from './helpers';
 
 const SEED = 0x7a4e;
 const CAPACITY = 16 * 1024;
@@ -47,7 +39,7 @@ function localConsumer(ring: string) {
 async function crashScenario(tag: string, then: 'claim' | 'batch') {
   const ring = uniqueName(tag);
   const producer = startChild(
-    'producer.js',
+    'recovery/producer.js',
     {
       ring,
       create: true,
@@ -62,7 +54,12 @@ async function crashScenario(tag: string, then: 'claim' | 'batch') {
     { ipc: true },
   );
   await producer.report('ready');
-  const iterating: Child = startChild('consumer.js', { ring, seed: SEED, style: 'iterate', deadlineMs: 40_000 });
+  const iterating: Child = startChild('recovery/consumer.js', {
+    ring,
+    seed: SEED,
+    style: 'iterate',
+    deadlineMs: 40_000,
+  });
   await iterating.report('joined');
   const local = localConsumer(ring);
   producer.command('go');
@@ -75,7 +72,7 @@ async function crashScenario(tag: string, then: 'claim' | 'batch') {
 async function killAndTakeOver(ring: string, producer: Child, local: ReturnType<typeof localConsumer>): Promise<void> {
   expect(local.sub.producerAlive).toBe(true);
   producer.signal('SIGKILL');
-  expect(await producer.exitWithin(5_000)).toEqual({ code: null, signal: 'SIGKILL' });
+  expect(await producer.exit(5_000)).toEqual({ code: null, signal: 'SIGKILL' });
   expect(local.sub.producerAlive).toBe(false);
   expect(local.sub.producerClosed).toBe(false);
   expect(ringInfo(ring)).toMatchObject({ producerAlive: false, producerState: 'active', producerEpoch: 1 });
