@@ -79,16 +79,12 @@ export interface NativeBinding {
   fstat(fd: number): FileStat;
   /** Reserves every page (`posix_fallocate`) and sets the size, so a full tmpfs fails here with ENOSPC. */
   allocate(fd: number, size: number): void;
-  /** Plain `ftruncate`. */
-  truncate(fd: number, size: number): void;
   unlinkFile(path: string): void;
 
   /** `memfd_create(MFD_CLOEXEC|MFD_ALLOW_SEALING)`. */
   memfdCreate(name: string): number;
   /** `F_ADD_SEALS F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL`. */
   sealSize(fd: number): void;
-  /** `F_GET_SEALS`. */
-  seals(fd: number): number;
 
   /** `mmap(MAP_SHARED [|MAP_POPULATE])` [+ `mlock`] as a real SharedArrayBuffer; munmapped after GC. */
   map(fd: number, length: number, populate: boolean, lock: boolean): SharedArrayBuffer;
@@ -102,7 +98,6 @@ export interface NativeBinding {
   /** Explicit close of an alias: swaps in zero pages like `unmap`. Idempotent. */
   unmapAlias(buffer: ArrayBuffer): void;
 
-  socketPair(): [number, number];
   unixListen(path: string, backlog: number): number;
   /** `ETIMEDOUT` after `timeoutMs` (`< 0`: forever). */
   unixAccept(listenFd: number, timeoutMs: number): number;
@@ -122,8 +117,6 @@ export interface NativeBinding {
   futexWait(buffer: SharedArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): FutexResultValue;
   /** Returns how many waiters were woken. */
   futexWake(buffer: SharedArrayBuffer, byteOffset: number, count: number): number;
-  /** `'futex_waitv'` (Linux >= 5.16) or `'futex'` (the fallback); diagnostic only. */
-  futexWaitMode(): 'futex_waitv' | 'futex';
   readonly FutexWaiter: FutexWaiterConstructor;
   /** sched_yield(): lets another runnable thread have the core (idle strategies). */
   yieldThread(this: void): void;

@@ -13,6 +13,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { afterEach, expect } from 'vitest';
+import { binding } from '../../lib/binding';
 
 export const FIXTURES = path.resolve(__dirname, '..', 'fixtures');
 export const RING_FIXTURES = path.join(FIXTURES, 'ring');
@@ -51,6 +52,27 @@ export function privateShmDir(tag: string): string {
 /** A Unix socket path in os.tmpdir(), removed after the test. */
 export function uniqueSocketPath(tag: string): string {
   return removeAfterTest(path.join(os.tmpdir(), `${unique(tag)}.sock`));
+}
+
+/**
+ * A connected pair of Unix stream sockets `[client, server]`, made with the addon's listen/connect/accept as the ring
+ * server does. The caller closes both.
+ */
+export function connectedSockets(): [number, number] {
+  const native = binding();
+  const socketPath = uniqueSocketPath('pair');
+  const listener = native.unixListen(socketPath, 1);
+  try {
+    const client = native.unixConnect(socketPath, 5000);
+    try {
+      return [client, native.unixAccept(listener, 5000)];
+    } catch (err) {
+      native.closeFd(client);
+      throw err;
+    }
+  } finally {
+    native.closeFd(listener);
+  }
 }
 
 /** Closes `closable` after the test, in reverse order of registration (closing twice must be harmless). */

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { binding } from '../../lib/binding';
 import { ErrorCode } from '../../lib/errors';
 import { PAGE_SIZE, Segment } from '../../lib/segment';
-import { openFdCount, startChild, thrown } from '../helpers/ring-env';
+import { connectedSockets, openFdCount, startChild, thrown } from '../helpers/ring-env';
 
 const native = binding();
 const cleanups: Array<() => void> = [];
@@ -41,7 +41,7 @@ function socketDir(): string {
 describe('sendFds / recvFds', () => {
   it('pass a memfd within a process: a new fd of the same file, close-on-exec', () => {
     const segment = anonymous();
-    const [a, b] = native.socketPair();
+    const [a, b] = connectedSockets();
     closeLater(a, b);
     segment.sendTo(a);
     const { data, fds } = native.recvFds(b, 64, 4, 1000);
@@ -56,7 +56,7 @@ describe('sendFds / recvFds', () => {
 
   it('give a child the same memory through an inherited socketpair', async () => {
     const segment = anonymous();
-    const [a, b] = native.socketPair();
+    const [a, b] = connectedSockets();
     closeLater(a, b);
     const child = startChild('fd-receiver.js', ['inherit'], { passFds: [b] });
     segment.sendTo(a);
@@ -68,7 +68,7 @@ describe('sendFds / recvFds', () => {
 
   it('send several fds in one message', async () => {
     const segments = [anonymous(), anonymous(), anonymous()];
-    const [a, b] = native.socketPair();
+    const [a, b] = connectedSockets();
     closeLater(a, b);
     const child = startChild('fd-receiver.js', ['inherit'], { passFds: [b] });
     native.sendFds(
@@ -84,7 +84,7 @@ describe('sendFds / recvFds', () => {
 
   it('close every received fd and throw when more arrive than maxFds (MSG_CTRUNC)', () => {
     const segments = [anonymous(), anonymous(), anonymous()];
-    const [a, b] = native.socketPair();
+    const [a, b] = connectedSockets();
     closeLater(a, b);
     const before = openFdCount();
     native.sendFds(
@@ -112,7 +112,7 @@ describe('sendFds / recvFds', () => {
   });
 
   it('time out with ETIMEDOUT, and report EOF as empty data', () => {
-    const [a, b] = native.socketPair();
+    const [a, b] = connectedSockets();
     closeLater(b);
     const started = performance.now();
     expect(thrown(() => native.recvFds(b, 64, 1, 50))).toMatchObject({
@@ -129,7 +129,7 @@ describe('sendFds / recvFds', () => {
 
   it('refuse empty data (the fds would be dropped) and more than 253 fds', () => {
     const segment = anonymous();
-    const [a, b] = native.socketPair();
+    const [a, b] = connectedSockets();
     closeLater(a, b);
     expect(() => native.sendFds(a, Buffer.alloc(0), [segment.fd])).toThrow(
       new RangeError('data must not be empty: the fds travel with its first byte'),
@@ -142,7 +142,7 @@ describe('sendFds / recvFds', () => {
 
   it('report a send to a closed peer as EPIPE (no SIGPIPE)', () => {
     const segment = anonymous();
-    const [a, b] = native.socketPair();
+    const [a, b] = connectedSockets();
     closeLater(a);
     native.closeFd(b);
     expect(thrown(() => segment.sendTo(a))).toMatchObject({ code: 'EPIPE', syscall: 'sendmsg' });

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { binding } from '../../lib/binding';
 import { PAGE_SIZE, Segment } from '../../lib/segment';
-import { startChild, thrown, uniqueName, waitFor } from '../helpers/ring-env';
+import { connectedSockets, startChild, thrown, uniqueName, waitFor } from '../helpers/ring-env';
 
 const native = binding();
 const segments: Segment[] = [];
@@ -69,7 +69,7 @@ describe('Segment#tryLock / isLocked', () => {
   it('an fd received from elsewhere shares the sender’s locks unless reopened', () => {
     const { segment } = create('passed');
     expect(segment.tryLock(0, true)).toBe(true);
-    const [x, y] = native.socketPair();
+    const [x, y] = connectedSockets();
     try {
       segment.sendTo(x);
       segment.sendTo(x);

@@ -5,7 +5,7 @@ import { Worker } from 'worker_threads';
 import { describe, expect, it } from 'vitest';
 import { binding } from '../../lib/binding';
 import { PAGE_SIZE, Segment } from '../../lib/segment';
-import { DIST_LIB, startChild, thrown, uniqueName, waitFor } from '../helpers/ring-env';
+import { connectedSockets, DIST_LIB, startChild, thrown, uniqueName, waitFor } from '../helpers/ring-env';
 
 const native = binding();
 
@@ -60,7 +60,7 @@ describe('map', () => {
   });
 
   it('reports mmap failures as errno errors', () => {
-    const [a, b] = native.socketPair();
+    const [a, b] = connectedSockets();
     try {
       expect(thrown(() => native.map(a, PAGE_SIZE, false, false))).toMatchObject({
         code: 'ENODEV',

@@ -3,9 +3,9 @@
  * process sleeps in the kernel on a ring's wake word, what each FUTEX_WAKE woke, and offering a seeded range with
  * back-pressure. The scaffolding (names, children, cleanup) is test/helpers/ring-env.ts.
  */
-import fs from 'fs';
 import * as L from '../../lib/layout';
 import type { ReliablePublication } from '../../lib/reliable-publication';
+import { kernelWait } from '../fixtures/kernel-wait';
 import type { VerifierSummary } from '../fixtures/recovery/messages';
 
 // The fixtures are plain CommonJS; load the same module the children run.
@@ -26,33 +26,9 @@ export function ringWords(pub: ReliablePublication): {
   };
 }
 
-const FUTEX_SYSCALL = process.arch === 'arm64' ? 98 : 202;
-const FUTEX_WAITV_SYSCALL = 449; // the same number on every architecture
-
-/**
- * True when a thread of process `pid` is blocked in the kernel waiting on the wake word of the ring file `ringPath`,
- * read from /proc/PID/task/TID/syscall: futex_waitv (only shmring's addon uses it), or futex on the address where
- * the process mapped the ring, plus WAKE_SEQUENCE_OFFSET.
- */
+/** True when a thread of process `pid` is blocked in the kernel waiting on the wake word of the ring file `ringPath`. */
 export function sleepsInKernel(pid: number, ringPath: string): boolean {
-  const wakeWords = new Set(
-    fs
-      .readFileSync(`/proc/${pid}/maps`, 'utf8')
-      .split('\n')
-      .filter((line) => line.includes(ringPath))
-      .map((line) => BigInt(`0x${line.split('-')[0]}`) + BigInt(L.WAKE_SEQUENCE_OFFSET)),
-  );
-  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-    let fields: string[];
-    try {
-      fields = fs.readFileSync(`/proc/${pid}/task/${tid}/syscall`, 'utf8').trim().split(' ');
-    } catch {
-      continue; // the thread ended meanwhile
-    }
-    const nr = Number(fields[0]);
-    if (nr === FUTEX_WAITV_SYSCALL || (nr === FUTEX_SYSCALL && wakeWords.has(BigInt(fields[1])))) return true;
-  }
-  return false;
+  return kernelWait(pid, ringPath, L.WAKE_SEQUENCE_OFFSET) !== null;
 }
 
 /** Records what each FUTEX_WAKE the producer issues returns: how many sleepers (in any process) it woke. */
