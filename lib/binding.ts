@@ -139,12 +139,14 @@ export function packageRoot(from: string = __dirname): string {
   }
 }
 
-/** Where the addon may be, in the order they are tried. */
+/** The prebuilt addon for Node ABI `abi` in a package rooted at `root` (what scripts/prebuild.js makes). */
+export function prebuiltPath(root: string, abi: string | number = process.versions.modules): string {
+  return path.join(root, 'prebuilds', `linux-${process.arch}`, `shmring.abi${abi}.node`);
+}
+
+/** Where the addon may be, in the order they are tried: a local build first, then the prebuild for this ABI. */
 export function candidatePaths(root: string = packageRoot()): string[] {
-  return [
-    path.join(root, 'build', 'Release', 'shmring.node'),
-    path.join(root, 'prebuilds', `linux-${process.arch}`, `shmring.abi${process.versions.modules}.node`),
-  ];
+  return [path.join(root, 'build', 'Release', 'shmring.node'), prebuiltPath(root)];
 }
 
 /** glibc's RTLD_NODELETE; `os.constants.dlopen` does not export it. */
