@@ -26,6 +26,7 @@ import {
 import * as L from '../../lib/layout';
 import { closeAfterTest, sleep, startChild, thrown, uniqueName, waitFor } from '../helpers/ring-env';
 import { messages, offerRange, type DoneReport } from './helpers';
+import { prng } from '../fixtures/ring/sequence';
 
 const SEED = 0xdead;
 const CAPACITY = 8 * 1024;
@@ -172,7 +173,7 @@ describe('ReliablePublication with a consumer stopped by SIGSTOP', () => {
     // position, and that position lies inside a record's payload: the word there reads 0, like an empty slot.
     const i32 = new Int32Array(pub.memory.buffer);
     const wordIndex = (ringInfo(ring).dataOffset + (stalledAt & (CAPACITY - 1))) >> 2;
-    const random = messages.prng(SEED);
+    const random = prng(SEED);
     const deadline = Date.now() + 10_000;
     const lapped = (): boolean => pub.stats.evictedConsumers === 1 && pub.position > stalledAt + CAPACITY;
     while (!(lapped() && Atomics.load(i32, wordIndex) === 0)) {

@@ -6,11 +6,11 @@
 import * as L from '../../lib/layout';
 import type { ReliablePublication } from '../../lib/reliable-publication';
 import { kernelWait } from '../fixtures/kernel-wait';
-import type { VerifierSummary } from '../fixtures/recovery/messages';
+import * as messages from '../fixtures/recovery/messages';
+import type { RunsSummary } from '../fixtures/ring/sequence';
 
-// The fixtures are plain CommonJS; load the same module the children run.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const messages = require('../fixtures/recovery/messages.js') as typeof import('../fixtures/recovery/messages');
+// The fixtures are plain CommonJS; the tests use the same modules the children run.
+export { messages };
 
 /** The int32 view of a ring's mapping: the header words the protocol uses, read as another process sees them. */
 export function ringWords(pub: ReliablePublication): {
@@ -72,4 +72,4 @@ export async function offerRange(
 }
 
 /** What a consumer fixture reports when it is done. */
-export type DoneReport = VerifierSummary & { waits?: number };
+export type DoneReport = RunsSummary & { waits?: number };

@@ -13,7 +13,7 @@ import path from 'path';
 import { describe, expect, it } from 'vitest';
 import { createRing, listRings, Publication, removeStaleRings } from '../../lib/index';
 import * as L from '../../lib/layout';
-import { prng } from '../fixtures/recovery/messages';
+import { prng } from '../fixtures/ring/sequence';
 import { privateShmDir, startChild } from '../helpers/ring-env';
 
 describe('listRings / removeStaleRings', () => {

@@ -1,7 +1,7 @@
 /**
  * One producer, several consumers, in different processes, through one /dev/shm ring. Messages come from
  * test/fixtures/ring/sequence.js: seeded random lengths (0 bytes up to several times maxFramePayload in reliable
- * mode, so fragmentation happens), seq + seeded fill + FNV-1a checksum, a type id derived from seq. Every receiver
+ * mode, so fragmentation happens), seq + seeded fill + seq again at the end, a type id derived from seq. Every receiver
  * regenerates each message it expects and compares every byte. Canary bytes are written into the parts of the file
  * nobody may write (the reserved header line, unused slot space) and checked afterwards.
  *
