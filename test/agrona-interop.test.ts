@@ -49,6 +49,7 @@ import {
 } from '../lib/layout';
 import { BroadcastVerifier, MIN_SELF_DESCRIBING_LENGTH, decodeSeq, encode, type Run } from './fixtures/ring/sequence';
 import { assertPeersBuilt, reapPeers, startPeer, type PeerExit } from './interop/peers';
+import { sleep } from './helpers/ring-env';
 
 const SEED = 0x5eed;
 const TYPE_ID = 7;
@@ -59,7 +60,6 @@ function interopRun(minLength: number, maxLength: number): Run {
   return { mode: 'broadcast', seed: SEED, minLength, maxLength, typeId: TYPE_ID };
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 let ringCounter = 0;

@@ -11,16 +11,12 @@
 import { describe, expect, it } from 'vitest';
 import { Publication, Subscription, ringInfo, type ReliableSubscription } from '../../lib/index';
 import type { Run } from '../fixtures/ring/sequence';
-import { closeAfterTest, startChild, uniqueName } from '../helpers/ring-env';
+import { closeAfterTest, sleep, startChild, uniqueName } from '../helpers/ring-env';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const sequence = require('../fixtures/ring/sequence.js') as typeof import('../fixtures/ring/sequence');
 
 const SEED = Number(process.env.SHMRING_TEST_SEED ?? 0x10124);
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 describe('ReliableSubscription joining from the latest record', () => {
   it('publishes the position it starts from, not the checkpoint it registered at', () => {
