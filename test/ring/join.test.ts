@@ -12,9 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { Publication, Subscription, ringInfo, type ReliableSubscription } from '../../lib/index';
 import type { Run } from '../fixtures/ring/sequence';
 import { closeAfterTest, sleep, startChild, uniqueName } from '../helpers/ring-env';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const sequence = require('../fixtures/ring/sequence.js') as typeof import('../fixtures/ring/sequence');
+import * as sequence from '../fixtures/ring/sequence';
 
 const SEED = Number(process.env.SHMRING_TEST_SEED ?? 0x10124);
 

@@ -31,10 +31,9 @@ import * as L from '../../lib/layout';
 import { OfferResult } from '../../lib/offer-result';
 import type { BroadcastSummary, ReliableSummary, Run } from '../fixtures/ring/sequence';
 import { closeAfterTest, SHM_DIR, startChild, thrown, uniqueName, type Child } from '../helpers/ring-env';
+import * as sequence from '../fixtures/ring/sequence';
 
 // The fixtures are plain CommonJS: load the very module the children run.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const sequence = require('../fixtures/ring/sequence.js') as typeof import('../fixtures/ring/sequence');
 
 const SEED = Number(process.env.SHMRING_TEST_SEED ?? 0x5eed2026);
 const CANARY_BYTE = 0xc5;

@@ -16,9 +16,7 @@ import { ReliableSubscription, type StartFrom } from '../../lib/reliable-subscri
 import { recordAtomics, type AtomicAccess } from '../helpers/atomics-log';
 import { HeapRing, type HeapMemory } from '../helpers/heap-memory';
 import { expectShmringError, waitFor } from '../helpers/ring-env';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const messages = require('../fixtures/ring/sequence.js') as typeof import('../fixtures/ring/sequence');
+import * as messages from '../fixtures/ring/sequence';
 
 const CAPACITY = L.MIN_CAPACITY;
 const TYPE_ID = 7;
