@@ -40,12 +40,9 @@ int main(int argc, char **argv) {
     const char *opt = argv[i];
     if (i + 1 >= argc) usage();
     const char *value = argv[++i];
-    if (strcmp(opt, "--timeout-ms") == 0)
-      timeout_ms = peer_parse_int("timeout-ms", value, 1, 3600000);
-    else if (strcmp(opt, "--idle-exit-ms") == 0)
-      idle_exit_ms = peer_parse_int("idle-exit-ms", value, 1, 60000);
-    else
-      usage();
+    if (strcmp(opt, "--timeout-ms") == 0) timeout_ms = peer_parse_int("timeout-ms", value, 1, 3600000);
+    else if (strcmp(opt, "--idle-exit-ms") == 0) idle_exit_ms = peer_parse_int("idle-exit-ms", value, 1, 60000);
+    else usage();
   }
   if (timeout_ms < 0) usage();
 
@@ -95,11 +92,10 @@ int main(int argc, char **argv) {
     if (ab_load_counter(b, AB_TAIL_INTENT_COUNTER_OFFSET) == intent) intent_after_data++;
   }
 
-  printf(
-      "{\"iterations\":%lld,\"changesObserved\":%lld,\"intentAfterData\":%lld,\"tailAheadOfIntent\":%lld,"
-      "\"timedOut\":%s}\n",
-      (long long)iterations, (long long)changes, (long long)intent_after_data, (long long)tail_ahead_of_intent,
-      timed_out ? "true" : "false");
+  printf("{\"iterations\":%lld,\"changesObserved\":%lld,\"intentAfterData\":%lld,\"tailAheadOfIntent\":%lld,"
+         "\"timedOut\":%s}\n",
+         (long long)iterations, (long long)changes, (long long)intent_after_data, (long long)tail_ahead_of_intent,
+         timed_out ? "true" : "false");
   peer_unmap(&m);
   if (timed_out) return 3;
   return intent_after_data > 0 || tail_ahead_of_intent > 0 ? 1 : 0;
