@@ -135,7 +135,8 @@ export class Segment {
 
   /** An anonymous segment: a memfd of `size` bytes whose size is sealed, so no process can shrink or grow it. */
   static createAnonymous(size: number, opts: AnonymousSegmentOptions = {}): Segment {
-    if (opts === null || typeof opts !== 'object') throw new TypeError(`options must be an object: options=${opts}`);
+    if (opts === null || typeof opts !== 'object')
+      throw new TypeError(`options must be an object: options=${String(opts)}`);
     const name = opts.name ?? 'shmring';
     if (typeof name !== 'string') throw new TypeError(`name must be a string: name=${String(name)}`);
     if (Buffer.byteLength(name) > MAX_MEMFD_NAME_BYTES || name.includes('\0')) {
@@ -308,7 +309,8 @@ export class Segment {
 }
 
 function segmentOptions(opts: SegmentOptions): Required<SegmentOptions> {
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`options must be an object: options=${opts}`);
+  if (opts === null || typeof opts !== 'object')
+    throw new TypeError(`options must be an object: options=${String(opts)}`);
   const mode = opts.mode ?? DEFAULT_MODE;
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
     throw new RangeError(`mode must be an integer from 0 to 0o7777: mode=${mode}`);
@@ -342,6 +344,7 @@ function acceptAnySize(): void {
 
 function flag(value: unknown, what: string): boolean {
   if (value === undefined) return false;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a misuse message shows what was passed, as String() does
   if (typeof value !== 'boolean') throw new TypeError(`${what} must be a boolean: ${what}=${String(value)}`);
   return value;
 }

@@ -19,6 +19,7 @@ export type Subscription = ReliableSubscription | BroadcastSubscription;
 /** Misuse is refused before the ring is opened (an unknown value used to mean 'latest' silently). */
 function checkFrom(from: unknown): void {
   if (from !== undefined && from !== 'latest' && from !== 'earliest') {
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a misuse message shows what was passed, as String() does
     throw new TypeError(`from must be 'latest' or 'earliest': from=${String(from)}`);
   }
 }

@@ -6,7 +6,7 @@
 // Flow control (so the queue cannot grow without bound): each worker publishes how many messages it consumed in a
 // SharedArrayBuffer; the producer keeps at most WINDOW messages in flight and sleeps with Atomics.wait when ahead.
 const { Worker, isMainThread, parentPort, workerData } = require('worker_threads');
-const { hr, makePayload, SeqVerifier, gcCounter, readInt32 } = require('../common');
+const { hr, makePayload, SeqCounter, gcCounter, readInt32 } = require('../common');
 const { jsProcess, RttSchedule } = require('./js-process');
 
 const WINDOW_BYTES = 4 << 20;
@@ -142,7 +142,7 @@ function sender(workers, p, batch) {
 }
 
 function consumerThread({ p, consumed, index }) {
-  const verifier = new SeqVerifier(false, p.warm);
+  const verifier = new SeqCounter(false, p.warm);
   const slot = index * CONSUMED_STRIDE;
   const notifyEvery = Math.max(1, Math.floor(windowOf(p) / 8));
   let sinceNotify = 0;
@@ -183,7 +183,8 @@ function consumerThread({ p, consumed, index }) {
       verifier.finish(m.end);
       Atomics.store(consumed, slot, verifier.received);
       Atomics.notify(consumed, slot);
-      gc.count().then((gcs) => parentPort.postMessage(verifier.result({ tEndNs: String(end), gcs })));
+      // A rejection is unhandled and ends the worker, which the parent reports as a failed run.
+      void gc.count().then((gcs) => parentPort.postMessage(verifier.result({ tEndNs: String(end), gcs })));
     }
   });
   parentPort.postMessage('ready');
@@ -225,7 +226,7 @@ async function mainRtt(p, io) {
 }
 
 function pongThread({ p }) {
-  const verifier = new SeqVerifier(false, 0);
+  const verifier = new SeqCounter(false, 0);
   parentPort.on('message', (m) => {
     if (m instanceof Uint8Array) {
       const head = readInt32(m, 0);
