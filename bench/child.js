@@ -24,7 +24,7 @@ const goPromise = new Promise((resolve) => (goResolve = resolve));
 let stdinText = '';
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (chunk) => {
-  stdinText += chunk;
+  stdinText += String(chunk);
   if (stdinText.includes('go\n')) {
     process.stdin.pause();
     goResolve();

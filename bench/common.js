@@ -1,7 +1,9 @@
 'use strict';
 // Helpers shared by the benchmark's child processes: the wire conventions every contender follows (type ids, the
-// sequence number at both ends of each payload), idle strategies, the clock, and counting GCs in a window.
+// tests' message format with the seq at both ends of each payload), idle strategies, the clock, and counting GCs in a
+// window.
 const { PerformanceObserver, performance } = require('perf_hooks');
+const { SeqCounter, SeqReader, readInt32, writeMessage } = require('../test/fixtures/ring/sequence.js');
 
 /** typeId of a data message and of the end-of-stream marker (payload: the total sent, u32 LE). */
 const DATA_TYPE = 1;
@@ -9,95 +11,27 @@ const END_TYPE = 2;
 
 /** The clock every process uses: CLOCK_MONOTONIC in ns as a BigInt (comparisons and BigInt64Array stores of it do
  * not allocate in optimized code; converting to Number does). */
+// eslint-disable-next-line @typescript-eslint/unbound-method -- hrtime.bigint uses no `this`; no wrapper frame per call
 const hr = process.hrtime.bigint;
 
-/** A payload of `length` bytes whose first and last 4 bytes carry the sequence number (Int32 LE). */
+/**
+ * The benchmark's messages are runs of the tests' one message format (test/fixtures/ring/sequence.js) with one fixed
+ * length and one body (`sameBody`): the payload is made once, and a producer stamps only the seq at both ends per
+ * message (`i32[0]` and `i32[last]`: stream 0's tail word is the seq), which a consumer checks in O(1) with
+ * SeqReader and tallies with SeqCounter. The C baseline (bench/native/baseline_ring.c) sends the same bytes.
+ */
+const BENCH_SEED = 1;
+
+/** A payload of `length` bytes (a multiple of 4), message 0 of the benchmark's run. */
 function makePayload(length) {
   const bytes = new Uint8Array(new ArrayBuffer(Math.max(length, 8)), 0, length);
-  for (let i = 0; i < length; i++) bytes[i] = i & 0xff;
+  writeMessage(
+    { mode: 'reliable', seed: BENCH_SEED, minLength: length, maxLength: length, sameBody: true },
+    0,
+    bytes,
+    0,
+  );
   return { bytes, i32: new Int32Array(bytes.buffer), last: (length >> 2) - 1 };
-}
-
-/**
- * Reads the sequence numbers at both ends of a payload that lives at `offset` in `buffer` without allocating a view
- * per message: an Int32Array over the whole buffer is made once per distinct buffer.
- */
-class SeqReader {
-  constructor(expectedLength) {
-    this.expectedLength = expectedLength;
-    this.buffer = null;
-    this.i32 = new Int32Array(0);
-    this.base = 0;
-  }
-
-  /** Returns the head sequence number, or -1 when head and tail disagree or the length is wrong (torn, misframed). */
-  read(buffer, offset, length) {
-    if (length !== this.expectedLength) return -1;
-    if (buffer !== this.buffer) this.attach(buffer);
-    const at = this.base + offset;
-    if ((at & 3) === 0) {
-      const head = this.i32[at >> 2];
-      return head === this.i32[(at + length - 4) >> 2] ? head : -1;
-    }
-    const head = readInt32(buffer, offset);
-    return head === readInt32(buffer, offset + length - 4) ? head : -1;
-  }
-
-  attach(buffer) {
-    this.buffer = buffer;
-    this.base = buffer.byteOffset;
-    this.i32 = new Int32Array(buffer.buffer, 0, buffer.buffer.byteLength >> 2);
-  }
-}
-
-function readInt32(b, o) {
-  return b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
-}
-
-/**
- * Verifies a stream of sequence numbers. Reliable: anything but the next number is an error. Lossy (broadcast): a
- * forward gap is loss, a repeat or a step back is an error.
- */
-class SeqVerifier {
-  constructor(lossy, warm) {
-    this.lossy = lossy;
-    this.warm = warm;
-    this.expected = 0;
-    this.received = 0;
-    // Counted during the warm-up, not after: V8 treats a field never written since construction as a constant and
-    // deoptimises every function that relied on it the first time it changes. A `measured` counter that started
-    // moving at the end of the warm-up deoptimised the consumer's whole poll loop right when measurement began.
-    this.warmReceived = 0;
-    this.errors = 0;
-    this.lost = 0;
-  }
-
-  /** Messages received after the warm-up. */
-  get measured() {
-    return this.received - this.warmReceived;
-  }
-
-  check(seq) {
-    this.received++;
-    if (seq !== this.expected) {
-      if (this.lossy && seq > this.expected) this.lost += seq - this.expected;
-      else this.errors++;
-    }
-    if (seq < this.warm) this.warmReceived++;
-    if (seq >= 0) this.expected = seq + 1;
-  }
-
-  /** At the end marker: messages the producer sent that never arrived count as lost (lossy) or errors. */
-  finish(total) {
-    if (total > this.expected) {
-      if (this.lossy) this.lost += total - this.expected;
-      else this.errors += total - this.expected;
-    }
-  }
-
-  result(extra) {
-    return { received: this.received, receivedMeasured: this.measured, errors: this.errors, lost: this.lost, ...extra };
-  }
 }
 
 /** Counts GCs whose start falls inside [start(), stop()]; `count()` must be awaited after stop (entries arrive async). */
@@ -152,9 +86,10 @@ module.exports = {
   DATA_TYPE,
   END_TYPE,
   hr,
+  BENCH_SEED,
   makePayload,
   SeqReader,
-  SeqVerifier,
+  SeqCounter,
   gcCounter,
   shortSleep,
   idleStrategy,

@@ -79,16 +79,12 @@ export interface NativeBinding {
   fstat(fd: number): FileStat;
   /** Reserves every page (`posix_fallocate`) and sets the size, so a full tmpfs fails here with ENOSPC. */
   allocate(fd: number, size: number): void;
-  /** Plain `ftruncate`. */
-  truncate(fd: number, size: number): void;
   unlinkFile(path: string): void;
 
   /** `memfd_create(MFD_CLOEXEC|MFD_ALLOW_SEALING)`. */
   memfdCreate(name: string): number;
   /** `F_ADD_SEALS F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL`. */
   sealSize(fd: number): void;
-  /** `F_GET_SEALS`. */
-  seals(fd: number): number;
 
   /** `mmap(MAP_SHARED [|MAP_POPULATE])` [+ `mlock`] as a real SharedArrayBuffer; munmapped after GC. */
   map(fd: number, length: number, populate: boolean, lock: boolean): SharedArrayBuffer;
@@ -102,7 +98,6 @@ export interface NativeBinding {
   /** Explicit close of an alias: swaps in zero pages like `unmap`. Idempotent. */
   unmapAlias(buffer: ArrayBuffer): void;
 
-  socketPair(): [number, number];
   unixListen(path: string, backlog: number): number;
   /** `ETIMEDOUT` after `timeoutMs` (`< 0`: forever). */
   unixAccept(listenFd: number, timeoutMs: number): number;
@@ -122,15 +117,13 @@ export interface NativeBinding {
   futexWait(buffer: SharedArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): FutexResultValue;
   /** Returns how many waiters were woken. */
   futexWake(buffer: SharedArrayBuffer, byteOffset: number, count: number): number;
-  /** `'futex_waitv'` (Linux >= 5.16) or `'futex'` (the fallback); diagnostic only. */
-  futexWaitMode(): 'futex_waitv' | 'futex';
   readonly FutexWaiter: FutexWaiterConstructor;
   /** sched_yield(): lets another runnable thread have the core (idle strategies). */
-  yieldThread(): void;
+  yieldThread(this: void): void;
   /** nanosleep for `ns` nanoseconds (finer than Atomics.wait's ~60 us floor). */
-  sleepNanos(ns: number): void;
+  sleepNanos(this: void, ns: number): void;
   /** CLOCK_MONOTONIC in ms modulo 2^30 (mask differences with 2^30 - 1): a small integer, so it allocates nothing. */
-  monotonicMs(): number;
+  monotonicMs(this: void): number;
 }
 
 /** Walks up from `from` to the directory whose package.json is named "shmring". */
@@ -148,12 +141,14 @@ export function packageRoot(from: string = __dirname): string {
   }
 }
 
-/** Where the addon may be, in the order they are tried. */
+/** The prebuilt addon for Node ABI `abi` in a package rooted at `root` (what scripts/prebuild.js makes). */
+export function prebuiltPath(root: string, abi: string | number = process.versions.modules): string {
+  return path.join(root, 'prebuilds', `linux-${process.arch}`, `shmring.abi${abi}.node`);
+}
+
+/** Where the addon may be, in the order they are tried: a local build first, then the prebuild for this ABI. */
 export function candidatePaths(root: string = packageRoot()): string[] {
-  return [
-    path.join(root, 'build', 'Release', 'shmring.node'),
-    path.join(root, 'prebuilds', `linux-${process.arch}`, `shmring.abi${process.versions.modules}.node`),
-  ];
+  return [path.join(root, 'build', 'Release', 'shmring.node'), prebuiltPath(root)];
 }
 
 /** glibc's RTLD_NODELETE; `os.constants.dlopen` does not export it. */

@@ -72,7 +72,8 @@ export class FutexWaiter {
   wait(expected: number, timeoutMs: number, callback: (result: FutexResultValue) => void): void {
     checkExpected(expected);
     checkTimeout(timeoutMs);
-    if (typeof callback !== 'function') throw new TypeError(`callback must be a function: callback=${callback}`);
+    if (typeof callback !== 'function')
+      throw new TypeError(`callback must be a function: callback=${String(callback)}`);
     this.native.wait(expected, timeoutMs, callback);
   }
 

@@ -3,11 +3,11 @@ export { Publication, type PublicationOptions, type AttachOptions } from './publ
 export { Subscription, type SubscriptionOptions, type CreateSubscriptionOptions } from './subscription';
 export { ReliablePublication, type ProducerOptions, type ProducerStats } from './reliable-publication';
 export { BroadcastPublication } from './broadcast-publication';
-export { ReliableSubscription, type StartFrom } from './reliable-subscription';
+export { ReliableSubscription } from './reliable-subscription';
 export { BroadcastSubscription } from './broadcast-subscription';
 export { ManyToOnePublication, type ManyToOneProducerStats } from './many-to-one-publication';
 export { ManyToOneSubscription, type ManyToOneConsumerOptions } from './many-to-one-subscription';
-export type { Message, WaitOptions } from './subscription-base';
+export type { Message, StartFrom, WaitOptions } from './subscription-base';
 export { Claim } from './claim';
 export { OfferResult, type OfferResultValue } from './offer-result';
 export type { MessageHandler } from './message-handler';

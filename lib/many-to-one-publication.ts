@@ -43,7 +43,7 @@ export interface ManyToOneProducerStats {
   releasedClaims: number;
 }
 
-export class ManyToOnePublication implements ClaimOwner {
+export class ManyToOnePublication {
   readonly mode = 'many-to-one' as const;
   readonly capacity: number;
   /** Largest payload: capacity / 8, as Agrona. */
@@ -93,7 +93,12 @@ export class ManyToOnePublication implements ClaimOwner {
     this.headIndex = L.int32Index(trailer + L.HEAD_POSITION_OFFSET);
     this.correlationIndex = L.int32Index(trailer + L.CORRELATION_COUNTER_OFFSET);
     this.heartbeatIndex = L.int32Index(trailer + L.CONSUMER_HEARTBEAT_OFFSET);
-    this.claim = new Claim(this.u8, this);
+    // The claim's owner: made once, so claiming allocates nothing; commit and abort stay off the public API.
+    const owner: ClaimOwner = {
+      commit: (recordOffset, payloadLength) => this.commitClaim(recordOffset, payloadLength),
+      abort: (recordOffset, payloadLength) => this.abortClaim(recordOffset, payloadLength),
+    };
+    this.claim = new Claim(this.u8, owner);
     this.headCache = loadPosition(this.i32, this.headCacheIndex);
     this.lastTail = loadPosition(this.i32, this.tailIndex);
     // Joins counted in the producer epoch (informational; there is no single producer to name).
@@ -228,8 +233,8 @@ export class ManyToOnePublication implements ClaimOwner {
     return this.claim.arm(recordOffset, recordOffset + L.HEADER_LENGTH, length);
   }
 
-  /** @internal Claim#commit: throws if the consumer released the claim meanwhile (unblock after its timeout). */
-  commitClaim(recordOffset: number, payloadLength: number): void {
+  /** Claim#commit: throws if the consumer released the claim meanwhile (unblock after its timeout). */
+  private commitClaim(recordOffset: number, payloadLength: number): void {
     const recordLength = payloadLength + L.HEADER_LENGTH;
     if (Atomics.compareExchange(this.i32, recordOffset >> 2, -recordLength, recordLength) !== -recordLength) {
       throw claimReleased();
@@ -237,8 +242,8 @@ export class ManyToOnePublication implements ClaimOwner {
     if (Atomics.load(this.i32, WAKE_REQUESTED_INDEX) !== 0) this.wakeConsumer();
   }
 
-  /** @internal Claim#abort: the claimed record becomes padding, which the consumer skips. */
-  abortClaim(recordOffset: number, payloadLength: number): void {
+  /** Claim#abort: the claimed record becomes padding, which the consumer skips. */
+  private abortClaim(recordOffset: number, payloadLength: number): void {
     const recordLength = payloadLength + L.HEADER_LENGTH;
     const lengthIndex = recordOffset >> 2;
     if (Atomics.load(this.i32, lengthIndex) !== -recordLength) throw claimReleased();

@@ -8,9 +8,7 @@ import { binding } from './binding';
 import { closedError, ErrorCode, noSpaceError, ShmringError, type SystemError } from './errors';
 import { checkDirectoryMode, checkFilesystem } from './filesystem-guard';
 import { FutexWaiter, futexWait, futexWake, type FutexResultValue } from './futex';
-
-/** Segment sizes are multiples of this. */
-export const PAGE_SIZE = 4096;
+import { PAGE_LENGTH } from './layout';
 
 /** Longest name accepted by {@link Segment.resolvePath}, in UTF-8 bytes. */
 export const MAX_NAME_BYTES = 200;
@@ -51,7 +49,8 @@ export interface FromFdOptions extends SegmentOptions {
   reopen?: boolean;
 }
 
-const DEFAULT_DIR = '/dev/shm';
+/** Where named segments (ring files) live unless a `dir` says otherwise. */
+export const DEFAULT_DIR = '/dev/shm';
 const DEFAULT_MODE = 0o600;
 const MARKER = Buffer.from('shmring');
 
@@ -136,7 +135,8 @@ export class Segment {
 
   /** An anonymous segment: a memfd of `size` bytes whose size is sealed, so no process can shrink or grow it. */
   static createAnonymous(size: number, opts: AnonymousSegmentOptions = {}): Segment {
-    if (opts === null || typeof opts !== 'object') throw new TypeError(`options must be an object: options=${opts}`);
+    if (opts === null || typeof opts !== 'object')
+      throw new TypeError(`options must be an object: options=${String(opts)}`);
     const name = opts.name ?? 'shmring';
     if (typeof name !== 'string') throw new TypeError(`name must be a string: name=${String(name)}`);
     if (Buffer.byteLength(name) > MAX_MEMFD_NAME_BYTES || name.includes('\0')) {
@@ -309,7 +309,8 @@ export class Segment {
 }
 
 function segmentOptions(opts: SegmentOptions): Required<SegmentOptions> {
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`options must be an object: options=${opts}`);
+  if (opts === null || typeof opts !== 'object')
+    throw new TypeError(`options must be an object: options=${String(opts)}`);
   const mode = opts.mode ?? DEFAULT_MODE;
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
     throw new RangeError(`mode must be an integer from 0 to 0o7777: mode=${mode}`);
@@ -343,13 +344,14 @@ function acceptAnySize(): void {
 
 function flag(value: unknown, what: string): boolean {
   if (value === undefined) return false;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a misuse message shows what was passed, as String() does
   if (typeof value !== 'boolean') throw new TypeError(`${what} must be a boolean: ${what}=${String(value)}`);
   return value;
 }
 
 function checkSize(size: number): void {
-  if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
-    throw new RangeError(`size must be a positive multiple of the page size (${PAGE_SIZE}): size=${size}`);
+  if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_LENGTH !== 0) {
+    throw new RangeError(`size must be a positive multiple of the page size (${PAGE_LENGTH}): size=${size}`);
   }
 }
 

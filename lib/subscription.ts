@@ -5,7 +5,7 @@
  */
 import { BroadcastSubscription } from './broadcast-subscription';
 import { ManyToOneSubscription, type ManyToOneConsumerOptions } from './many-to-one-subscription';
-import { ReliableSubscription, type StartFrom } from './reliable-subscription';
+import { ReliableSubscription } from './reliable-subscription';
 import { receiveRingFd } from './ring-server';
 import {
   createRingMemory,
@@ -16,6 +16,7 @@ import {
   type NewRing,
   type OpenRingOptions,
 } from './rings';
+import type { StartFrom } from './subscription-base';
 
 export interface SubscriptionOptions extends OpenRingOptions, ManyToOneConsumerOptions {
   /**
@@ -34,6 +35,7 @@ export type Subscription = ReliableSubscription | BroadcastSubscription | ManyTo
 /** Misuse is refused before the ring is opened (an unknown value used to mean 'latest' silently). */
 function checkFrom(from: unknown): void {
   if (from !== undefined && from !== 'latest' && from !== 'earliest') {
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a misuse message shows what was passed, as String() does
     throw new TypeError(`from must be 'latest' or 'earliest': from=${String(from)}`);
   }
 }

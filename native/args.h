@@ -29,10 +29,4 @@ inline std::string StringArg(const Napi::CallbackInfo& info, size_t i) {
   return info[i].As<Napi::String>().Utf8Value();
 }
 
-// A JS timeout in milliseconds as poll()'s int: negative, NaN or infinite means "forever" (-1).
-inline int PollTimeout(double ms) {
-  if (!(ms >= 0) || ms > 2147483647.0) return -1;
-  return static_cast<int>(ms);
-}
-
 }  // namespace shmring

@@ -4,39 +4,30 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "args.h"
+#include "deadline.h"
 #include "errors.h"
 #include "exports.h"
+#include "ownership.h"
 
 namespace shmring {
 namespace {
 
-int64_t NowMs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
-// Waits until fd is readable. Returns false on timeout (timeoutMs < 0: forever). Retries EINTR with the time left.
-bool WaitReadable(Napi::Env env, int fd, double timeoutMs) {
-  int timeout = PollTimeout(timeoutMs);
-  int64_t deadline = timeout < 0 ? 0 : NowMs() + timeout;
+// Waits until fd is readable; false once the deadline passed. EINTR and slices retry with the time left.
+bool WaitReadable(Napi::Env env, int fd, const Deadline& deadline) {
   for (;;) {
     struct pollfd pfd = {fd, POLLIN, 0};
-    int rc = poll(&pfd, 1, timeout);
+    int rc = poll(&pfd, 1, deadline.leftPollMs());
     if (rc > 0) return true;  // readable, or POLLHUP/POLLERR: the next call reports it
-    if (rc == 0) return false;
-    if (errno != EINTR) ThrowErrno(env, errno, "poll");
-    if (timeout >= 0) timeout = static_cast<int>(std::max<int64_t>(0, deadline - NowMs()));
+    if (rc < 0 && errno != EINTR) ThrowErrno(env, errno, "poll");
+    if (deadline.passed()) return false;
   }
 }
 
@@ -49,41 +40,23 @@ socklen_t UnixAddress(Napi::Env env, const std::string& path, const char* syscal
   return static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + path.size() + 1);
 }
 
-Napi::Value SocketPair(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) ThrowErrno(env, errno, "socketpair");
-  Napi::Array out = Napi::Array::New(env, 2);
-  out.Set(0u, Napi::Number::New(env, sv[0]));
-  out.Set(1u, Napi::Number::New(env, sv[1]));
-  return out;
-}
-
 Napi::Value UnixListen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = StringArg(info, 0);
   int backlog = info[1].As<Napi::Number>().Int32Value();
   struct sockaddr_un addr;
   socklen_t addrLength = UnixAddress(env, path, "bind", &addr);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) ThrowErrno(env, errno, "socket");
-  if (bind(fd, reinterpret_cast<struct sockaddr*>(&addr), addrLength) != 0) {
-    int err = errno;
-    close(fd);
-    ThrowErrno(env, err, "bind", path);
-  }
-  if (listen(fd, backlog) != 0) {
-    int err = errno;
-    close(fd);
-    ThrowErrno(env, err, "listen", path);
-  }
-  return Napi::Number::New(env, fd);
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) ThrowErrno(env, errno, "socket");
+  if (bind(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), addrLength) != 0) ThrowErrno(env, errno, "bind", path);
+  if (listen(fd.get(), backlog) != 0) ThrowErrno(env, errno, "listen", path);
+  return Napi::Number::New(env, fd.release());
 }
 
 Napi::Value UnixAccept(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int listenFd = FdArg(info, 0);
-  if (!WaitReadable(env, listenFd, DoubleArg(info, 1))) ThrowErrno(env, ETIMEDOUT, "accept");
+  if (!WaitReadable(env, listenFd, Deadline(DoubleArg(info, 1)))) ThrowErrno(env, ETIMEDOUT, "accept");
   int fd;
   do fd = accept4(listenFd, nullptr, nullptr, SOCK_CLOEXEC);
   while (fd < 0 && errno == EINTR);
@@ -96,34 +69,28 @@ Napi::Value UnixAccept(const Napi::CallbackInfo& info) {
 Napi::Value UnixConnect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = StringArg(info, 0);
-  int timeout = PollTimeout(DoubleArg(info, 1));
+  Deadline deadline(DoubleArg(info, 1));
   struct sockaddr_un addr;
   socklen_t addrLength = UnixAddress(env, path, "connect", &addr);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) ThrowErrno(env, errno, "socket");
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) ThrowErrno(env, errno, "socket");
   struct timeval tv = {0, 0};
-  if (timeout >= 0) {
-    tv.tv_sec = timeout / 1000;
-    tv.tv_usec = (timeout % 1000) * 1000;
-    if (timeout == 0) tv.tv_usec = 1;  // {0,0} would mean "forever"
+  if (deadline.bounded()) {
+    int64_t leftUs = deadline.leftNs() / 1000;
+    tv.tv_sec = static_cast<time_t>(leftUs / 1000000);
+    tv.tv_usec = static_cast<suseconds_t>(leftUs % 1000000);
+    if (leftUs == 0) tv.tv_usec = 1;  // {0,0} would mean "forever"
   }
-  int rc = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  if (rc == 0) {
-    do rc = connect(fd, reinterpret_cast<struct sockaddr*>(&addr), addrLength);
-    while (rc != 0 && errno == EINTR);
-  }
-  if (rc != 0) {
-    int err = errno == EAGAIN && timeout >= 0 ? ETIMEDOUT : errno;
-    close(fd);
-    ThrowErrno(env, err, "connect", path);
-  }
+  if (setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) ThrowErrno(env, errno, "setsockopt");
+  int rc;
+  do rc = connect(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), addrLength);
+  while (rc != 0 && errno == EINTR);
+  if (rc != 0) ThrowErrno(env, errno == EAGAIN && deadline.bounded() ? ETIMEDOUT : errno, "connect", path);
   struct timeval forever = {0, 0};  // later sends block without a limit, as on any blocking socket
-  if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &forever, sizeof(forever)) != 0) {
-    int err = errno;
-    close(fd);
-    ThrowErrno(env, err, "setsockopt");
+  if (setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &forever, sizeof(forever)) != 0) {
+    ThrowErrno(env, errno, "setsockopt");
   }
-  return Napi::Number::New(env, fd);
+  return Napi::Number::New(env, fd.release());
 }
 
 // sendFds(sock, data, fds): the fds travel with the first byte; the rest of data follows if the kernel split it.
@@ -175,7 +142,7 @@ Napi::Value RecvFds(const Napi::CallbackInfo& info) {
   int sock = FdArg(info, 0);
   size_t maxData = static_cast<size_t>(Int64Arg(info, 1));
   size_t maxFds = static_cast<size_t>(Int64Arg(info, 2));
-  if (!WaitReadable(env, sock, DoubleArg(info, 3))) ThrowErrno(env, ETIMEDOUT, "recvmsg");
+  if (!WaitReadable(env, sock, Deadline(DoubleArg(info, 3)))) ThrowErrno(env, ETIMEDOUT, "recvmsg");
 
   std::vector<char> buffer(maxData > 0 ? maxData : 1);
   std::vector<char> control(maxFds > 0 ? CMSG_SPACE(sizeof(int) * maxFds) : 0);
@@ -192,18 +159,18 @@ Napi::Value RecvFds(const Napi::CallbackInfo& info) {
   while (received < 0 && errno == EINTR);
   if (received < 0) ThrowErrno(env, errno, "recvmsg");
 
-  std::vector<int> fds;
+  // Owned until the result holds them: any throw below (truncation, a failed allocation) closes every one.
+  std::vector<UniqueFd> fds;
   for (struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
     if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
     size_t count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
     for (size_t i = 0; i < count; i++) {
       int fd;
       std::memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-      fds.push_back(fd);
+      fds.emplace_back(fd);
     }
   }
   if ((msg.msg_flags & MSG_CTRUNC) || fds.size() > maxFds) {
-    for (int fd : fds) close(fd);
     ThrowCode(env, "ERR_SHMRING_FDS_TRUNCATED",
               "received more file descriptors than maxFds=" + std::to_string(maxFds) + " (MSG_CTRUNC); closed the " +
                   std::to_string(fds.size()) + " that arrived, the kernel dropped the rest");
@@ -212,15 +179,15 @@ Napi::Value RecvFds(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("data", Napi::Buffer<char>::Copy(env, buffer.data(), static_cast<size_t>(received)));
   Napi::Array fdArray = Napi::Array::New(env, fds.size());
-  for (uint32_t i = 0; i < fds.size(); i++) fdArray.Set(i, Napi::Number::New(env, fds[i]));
+  for (uint32_t i = 0; i < fds.size(); i++) fdArray.Set(i, Napi::Number::New(env, fds[i].get()));
   out.Set("fds", fdArray);
+  for (UniqueFd& fd : fds) fd.release();  // the caller owns them now
   return out;
 }
 
 }  // namespace
 
 void InitFdPassing(Napi::Env env, Napi::Object exports) {
-  exports.Set("socketPair", Napi::Function::New(env, SocketPair, "socketPair"));
   exports.Set("unixListen", Napi::Function::New(env, UnixListen, "unixListen"));
   exports.Set("unixAccept", Napi::Function::New(env, UnixAccept, "unixAccept"));
   exports.Set("unixConnect", Napi::Function::New(env, UnixConnect, "unixConnect"));

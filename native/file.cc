@@ -10,6 +10,7 @@
 #include "args.h"
 #include "errors.h"
 #include "exports.h"
+#include "ownership.h"
 
 namespace shmring {
 namespace {
@@ -23,17 +24,16 @@ Napi::Value OpenFile(const Napi::CallbackInfo& info) {
   mode_t mode = static_cast<mode_t>(info[2].As<Napi::Number>().Uint32Value()) & 07777;
   int flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC;
   if (create) flags |= O_CREAT | O_EXCL;
-  int fd;
-  do fd = open(path.c_str(), flags, mode);
-  while (fd < 0 && errno == EINTR);
-  if (fd < 0) ThrowErrno(info.Env(), errno, "open", path);
-  if (create && fchmod(fd, mode) != 0) {  // the umask must neither widen nor narrow the requested mode
+  UniqueFd fd;
+  do fd.reset(open(path.c_str(), flags, mode));
+  while (!fd.valid() && errno == EINTR);
+  if (!fd.valid()) ThrowErrno(info.Env(), errno, "open", path);
+  if (create && fchmod(fd.get(), mode) != 0) {  // the umask must neither widen nor narrow the requested mode
     int err = errno;
-    close(fd);
-    unlink(path.c_str());
+    unlink(path.c_str());  // we made it: leave nothing behind
     ThrowErrno(info.Env(), err, "fchmod", path);
   }
-  return Napi::Number::New(info.Env(), fd);
+  return Napi::Number::New(info.Env(), fd.release());
 }
 
 // reopenFd(fd) -> a new open file description of the same file. OFD locks belong to the description, and an fd
@@ -93,13 +93,6 @@ void Allocate(const Napi::CallbackInfo& info) {
   if (rc != 0) ThrowErrno(env, errno, "ftruncate");
 }
 
-void Truncate(const Napi::CallbackInfo& info) {
-  int rc;
-  do rc = ftruncate(FdArg(info, 0), static_cast<off_t>(Int64Arg(info, 1)));
-  while (rc != 0 && errno == EINTR);
-  if (rc != 0) ThrowErrno(info.Env(), errno, "ftruncate");
-}
-
 void UnlinkFile(const Napi::CallbackInfo& info) {
   std::string path = StringArg(info, 0);
   if (unlink(path.c_str()) != 0) ThrowErrno(info.Env(), errno, "unlink", path);
@@ -113,7 +106,6 @@ void InitFile(Napi::Env env, Napi::Object exports) {
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
   exports.Set("fstat", Napi::Function::New(env, Fstat, "fstat"));
   exports.Set("allocate", Napi::Function::New(env, Allocate, "allocate"));
-  exports.Set("truncate", Napi::Function::New(env, Truncate, "truncate"));
   exports.Set("unlinkFile", Napi::Function::New(env, UnlinkFile, "unlinkFile"));
 }
 

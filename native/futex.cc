@@ -19,9 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
-#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
@@ -29,6 +29,7 @@
 #include <thread>
 
 #include "args.h"
+#include "deadline.h"
 #include "errors.h"
 #include "exports.h"
 #include "shared-buffer.h"
@@ -55,41 +56,15 @@ long Futex(const void* word, int op, uint32_t value, const struct timespec* time
   return syscall(SYS_futex, word, op, value, timeout, nullptr, 0);
 }
 
-struct timespec FromMs(double ms) {
-  struct timespec ts;
-  ts.tv_sec = static_cast<time_t>(ms / 1000);
-  ts.tv_nsec = static_cast<long>(std::fmod(ms, 1000.0) * 1e6);
-  return ts;
-}
-
-// Negative, NaN, infinite or absurd (beyond ~31 years, where int64 nanoseconds and time_t conversions would
-// overflow) timeouts mean "no timeout".
-bool HasTimeout(double timeoutMs) {
-  return timeoutMs >= 0 && timeoutMs < 1e12;
-}
-
-int64_t NowNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-struct timespec FromNs(int64_t ns) {
-  struct timespec ts;
-  ts.tv_sec = static_cast<time_t>(ns / 1000000000);
-  ts.tv_nsec = static_cast<long>(ns % 1000000000);
-  return ts;
-}
-
 // The blocking wait's outcome. Throws for anything but the expected errnos.
 Napi::Value FutexWait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SharedBufferView view = GetSharedBuffer(env, info[0], "buffer");
   uint32_t* word = WordAt(env, view, Int64Arg(info, 1));
   uint32_t expected = static_cast<uint32_t>(Int64Arg(info, 2));
-  double timeoutMs = DoubleArg(info, 3);
-  struct timespec timeout = FromMs(HasTimeout(timeoutMs) ? timeoutMs : 0);
-  long rc = Futex(word, FUTEX_WAIT, expected, HasTimeout(timeoutMs) ? &timeout : nullptr);
+  Deadline deadline(DoubleArg(info, 3));
+  struct timespec timeout;
+  long rc = Futex(word, FUTEX_WAIT, expected, deadline.leftTimespec(&timeout));
   if (rc == 0) return Napi::Number::New(env, RESULT_WOKEN);
   switch (errno) {
     case EINTR:
@@ -113,14 +88,9 @@ Napi::Value FutexWake(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(woken));
 }
 
-Napi::Value FutexWaitMode(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), waitvUsable.load() ? "futex_waitv" : "futex");
-}
-
 // The waiter thread's wait: returns one of the RESULT_* codes.
 int WaitOrCancel(const uint32_t* word, uint32_t expected, double timeoutMs, std::atomic<uint32_t>* cancelWord) {
-  bool hasDeadline = HasTimeout(timeoutMs);
-  int64_t deadline = hasDeadline ? NowNs() + static_cast<int64_t>(timeoutMs * 1e6) : 0;
+  Deadline deadline(timeoutMs);
   if (cancelWord->load() != 0) return RESULT_CANCELLED;
 
   if (waitvUsable.load(std::memory_order_relaxed)) {
@@ -131,8 +101,8 @@ int WaitOrCancel(const uint32_t* word, uint32_t expected, double timeoutMs, std:
     waiters[1].val = 0;
     waiters[1].uaddr = reinterpret_cast<uintptr_t>(cancelWord);
     waiters[1].flags = FUTEX_32 | FUTEX_PRIVATE_FLAG;
-    struct timespec absolute = FromNs(deadline);
-    long rc = syscall(SYS_futex_waitv, waiters, 2, 0, hasDeadline ? &absolute : nullptr, CLOCK_MONOTONIC);
+    struct timespec absolute;
+    long rc = syscall(SYS_futex_waitv, waiters, 2, 0, deadline.atTimespec(&absolute), CLOCK_MONOTONIC);
     int err = errno;
     if (cancelWord->load() != 0) return RESULT_CANCELLED;
     if (rc >= 0 || err == EINTR) return RESULT_WOKEN;
@@ -143,15 +113,15 @@ int WaitOrCancel(const uint32_t* word, uint32_t expected, double timeoutMs, std:
 
   for (;;) {
     int64_t slice = FALLBACK_SLICE_MS * 1000000;
-    if (hasDeadline) slice = std::min(slice, std::max<int64_t>(0, deadline - NowNs()));
-    struct timespec timeout = FromNs(slice);
+    if (deadline.bounded()) slice = std::min(slice, deadline.leftNs());
+    struct timespec timeout = ToTimespec(slice);
     long rc = Futex(word, FUTEX_WAIT, expected, &timeout);
     int err = errno;
     if (cancelWord->load() != 0) return RESULT_CANCELLED;
     if (rc == 0 || err == EINTR) return RESULT_WOKEN;
     if (err == EAGAIN) return RESULT_NOT_EQUAL;
     if (err != ETIMEDOUT) return RESULT_WOKEN;  // cannot happen (the word is aligned and mapped); callers re-check
-    if (hasDeadline && NowNs() >= deadline) return RESULT_TIMED_OUT;
+    if (deadline.passed()) return RESULT_TIMED_OUT;
   }
 }
 
@@ -345,7 +315,6 @@ void InitFutex(Napi::Env env, Napi::Object exports) {
   }
   exports.Set("futexWait", Napi::Function::New(env, FutexWait, "futexWait"));
   exports.Set("futexWake", Napi::Function::New(env, FutexWake, "futexWake"));
-  exports.Set("futexWaitMode", Napi::Function::New(env, FutexWaitMode, "futexWaitMode"));
   exports.Set("FutexWaiter", FutexWaiter::Define(env));
 }
 

@@ -16,6 +16,7 @@
 #include "args.h"
 #include "errors.h"
 #include "exports.h"
+#include "ownership.h"
 #include "shared-buffer.h"
 
 namespace shmring {
@@ -36,6 +37,11 @@ std::unordered_map<void*, Mapping>& Registry() {
   return *registry;
 }
 
+void Register(void* data, size_t length) {
+  std::lock_guard<std::mutex> lock(registryMutex);
+  Registry()[data] = Mapping{length, false};
+}
+
 // V8's deleter. Thread-safe, no Node-API.
 void Release(void* data, size_t length, void* /*deleterData*/) {
   std::lock_guard<std::mutex> lock(registryMutex);
@@ -54,32 +60,33 @@ Napi::Value Map(const Napi::CallbackInfo& info) {
   int flags = MAP_SHARED | (populate ? MAP_POPULATE : 0);
   void* data = mmap(nullptr, length, PROT_READ | PROT_WRITE, flags, fd, 0);
   if (data == MAP_FAILED) ThrowErrno(env, errno, "mmap");
-  if (lockPages && mlock(data, length) != 0) {
-    int err = errno;
-    munmap(data, length);
-    ThrowErrno(env, err, "mlock");
-  }
-  {
-    std::lock_guard<std::mutex> lock(registryMutex);
-    Registry()[data] = Mapping{length, false};
-  }
-  std::unique_ptr<v8::BackingStore> store = v8::SharedArrayBuffer::NewBackingStore(data, length, Release, nullptr);
+  MappingGuard guard(data, length);
+  if (lockPages && mlock(data, length) != 0) ThrowErrno(env, errno, "mlock");
+  Register(data, length);
+  // From here the backing store owns the mapping: V8 calls Release when the last buffer over it is collected.
+  std::unique_ptr<v8::BackingStore> store =
+      v8::SharedArrayBuffer::NewBackingStore(guard.release(), length, Release, nullptr);
   return NewSharedArrayBuffer(env, std::move(store));
 }
 
-// unmap(sab): idempotent explicit release (see the top of the file).
-void Unmap(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  SharedBufferView view = GetSharedBuffer(env, info[0], "buffer");
+// The explicit close of a mapping made by `maker`: swaps the whole range for private zero pages (see the top of the
+// file). Idempotent; a TypeError for memory this file did not map.
+void ReleaseNow(Napi::Env env, void* data, size_t length, const char* maker) {
   std::lock_guard<std::mutex> lock(registryMutex);
-  auto it = Registry().find(view.data);
-  if (it == Registry().end() || it->second.length != view.length) {
-    ThrowTypeError(env, "buffer is not a mapping made by shmring's map()");
+  auto it = Registry().find(data);
+  if (it == Registry().end() || it->second.length != length) {
+    ThrowTypeError(env, std::string("buffer is not a mapping made by shmring's ") + maker + "()");
   }
   if (it->second.released) return;
-  void* zeros = mmap(view.data, view.length, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* zeros = mmap(data, length, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (zeros == MAP_FAILED) ThrowErrno(env, errno, "mmap");
   it->second.released = true;
+}
+
+// unmap(sab)
+void Unmap(const Napi::CallbackInfo& info) {
+  SharedBufferView view = GetSharedBuffer(info.Env(), info[0], "buffer");
+  ReleaseNow(info.Env(), view.data, view.length, "map");
 }
 
 // mapAlias(fd, length) -> ArrayBuffer: a second MAP_SHARED mapping of the same file at another address, as a plain
@@ -99,13 +106,11 @@ Napi::Value MapAlias(const Napi::CallbackInfo& info) {
   }
   void* data = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (data == MAP_FAILED) ThrowErrno(env, errno, "mmap");
-  {
-    std::lock_guard<std::mutex> lock(registryMutex);
-    Registry()[data] = Mapping{length, false};
-  }
+  MappingGuard guard(data, length);
+  Register(data, length);
   // The finalizer runs on the JS thread after GC; it shares Release's bookkeeping.
   return Napi::ArrayBuffer::New(
-      env, data, length,
+      env, guard.release(), length,
       [](Napi::Env, void* address, size_t* size) {
         Release(address, *size, nullptr);
         delete size;
@@ -113,22 +118,11 @@ Napi::Value MapAlias(const Napi::CallbackInfo& info) {
       new size_t(length));
 }
 
-// unmapAlias(arrayBuffer): the explicit close of an alias, same zero-page swap as unmap().
+// unmapAlias(arrayBuffer)
 void UnmapAlias(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsArrayBuffer()) ThrowTypeError(env, "buffer must be an ArrayBuffer");
+  if (!info[0].IsArrayBuffer()) ThrowTypeError(info.Env(), "buffer must be an ArrayBuffer");
   Napi::ArrayBuffer buffer = info[0].As<Napi::ArrayBuffer>();
-  void* data = buffer.Data();
-  size_t length = buffer.ByteLength();
-  std::lock_guard<std::mutex> lock(registryMutex);
-  auto it = Registry().find(data);
-  if (it == Registry().end() || it->second.length != length) {
-    ThrowTypeError(env, "buffer is not a mapping made by shmring's mapAlias()");
-  }
-  if (it->second.released) return;
-  void* zeros = mmap(data, length, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (zeros == MAP_FAILED) ThrowErrno(env, errno, "mmap");
-  it->second.released = true;
+  ReleaseNow(info.Env(), buffer.Data(), buffer.ByteLength(), "mapAlias");
 }
 
 }  // namespace

@@ -26,18 +26,11 @@ void SealSize(const Napi::CallbackInfo& info) {
   }
 }
 
-Napi::Value Seals(const Napi::CallbackInfo& info) {
-  int seals = fcntl(FdArg(info, 0), F_GET_SEALS);
-  if (seals < 0) ThrowErrno(info.Env(), errno, "fcntl");
-  return Napi::Number::New(info.Env(), seals);
-}
-
 }  // namespace
 
 void InitMemfd(Napi::Env env, Napi::Object exports) {
   exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate, "memfdCreate"));
   exports.Set("sealSize", Napi::Function::New(env, SealSize, "sealSize"));
-  exports.Set("seals", Napi::Function::New(env, Seals, "seals"));
 }
 
 }  // namespace shmring

@@ -4,13 +4,13 @@
 'use strict';
 const { spawnSync } = require('node:child_process');
 const { readdirSync } = require('node:fs');
-const { join } = require('node:path');
+const path = require('node:path');
 
-const root = join(__dirname, '..');
+const root = path.join(__dirname, '..');
 const check = process.argv.includes('--check');
-const sources = readdirSync(join(root, 'native'))
+const sources = readdirSync(path.join(root, 'native'))
   .filter((name) => /\.(cc|h)$/.test(name))
-  .map((name) => join('native', name));
+  .map((name) => path.join('native', name));
 
 const args = check ? ['--dry-run', '-Werror', ...sources] : ['-i', ...sources];
 const run = spawnSync('clang-format', args, { cwd: root, stdio: 'inherit' });

@@ -1,7 +1,9 @@
 'use strict';
 // Install step (when the package manager runs install scripts at all: npm 11 and pnpm 10 do not by default, and then
 // lib/binding.ts loads the prebuild directly): use the prebuilt addon shipped for this platform and Node ABI when it
-// loads, otherwise build from source with cmake-js (needs cmake, make, a C++20 compiler and Node's headers).
+// loads, otherwise build from source with cmake-js (needs cmake, make, a C++20 compiler and Node's headers). Where the
+// prebuild lives and how it is loaded is lib/binding.ts's business: a package holds it compiled in dist/ (a git
+// checkout before its first build has neither dist/ nor prebuilds/, and builds).
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 const fs = require('node:fs');
@@ -13,14 +15,20 @@ if (process.platform !== 'linux') {
   process.exit(1);
 }
 
-const prebuilt = path.join(root, 'prebuilds', `linux-${process.arch}`, `shmring.abi${process.versions.modules}.node`);
-if (fs.existsSync(prebuilt) && !process.env.SHMRING_BUILD_FROM_SOURCE) {
-  try {
-    require(prebuilt);
-    console.log(`shmring: using prebuilt addon ${path.relative(root, prebuilt)}`);
-    process.exit(0);
-  } catch (err) {
-    console.log(`shmring: prebuilt addon does not load (${err.message}); building from source`);
+const bindingModule = path.join(root, 'dist', 'lib', 'binding.js');
+if (fs.existsSync(bindingModule) && !process.env.SHMRING_BUILD_FROM_SOURCE) {
+  const { loadBinding, prebuiltPath } = require(bindingModule);
+  const prebuilt = prebuiltPath(root);
+  if (fs.existsSync(prebuilt)) {
+    try {
+      loadBinding([prebuilt], root);
+      console.log(`shmring: using prebuilt addon ${path.relative(root, prebuilt)}`);
+      process.exit(0);
+    } catch (err) {
+      // The loader's message lists each path it tried with its error: show that one.
+      const why = err.message.split('\n')[1]?.trim() ?? err.message;
+      console.log(`shmring: prebuilt addon does not load (${why}); building from source`);
+    }
   }
 }
 

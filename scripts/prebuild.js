@@ -13,6 +13,13 @@ const path = require('node:path');
 const { LINES, envFor, lineOf, nodeBinDir } = require('./node-lines');
 
 const root = path.resolve(__dirname, '..');
+/** The library's loader, compiled: the only code that knows where a prebuild goes and how an addon is loaded. */
+const BINDING_MODULE = path.join(root, 'dist', 'lib', 'binding.js');
+
+function libraryBinding() {
+  if (!fs.existsSync(BINDING_MODULE)) throw new Error(`shmring: ${BINDING_MODULE} is missing: run npm run build:ts`);
+  return require(BINDING_MODULE);
+}
 
 function parseArgs(argv) {
   const options = { out: root, lines: LINES.map((l) => l.major) };
@@ -50,10 +57,14 @@ function build(line) {
   return path.join(out, 'Release', 'shmring.node');
 }
 
-/** Loads `binary` in line's own Node: it must load and report that line's ABI. */
+/**
+ * Loads `binary` in line's own Node as the library does (lib/binding.ts, compiled in dist/ by `npm run build:ts`): it
+ * must load and report that line's ABI.
+ */
 function probe(line, binary) {
   const node = path.join(nodeBinDir(line.major), 'node');
-  const run = spawnSync(node, ['-p', `require(${JSON.stringify(binary)}).abiVersion`], {
+  const load = `require(${JSON.stringify(BINDING_MODULE)}).loadBinding([${JSON.stringify(binary)}], ${JSON.stringify(root)}).abiVersion`;
+  const run = spawnSync(node, ['-p', load], {
     env: envFor(line.major),
     encoding: 'utf8',
   });
@@ -71,12 +82,12 @@ function main() {
     process.exit(1);
   }
   const options = parseArgs(process.argv.slice(2));
-  const dir = path.join(options.out, 'prebuilds', `linux-${process.arch}`);
-  fs.mkdirSync(dir, { recursive: true });
+  const { prebuiltPath } = libraryBinding();
   for (const major of options.lines) {
     const line = lineOf(major);
     const started = Date.now();
-    const target = path.join(dir, `shmring.abi${line.abi}.node`);
+    const target = prebuiltPath(options.out, line.abi);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.copyFileSync(build(line), target);
     // The symbol table is for debuggers only (-20 % size); the dynamic symbols Node needs stay.
     const strip = spawnSync('strip', ['--strip-unneeded', target], { stdio: 'inherit' });

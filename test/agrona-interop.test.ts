@@ -2,13 +2,14 @@
  * Interop with Agrona's broadcast buffer (org.agrona.concurrent.broadcast), across processes, without Java: shmring's
  * broadcast mode against an independent C implementation of the format (test/interop/agrona_broadcast.h, written
  * from docs/interop-agrona.md, not from lib/), in both directions, through one /dev/shm file. Messages follow
- * test/interop/message.h: seq, seeded fill, checksum, so every receiver can check every message byte for byte.
+ * the tests' one message format (test/fixtures/ring/sequence.js; test/interop/message.h is its C twin): seq at both
+ * ends around a seeded body, so every receiver can check every message byte for byte.
  *
  * Acceptable outcomes (jcstress @Outcome style), for every receiver, C or Node:
  *   ACCEPTABLE              every message, in order, byte-exact (a receiver that keeps up).
  *   ACCEPTABLE_INTERESTING  messages lost, but only across a counted lap (lost > 0 implies lapped > 0); what is
  *                           delivered is still byte-exact and strictly increasing.
- *   FORBIDDEN               a corrupt message (checksum, byte or type id), a duplicated or reordered one, a Node
+ *   FORBIDDEN               a corrupt message (its ends, a byte or its type id), a duplicated or reordered one, a Node
  *                           subscriber throwing on a well-formed ring, or never reaching the last message (once
  *                           the transmitter stops, every receiver catches up or jumps to `latest`).
  * Tests that make lapping certain (slowed receivers, the smallest ring) also require lapped > 0. Pacing is by sleeps
@@ -46,14 +47,19 @@ import {
   TAIL_INTENT_COUNTER_OFFSET,
   align,
 } from '../lib/layout';
-import { MIN_MESSAGE_LENGTH, SequenceVerifier, encodeMessage } from './interop/message';
+import { BroadcastVerifier, MIN_SELF_DESCRIBING_LENGTH, decodeSeq, encode, type Run } from './fixtures/ring/sequence';
 import { assertPeersBuilt, reapPeers, startPeer, type PeerExit } from './interop/peers';
+import { sleep } from './helpers/ring-env';
 
 const SEED = 0x5eed;
 const TYPE_ID = 7;
 const PADDING_TYPE_ID = -1;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** The run every peer sends and expects: broadcast, one type id, lengths in [minLength, maxLength]. */
+function interopRun(minLength: number, maxLength: number): Run {
+  return { mode: 'broadcast', seed: SEED, minLength, maxLength, typeId: TYPE_ID };
+}
+
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 let ringCounter = 0;
@@ -80,17 +86,14 @@ function regionArgs(info: RingInfo): Array<string | number> {
   return [info.path, info.dataOffset, info.capacity];
 }
 
-/** A Node-side receiver: poll → verifier, type id checked, throws from poll surface as test failures. */
-function nodeReceiver(sub: BroadcastSubscription, expect: { seed: number; minLength: number; maxLength: number }) {
-  const verifier = new SequenceVerifier(expect);
+/** A Node-side receiver: poll → verifier (bytes and type id); throws from poll surface as test failures. */
+function nodeReceiver(sub: BroadcastSubscription, expect: { minLength: number; maxLength: number }) {
+  const verifier = new BroadcastVerifier(interopRun(expect.minLength, expect.maxLength));
   let maxLength = 0;
   const handler = (buffer: Uint8Array, offset: number, length: number, typeId: number) => {
-    if (typeId !== TYPE_ID) {
-      verifier.corrupt++;
-      verifier.reasons.push(`typeId=${typeId}`);
-      return;
-    }
-    if (verifier.accept(buffer, offset, length) >= 0) maxLength = Math.max(maxLength, length);
+    const last = verifier.last;
+    verifier.accept(buffer, offset, length, typeId);
+    if (verifier.last !== last) maxLength = Math.max(maxLength, length);
   };
   return {
     verifier,
@@ -98,15 +101,18 @@ function nodeReceiver(sub: BroadcastSubscription, expect: { seed: number; minLen
     get maxLength() {
       return maxLength;
     },
-    summary: () => ({
-      received: verifier.received,
-      lapped: sub.lappedCount,
-      lostBySeqGap: verifier.lostBySeqGap,
-      corrupt: verifier.corrupt,
-      outOfOrder: verifier.outOfOrder,
-      lastSeq: verifier.lastSeq,
-      reasons: verifier.reasons,
-    }),
+    summary: () => {
+      const v = verifier.summary();
+      return {
+        received: v.received - v.corrupt - v.duplicates - v.outOfOrder,
+        lapped: sub.lappedCount,
+        lostBySeqGap: v.lostBySeqGap,
+        corrupt: v.corrupt,
+        outOfOrder: v.outOfOrder + v.duplicates,
+        lastSeq: v.last,
+        reasons: v.reasons,
+      };
+    },
   };
 }
 
@@ -165,13 +171,13 @@ describe('Agrona broadcast interop: C transmitter → Node subscribers', () => {
     const name = ringName();
     const capacity = 1 << 20;
     const count = 40_000;
-    const minLength = MIN_MESSAGE_LENGTH;
+    const minLength = MIN_SELF_DESCRIBING_LENGTH;
     const maxLength = 1024;
     const info = createRing(name, { mode: 'broadcast', capacity });
     expect(info.producerAlive).toBe(false);
-    const fast = nodeReceiver(openBroadcast(name), { seed: SEED, minLength, maxLength });
+    const fast = nodeReceiver(openBroadcast(name), { minLength, maxLength });
     const slowSub = openBroadcast(name);
-    const slow = nodeReceiver(slowSub, { seed: SEED, minLength, maxLength });
+    const slow = nodeReceiver(slowSub, { minLength, maxLength });
 
     const transmitter = startPeer('agrona_transmitter', [
       ...regionArgs(info),
@@ -191,7 +197,7 @@ describe('Agrona broadcast interop: C transmitter → Node subscribers', () => {
     ]);
     const deadline = Date.now() + 40_000;
     let slowNextPoll = 0;
-    while ((fast.verifier.lastSeq < count - 1 || slow.verifier.lastSeq < count - 1) && Date.now() < deadline) {
+    while ((fast.verifier.last < count - 1 || slow.verifier.last < count - 1) && Date.now() < deadline) {
       const polled = fast.poll(256);
       // Slow while the transmitter runs (one message per 2 ms, far below its rate), then drains.
       if (!transmitter.running || Date.now() >= slowNextPoll) {
@@ -209,7 +215,7 @@ describe('Agrona broadcast interop: C transmitter → Node subscribers', () => {
     expectAcceptable(fast.summary(), count, 'fast subscriber');
     expectAcceptable(slow.summary(), count, 'slow subscriber');
     expect(slowSub.lappedCount, JSON.stringify(slow.summary())).toBeGreaterThan(0);
-    expect(slow.verifier.lostBySeqGap).toBeGreaterThan(0);
+    expect(slow.summary().lostBySeqGap).toBeGreaterThan(0);
     expect(slowSub.lostBytes).toBeGreaterThan(0);
   }, 60_000);
 
@@ -217,11 +223,11 @@ describe('Agrona broadcast interop: C transmitter → Node subscribers', () => {
     const name = ringName();
     const capacity = 64 * 1024;
     const count = 5_000;
-    const minLength = MIN_MESSAGE_LENGTH;
+    const minLength = MIN_SELF_DESCRIBING_LENGTH;
     const maxLength = capacity / 8;
     const info = createRing(name, { mode: 'broadcast', capacity });
     const sub = openBroadcast(name, 'earliest');
-    const receiver = nodeReceiver(sub, { seed: SEED, minLength, maxLength });
+    const receiver = nodeReceiver(sub, { minLength, maxLength });
 
     const transmitter = startPeer('agrona_transmitter', [
       ...regionArgs(info),
@@ -240,7 +246,7 @@ describe('Agrona broadcast interop: C transmitter → Node subscribers', () => {
       2,
     ]);
     const deadline = Date.now() + 30_000;
-    while (receiver.verifier.lastSeq < count - 1 && Date.now() < deadline) {
+    while (receiver.verifier.last < count - 1 && Date.now() < deadline) {
       // This ring holds ~16 messages (~2 ms of traffic): poll without sleeping (bounded by the deadline).
       if (receiver.poll(64) === 0) await yieldToEventLoop();
     }
@@ -250,7 +256,7 @@ describe('Agrona broadcast interop: C transmitter → Node subscribers', () => {
     // ~4 KiB average over a 64 KiB ring: hundreds of wraps, nearly each one with padding.
     expect(sent.result.paddingRecords as number).toBeGreaterThan(100);
     expectAcceptable(receiver.summary(), count, 'subscriber');
-    expect(receiver.verifier.received).toBeGreaterThan(0);
+    expect(receiver.summary().received).toBeGreaterThan(0);
     expect(receiver.maxLength).toBeGreaterThan(maxLength - 1024);
   }, 60_000);
 
@@ -258,11 +264,11 @@ describe('Agrona broadcast interop: C transmitter → Node subscribers', () => {
     const name = ringName();
     const capacity = MIN_CAPACITY;
     const count = 200_000;
-    const minLength = MIN_MESSAGE_LENGTH;
+    const minLength = MIN_SELF_DESCRIBING_LENGTH;
     const maxLength = capacity / 8;
     const info = createRing(name, { mode: 'broadcast', capacity });
     const sub = openBroadcast(name);
-    const receiver = nodeReceiver(sub, { seed: SEED, minLength, maxLength });
+    const receiver = nodeReceiver(sub, { minLength, maxLength });
 
     const transmitter = startPeer('agrona_transmitter', [
       ...regionArgs(info),
@@ -281,7 +287,7 @@ describe('Agrona broadcast interop: C transmitter → Node subscribers', () => {
       100,
     ]);
     const deadline = Date.now() + 30_000;
-    while (receiver.verifier.lastSeq < count - 1 && Date.now() < deadline) {
+    while (receiver.verifier.last < count - 1 && Date.now() < deadline) {
       if (receiver.poll(64) === 0) await yieldToEventLoop();
     }
     const sent = await transmitter.result(10_000);
@@ -291,11 +297,11 @@ describe('Agrona broadcast interop: C transmitter → Node subscribers', () => {
     expect(sub.lappedCount).toBeGreaterThan(0);
   }, 60_000);
 
-  it('carries seqs past 2^32 (both words of the seq) byte-exact', async () => {
+  it('carries the highest seqs (up to 2^32 - 1, the format is uint32) byte-exact', async () => {
     const name = ringName();
     const info = createRing(name, { mode: 'broadcast', capacity: MIN_CAPACITY });
     const sub = openBroadcast(name, 'earliest');
-    const firstSeq = 2 ** 32 - 3;
+    const firstSeq = 2 ** 32 - 6;
     const seen: number[] = [];
     const transmitter = startPeer('agrona_transmitter', [
       ...regionArgs(info),
@@ -311,9 +317,13 @@ describe('Agrona broadcast interop: C transmitter → Node subscribers', () => {
     ]);
     const sent = await transmitter.result(10_000);
     expect(sent.code, sent.stderr).toBe(0);
-    const verifier = new SequenceVerifier({ seed: SEED, minLength: MIN_MESSAGE_LENGTH, maxLength: 64 });
-    sub.poll((buffer, offset, length) => seen.push(verifier.accept(buffer, offset, length)), 100);
+    const verifier = new BroadcastVerifier(interopRun(MIN_SELF_DESCRIBING_LENGTH, 64));
+    sub.poll((buffer, offset, length, typeId) => {
+      verifier.accept(buffer, offset, length, typeId);
+      seen.push(decodeSeq(buffer, offset, length));
+    }, 100);
     expect(seen).toEqual([0, 1, 2, 3, 4, 5].map((i) => firstSeq + i));
+    expect(verifier.summary()).toMatchObject({ corrupt: 0, outOfOrder: 0, duplicates: 0, last: 2 ** 32 - 1 });
   });
 });
 
@@ -322,7 +332,7 @@ describe('Agrona broadcast interop: Node Publication → C receivers', () => {
     const name = ringName();
     const capacity = 1 << 20;
     const count = 40_000;
-    const minLength = MIN_MESSAGE_LENGTH;
+    const minLength = MIN_SELF_DESCRIBING_LENGTH;
     const maxLength = 1024;
     const pub = Publication.create(name, { mode: 'broadcast', capacity });
     try {
@@ -335,7 +345,7 @@ describe('Agrona broadcast interop: Node Publication → C receivers', () => {
       for (const peer of [fast, slow, tearing]) await peer.waitForLine((line) => line.includes('"ready"'), 10_000);
 
       for (let seq = 0; seq < count; seq++) {
-        const position = pub.offer(encodeMessage(SEED, seq, minLength, maxLength), TYPE_ID);
+        const position = pub.offer(encode(interopRun(minLength, maxLength), seq), TYPE_ID);
         if (position < 0) throw new Error(`offer failed: seq=${seq} result=${position}`);
         if (seq % 16 === 15) await sleep(1);
       }
@@ -359,7 +369,7 @@ describe('Agrona broadcast interop: Node Publication → C receivers', () => {
     const name = ringName();
     const capacity = MIN_CAPACITY;
     const count = 100_000;
-    const minLength = MIN_MESSAGE_LENGTH;
+    const minLength = MIN_SELF_DESCRIBING_LENGTH;
     const maxLength = capacity / 8;
     const pub = Publication.create(name, { mode: 'broadcast', capacity });
     try {
@@ -379,7 +389,7 @@ describe('Agrona broadcast interop: Node Publication → C receivers', () => {
       for (const peer of [validating, control]) await peer.waitForLine((line) => line.includes('"ready"'), 10_000);
 
       for (let seq = 0; seq < count; seq++) {
-        pub.offer(encodeMessage(SEED, seq, minLength, maxLength), TYPE_ID);
+        pub.offer(encode(interopRun(minLength, maxLength), seq), TYPE_ID);
         if (seq % 256 === 255) await yieldToEventLoop();
       }
 
@@ -431,7 +441,7 @@ describe("Agrona broadcast interop: positions crossing 2^32 (the counters' high 
     presetCounters(info, start);
     const sub = openBroadcast(name);
     expect(sub.position).toBe(start);
-    const receiver = nodeReceiver(sub, { seed: SEED, minLength: MIN_MESSAGE_LENGTH, maxLength });
+    const receiver = nodeReceiver(sub, { minLength: MIN_SELF_DESCRIBING_LENGTH, maxLength });
     const transmitter = startPeer('agrona_transmitter', [
       ...regionArgs(info),
       count,
@@ -445,14 +455,14 @@ describe("Agrona broadcast interop: positions crossing 2^32 (the counters' high 
       500,
     ]);
     const deadline = Date.now() + 20_000;
-    while (receiver.verifier.lastSeq < count - 1 && Date.now() < deadline) {
+    while (receiver.verifier.last < count - 1 && Date.now() < deadline) {
       if (receiver.poll(64) === 0) await yieldToEventLoop();
     }
     const sent = await transmitter.result(10_000);
     expect(sent.code, sent.stderr).toBe(0);
     expect(sent.result.tail as number).toBeGreaterThan(2 ** 32 + capacity);
     expectAcceptable(receiver.summary(), count, 'subscriber');
-    expect(receiver.verifier.firstSeq).toBe(0);
+    expect(receiver.verifier.first).toBe(0);
     expect(sub.position).toBe(sent.result.tail);
   }, 60_000);
 
@@ -474,14 +484,14 @@ describe("Agrona broadcast interop: positions crossing 2^32 (the counters' high 
         '--seed',
         SEED,
         '--min-len',
-        MIN_MESSAGE_LENGTH,
+        MIN_SELF_DESCRIBING_LENGTH,
         '--max-len',
         maxLength,
       ]);
       const checker = startPeer('agrona_order_checker', [...regionArgs(info), '--timeout-ms', 20_000]);
       for (const peer of [receiver, checker]) await peer.waitForLine((line) => line.includes('"ready"'), 10_000);
       for (let seq = 0; seq < count; seq++) {
-        pub.offer(encodeMessage(SEED, seq, MIN_MESSAGE_LENGTH, maxLength), TYPE_ID);
+        pub.offer(encode(interopRun(MIN_SELF_DESCRIBING_LENGTH, maxLength), seq), TYPE_ID);
         if (seq % 4 === 3) await sleep(1);
       }
       expect(pub.position).toBeGreaterThan(2 ** 32 + capacity);
@@ -515,7 +525,7 @@ describe('Agrona broadcast interop: store order, watched by a C process', () => 
     try {
       const exit = await watch(ringInfo(name), async () => {
         for (let seq = 0; seq < 200_000; seq++) {
-          pub.offer(encodeMessage(SEED, seq, MIN_MESSAGE_LENGTH, capacity / 8), TYPE_ID);
+          pub.offer(encode(interopRun(MIN_SELF_DESCRIBING_LENGTH, capacity / 8), seq), TYPE_ID);
           if (seq % 1024 === 1023) await yieldToEventLoop();
         }
       });
@@ -566,7 +576,7 @@ describe('Agrona broadcast interop: layout written by a Node Publication', () =>
     let latest = 0;
     try {
       for (let seq = 0; seq < count; seq++) {
-        const message = encodeMessage(SEED, seq, MIN_MESSAGE_LENGTH, maxLength);
+        const message = encode(interopRun(MIN_SELF_DESCRIBING_LENGTH, maxLength), seq);
         const aligned = align(HEADER_LENGTH + message.length, RECORD_ALIGNMENT);
         const toEnd = capacity - (tail & (capacity - 1));
         if (toEnd < aligned) {

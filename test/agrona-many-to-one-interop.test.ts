@@ -2,8 +2,9 @@
  * Interop with Agrona's ManyToOneRingBuffer (org.agrona.concurrent.ringbuffer), across processes, without Java:
  * shmring's many-to-one mode against an independent C implementation of the format (test/interop/
  * agrona_ring_buffer.h, written from the format, not from lib/), whose producers claim with a full 64-bit CAS of the
- * tail while Node producers CAS its low word. Messages follow test/interop/message.h (seq, seeded fill, checksum); each
- * producer has its own type id and seed, so every consumer checks every message byte for byte against its producer.
+ * tail while Node producers CAS its low word. Messages are test/fixtures/ring/sequence.js's (test/interop/message.h in
+ * C: seq at both ends around a seeded body); each producer has its own type id and seed, so every consumer checks
+ * every message byte for byte against its producer's run.
  *
  * Acceptable outcomes (jcstress @Outcome style), for every consumer, C or Node:
  *   ACCEPTABLE  every message of every producer, in that producer's order, exactly once, byte-exact.
@@ -15,13 +16,14 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Publication, Subscription, createRing, type ManyToOneSubscription, type RingInfo } from '../lib/index';
 import * as L from '../lib/layout';
 import { OfferResult } from '../lib/offer-result';
+import type { Run } from './fixtures/ring/sequence';
+import * as sequence from './fixtures/ring/sequence';
 import { pokeInt32 } from './helpers/ring-env';
-import { MIN_MESSAGE_LENGTH, SequenceVerifier, encodeMessage } from './interop/message';
 import { assertPeersBuilt, reapPeers, startPeer } from './interop/peers';
 
 const SEED = 0x5eed14;
 const TWO_POW_32 = 2 ** 32;
-const MIN_LENGTH = MIN_MESSAGE_LENGTH;
+const MIN_LENGTH = sequence.MIN_SELF_DESCRIBING_LENGTH;
 const MAX_LENGTH = 200;
 
 let ringCounter = 0;
@@ -54,6 +56,11 @@ function startAt(info: RingInfo, position: number, correlation: number): void {
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** Producer `typeId`'s run: its seed, the interop length bounds, its type id on every message. */
+function runOf(typeId: number, seed: number): Run {
+  return { mode: 'broadcast', seed, minLength: MIN_LENGTH, maxLength: MAX_LENGTH, typeId };
+}
+
 /**
  * A Node producer in this process: offer, tryClaim+commit and offerParts in turn, yielding to the event loop every
  * 64 messages and whenever the ring is full. Takes a correlation id every 4th message; returns the ids.
@@ -65,7 +72,7 @@ async function nodeProducer(name: string, typeId: number, seed: number, count: n
   const ids: number[] = [];
   const deadline = Date.now() + 40_000;
   for (let seq = 0; seq < count; seq++) {
-    const message = encodeMessage(seed, seq, MIN_LENGTH, MAX_LENGTH);
+    const message = sequence.encode(runOf(typeId, seed), seq);
     for (;;) {
       let sent: boolean;
       if (seq % 3 === 1) {
@@ -98,18 +105,15 @@ async function nodeProducer(name: string, typeId: number, seed: number, count: n
 /** A Node consumer of every producer in `seeds` (type id → seed), polled until each delivered `count` messages. */
 async function nodeConsumer(sub: ManyToOneSubscription, seeds: Map<number, number>, count: number) {
   const verifiers = new Map(
-    [...seeds].map(([typeId, seed]) => [
-      typeId,
-      new SequenceVerifier({ seed, minLength: MIN_LENGTH, maxLength: MAX_LENGTH }),
-    ]),
+    [...seeds].map(([typeId, seed]) => [typeId, new sequence.BroadcastVerifier(runOf(typeId, seed))]),
   );
   let unknownType = 0;
   const handler = (buffer: Uint8Array, offset: number, length: number, typeId: number): void => {
     const verifier = verifiers.get(typeId);
     if (verifier === undefined) unknownType++;
-    else verifier.accept(buffer, offset, length);
+    else verifier.accept(buffer, offset, length, typeId);
   };
-  const done = () => [...verifiers.values()].every((v) => v.lastSeq === count - 1);
+  const done = () => [...verifiers.values()].every((v) => v.last === count - 1);
   const deadline = Date.now() + 40_000;
   while (!done() && Date.now() < deadline) {
     if (sub.poll(handler, 128) === 0) await new Promise((resolve) => setTimeout(resolve, 1));
@@ -121,21 +125,22 @@ async function nodeConsumer(sub: ManyToOneSubscription, seeds: Map<number, numbe
 function expectAllDelivered(result: Awaited<ReturnType<typeof nodeConsumer>>, count: number): void {
   expect(result.unknownType).toBe(0);
   for (const [typeId, v] of result.verifiers) {
+    const r = v.summary();
     const summary = {
       typeId,
-      received: v.received,
-      corrupt: v.corrupt,
-      outOfOrder: v.outOfOrder,
-      lost: v.lostBySeqGap,
+      received: r.received,
+      corrupt: r.corrupt,
+      duplicates: r.duplicates,
+      lost: r.lostBySeqGap,
     };
-    expect(summary, JSON.stringify({ ...summary, reasons: v.reasons })).toEqual({
+    expect(summary, JSON.stringify({ ...summary, outOfOrder: r.outOfOrder, reasons: r.reasons })).toEqual({
       typeId,
       received: count,
       corrupt: 0,
-      outOfOrder: 0,
+      duplicates: 0,
       lost: 0,
     });
-    expect(v.firstSeq).toBe(0);
+    expect([r.first, r.last, r.outOfOrder]).toEqual([0, count - 1, 0]);
   }
 }
 

@@ -5,10 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Series } from '../bench/saturation';
+import { judge, MIN_TREND_SAMPLES } from '../bench/saturation';
 
 // The harness is plain CommonJS: load the very module bench/run.js uses.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { judge, MIN_TREND_SAMPLES } = require('../bench/saturation.js') as typeof import('../bench/saturation');
 
 /**
  * A pinger on an open-loop schedule, as bench/contenders/js-process.js's RttSchedule runs it: send i is due at

@@ -205,7 +205,7 @@ describe('npm run bench -- --quick --json', () => {
     expect(latency.length).toBeGreaterThan(0);
     for (const r of latency) {
       const where = `${r.case}/${r.contender}/${r.strategy}`;
-      expect(r.saturation, where).toEqual(expect.objectContaining({ saturated: expect.any(Boolean) }));
+      expect(typeof r.saturation?.saturated, where).toBe('boolean');
       expect(r.intervalUs, where).toBeGreaterThan(0);
       // Round trips also count the sends the schedule asked for (the wake sender cannot fall behind).
       if (r.scenario === 'rtt') expect(r.saturation?.achieved, where).toEqual(expect.any(Number));

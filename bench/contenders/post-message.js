@@ -6,7 +6,7 @@
 // Flow control (so the queue cannot grow without bound): each worker publishes how many messages it consumed in a
 // SharedArrayBuffer; the producer keeps at most WINDOW messages in flight and sleeps with Atomics.wait when ahead.
 const { Worker, isMainThread, parentPort, workerData } = require('worker_threads');
-const { hr, makePayload, SeqVerifier, gcCounter, readInt32 } = require('../common');
+const { hr, makePayload, SeqCounter, gcCounter, readInt32 } = require('../common');
 const { jsProcess, RttSchedule } = require('./js-process');
 
 const WINDOW_BYTES = 4 << 20;
@@ -143,7 +143,7 @@ function sender(workers, p, batch) {
 }
 
 function consumerThread({ p, consumed, index }) {
-  const verifier = new SeqVerifier(false, p.warm);
+  const verifier = new SeqCounter(false, p.warm);
   const slot = index * CONSUMED_STRIDE;
   const notifyEvery = Math.max(1, Math.floor(windowOf(p) / 8));
   let sinceNotify = 0;
@@ -184,7 +184,8 @@ function consumerThread({ p, consumed, index }) {
       verifier.finish(m.end);
       Atomics.store(consumed, slot, verifier.received);
       Atomics.notify(consumed, slot);
-      gc.count().then((gcs) => parentPort.postMessage(verifier.result({ tEndNs: String(end), gcs })));
+      // A rejection is unhandled and ends the worker, which the parent reports as a failed run.
+      void gc.count().then((gcs) => parentPort.postMessage(verifier.result({ tEndNs: String(end), gcs })));
     }
   });
   parentPort.postMessage('ready');
@@ -226,7 +227,7 @@ async function mainRtt(p, io) {
 }
 
 function pongThread({ p }) {
-  const verifier = new SeqVerifier(false, 0);
+  const verifier = new SeqCounter(false, 0);
   parentPort.on('message', (m) => {
     if (m instanceof Uint8Array) {
       const head = readInt32(m, 0);
@@ -247,7 +248,7 @@ async function mainManyToOne(p, io) {
   const consumed = new Int32Array(new SharedArrayBuffer(4 * CONSUMED_STRIDE * p.producers));
   const workers = [];
   for (let i = 0; i < p.producers; i++) workers.push(await startWorker('producer', p, { consumed, index: i }));
-  const verifiers = workers.map(() => new SeqVerifier(false, p.warm));
+  const verifiers = workers.map(() => new SeqCounter(false, p.warm));
   const notifyEvery = Math.max(1, Math.floor(windowOf(p) / 8));
   const gc = gcCounter();
   let ended = 0;
@@ -321,7 +322,7 @@ function producerThread({ p, consumed, index }) {
     }
     return seq;
   };
-  parentPort.once('message', async () => {
+  const produce = async () => {
     const gc = gcCounter();
     let seq = send(0, p.warm, FAR_FUTURE);
     gc.start();
@@ -332,7 +333,8 @@ function producerThread({ p, consumed, index }) {
     parentPort.postMessage({ end: seq });
     const report = { index, sent: seq, measured: seq - p.warm, tStartNs: String(start), tEndNs: String(end) };
     parentPort.postMessage({ report: { ...report, gcs: await gc.count() } });
-  });
+  };
+  parentPort.once('message', () => void produce());
   parentPort.postMessage('ready');
 }
 

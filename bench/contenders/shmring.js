@@ -12,7 +12,7 @@ const {
   hr,
   makePayload,
   SeqReader,
-  SeqVerifier,
+  SeqCounter,
   gcCounter,
   shortSleep,
   idleStrategy,
@@ -198,7 +198,7 @@ async function consumer(p, io) {
   if (missing) return io.skip(`${missing} is not implemented`);
   io.ready();
   await io.go();
-  const verifier = new SeqVerifier(sub.mode === 'broadcast', p.warm);
+  const verifier = new SeqCounter(sub.mode === 'broadcast', p.warm);
   const reader = new SeqReader(p.payloadBytes);
   let total = -1;
   const gc = gcCounter();
@@ -243,7 +243,7 @@ async function inProcess(p, io) {
   io.ready();
   await io.go();
   const payload = makePayload(p.payloadBytes);
-  const verifier = new SeqVerifier(false, p.warm);
+  const verifier = new SeqCounter(false, p.warm);
   const reader = new SeqReader(p.payloadBytes);
   let total = -1;
   const handler = (buffer, offset, length, typeId) => {
@@ -338,7 +338,7 @@ async function pong(p, io) {
   io.ready();
   await io.go();
   const reply = makePayload(p.payloadBytes);
-  const verifier = new SeqVerifier(false, 0);
+  const verifier = new SeqCounter(false, 0);
   const reader = new SeqReader(p.payloadBytes);
   let total = -1;
   const handler = (buffer, offset, length, typeId) => {
@@ -398,7 +398,7 @@ async function waiter(p, io) {
   io.ready();
   await io.go();
   const length = Math.max(p.payloadBytes, 24);
-  const verifier = new SeqVerifier(false, 0);
+  const verifier = new SeqCounter(false, 0);
   const reader = new SeqReader(length);
   const samples = new BigInt64Array(p.maxSamples);
   let words = null;
@@ -440,7 +440,7 @@ async function m2oConsumer(p, io) {
   try {
     io.ready();
     await io.go();
-    const verifiers = Array.from({ length: p.producers }, () => new SeqVerifier(false, p.warm));
+    const verifiers = Array.from({ length: p.producers }, () => new SeqCounter(false, p.warm));
     const reader = new SeqReader(p.payloadBytes);
     const totals = new Int32Array(p.producers).fill(-1);
     let ended = 0;
@@ -560,7 +560,7 @@ async function m2oServer(p, io) {
   try {
     io.ready();
     await io.go();
-    const verifier = new SeqVerifier(false, 0);
+    const verifier = new SeqCounter(false, 0);
     const reader = new SeqReader(p.payloadBytes);
     const reply = makePayload(p.payloadBytes);
     let total = -1;

@@ -4,7 +4,7 @@
 // The producer packs frames into 64 KiB buffers (one socket.write each, at least one frame), waits for 'drain' when
 // the socket buffers fill; the consumer parses frames across chunk boundaries. Round trips write one frame each way.
 const net = require('net');
-const { hr, makePayload, SeqVerifier, gcCounter } = require('../common');
+const { hr, makePayload, SeqCounter, gcCounter } = require('../common');
 const { jsProcess, RttSchedule } = require('./js-process');
 
 const BATCH_BYTES = 64 << 10;
@@ -140,7 +140,7 @@ async function producer(p, io) {
 async function consumer(p, io) {
   const socket = net.connect(address(p.name));
   await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  const verifier = new SeqVerifier(false, p.warm);
+  const verifier = new SeqCounter(false, p.warm);
   const gc = gcCounter();
   const finished = new Promise((resolve) => {
     const reader = new FrameReader(checker(p, verifier), (total) => {
@@ -163,7 +163,7 @@ async function consumer(p, io) {
 
 async function pong(p, io) {
   const server = net.createServer();
-  const verifier = new SeqVerifier(false, 0);
+  const verifier = new SeqCounter(false, 0);
   const check = checker(p, verifier);
   const finished = new Promise((resolve) => {
     server.on('connection', (s) => {
@@ -244,7 +244,7 @@ async function m2oConsumer(p, io) {
   let allEnded;
   const finished = new Promise((resolve) => (allEnded = resolve));
   server.on('connection', (s) => {
-    const verifier = new SeqVerifier(false, p.warm);
+    const verifier = new SeqCounter(false, p.warm);
     verifiers.push(verifier);
     const reader = new FrameReader(checker(p, verifier), (total) => {
       verifier.finish(total);

@@ -9,8 +9,8 @@ import { Subscription, createRing, ringInfo, type ReliableSubscription } from '.
 import * as L from '../../lib/layout';
 import type { ListEntry } from '../../lib/cli/list';
 import type { RingState } from '../../lib/cli/ring-state';
-import { closeAfterTest, privateShmDir } from '../helpers/ring-env';
-import { command, shmring, startProducer, startShmring, until } from './cli-env';
+import { closeAfterTest, privateShmDir, waitFor } from '../helpers/ring-env';
+import { command, shmring, startProducer, startShmring } from './cli-env';
 
 /** Bytes a reliable ring uses for one message of `length` payload bytes. */
 const recordBytes = (length: number): number => L.align(L.HEADER_LENGTH + length, L.RECORD_ALIGNMENT);
@@ -110,7 +110,7 @@ describe('shmring stat', () => {
     const dir = privateShmDir('cli-stat-dead-consumer');
     const producer = await startProducer('prices', dir);
     const consumer = startShmring(['tail', 'prices', '--dir', dir]); // tail is a consumer process like any other
-    await until('the consumer to join', () => ringInfo('prices', { dir }).consumers.some((c) => c.alive));
+    await waitFor('the consumer to join', () => ringInfo('prices', { dir }).consumers.some((c) => c.alive));
     await command(producer, 'send 3 x', 'sent');
     await consumer.line((l) => l === 'x-2');
     consumer.process.kill('SIGKILL');

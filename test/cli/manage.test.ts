@@ -97,7 +97,9 @@ describe('shmring gc', () => {
     const dry = await shmring(['gc', '--dry-run', '--dir', dir]);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toMatch(
-      new RegExp(`^would remove ${dir}/dead \\(reliable, file 68 KiB, created \\d+ ms ago, ` + 'producer dead\\)\n$'),
+      new RegExp(
+        `^would remove ${dir}/dead \\(reliable, file 68 KiB, created \\d+ (ms|s) ago, ` + 'producer dead\\)\n$',
+      ),
     );
     expect(fs.readdirSync(dir).sort()).toEqual(['consumed', 'dead', 'junk', 'live']);
 

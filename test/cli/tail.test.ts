@@ -7,12 +7,12 @@ import fs from 'fs';
 import { describe, expect, it } from 'vitest';
 import { formatMessage } from '../../lib/cli/tail';
 import { ringInfo } from '../../lib/index';
-import { privateShmDir } from '../helpers/ring-env';
-import { command, startProducer, startShmring, until, type Running } from './cli-env';
+import { privateShmDir, waitFor, type Child } from '../helpers/ring-env';
+import { command, startProducer, startShmring } from './cli-env';
 
 /** Waits until `tail` holds a live consumer slot of the ring. */
-async function joined(tail: Running, name: string, dir: string): Promise<void> {
-  await until('tail to join', () =>
+async function joined(tail: Child, name: string, dir: string): Promise<void> {
+  await waitFor('tail to join', () =>
     ringInfo(name, { dir }).consumers.some((c) => c.pid === tail.process.pid && c.alive),
   );
 }

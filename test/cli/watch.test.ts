@@ -11,8 +11,8 @@ import path from 'path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Subscription, type ReliableSubscription } from '../../lib/index';
 import type { StatSample } from '../../lib/cli/stat';
-import { closeAfterTest, privateShmDir } from '../helpers/ring-env';
-import { SHMRING_BIN, command, startProducer, startShmring, until } from './cli-env';
+import { closeAfterTest, privateShmDir, waitFor } from '../helpers/ring-env';
+import { SHMRING_BIN, command, startProducer, startShmring } from './cli-env';
 
 const CAPACITY = 1 << 20; // the stalled consumer must not back-pressure the streaming producer during the test
 
@@ -38,7 +38,7 @@ describe('shmring stat --watch without a terminal', () => {
     const stalled = closeAfterTest(Subscription.open('stream', { dir }) as ReliableSubscription);
     await command(producer, 'stream 10 5', 'streaming');
     const watch = startShmring(['stat', 'stream', '--watch', '0.2', '--json', '--dir', dir]);
-    await until('three samples', () => watch.lines.length >= 4);
+    await waitFor('three samples', () => watch.lines.length >= 4);
     watch.process.kill('SIGTERM');
     expect(await watch.exit()).toEqual({ code: 0, signal: null });
     const samples = watch.lines.filter((l) => l !== '').map((l) => JSON.parse(l) as StatSample);
@@ -110,7 +110,7 @@ describe('shmring stat --watch in a terminal', () => {
 
     let screen = '';
     const moving = /^rate {6}(?!0 B\/s)\d+(\.\d)? (B|KiB)\/s$/m;
-    await until('a positive rate on the screen', () => moving.test((screen = tmux.screen())));
+    await waitFor('a positive rate on the screen', () => moving.test((screen = tmux.screen())));
     // One frame, redrawn in place: the header once, at the top, and the stalled consumer's row with RATE and IDLE.
     expect(screen.split('\n')[0]).toBe(`ring      stream (${dir}/stream)`);
     expect(screen.match(/^ring {6}/gm)).toHaveLength(1);
@@ -118,11 +118,11 @@ describe('shmring stat --watch in a terminal', () => {
     expect(screen).toMatch(new RegExp(`^ *${stalled.slot} +${process.pid} +yes +active +0 `, 'm'));
 
     await command(producer, 'pause', 'paused');
-    await until('the rate to drop to 0 B/s', () => /^rate {6}0 B\/s$/m.test((screen = tmux.screen())));
+    await waitFor('the rate to drop to 0 B/s', () => /^rate {6}0 B\/s$/m.test((screen = tmux.screen())));
     expect(screen.match(/^ring {6}/gm)).toHaveLength(1);
 
     tmux.run('send-keys', '-t', 'watch', 'C-c');
-    await until(
+    await waitFor(
       'the command to quit (its tmux session ends)',
       () => tmux.run('has-session', '-t', 'watch').status !== 0,
     );

@@ -7,7 +7,8 @@
  *   that holds it. `isLocked` is true when ANOTHER memory holds the byte, as F_OFD_GETLK reports; `close()` drops
  *   every lock of that memory, as closing the fd does. `kill()` is a process dying: locks dropped, nothing else.
  * - wake/waitSync/createWaiter use Atomics.notify/Atomics.wait/Atomics.waitAsync on the same word, and every wake is
- *   recorded so a test can assert who woke whom.
+ *   recorded so a test can assert who woke whom; so is how each waiter's wait ended (WOKEN by a wake, or TIMED_OUT:
+ *   `wait()` re-checks the ring every second, so only this tells a wake from the re-check).
  */
 import { FutexResult, type FutexResultValue, type FutexWaiter } from '../../lib/binding';
 import * as L from '../../lib/layout';
@@ -27,6 +28,8 @@ export class HeapRing {
   readonly locks = new Map<number, HeapMemory>();
   /** Every `wake(byteOffset)` call made through any memory of this ring, in order. */
   readonly wakes: number[] = [];
+  /** How each wait of a `createWaiter` waiter ended, in order. */
+  readonly waitResults: FutexResultValue[] = [];
   readonly i32: Int32Array;
   readonly i64: BigInt64Array;
   readonly u8: Uint8Array;
@@ -121,12 +124,12 @@ type WaitResult = 'ok' | 'not-equal' | 'timed-out';
 /** Node 20 has Atomics.waitAsync; the ES2022 lib this project compiles against does not declare it. */
 const waitAsync = (
   Atomics as unknown as {
-    waitAsync(
+    waitAsync: (
       array: Int32Array,
       index: number,
       value: number,
       timeoutMs: number,
-    ): { async: true; value: Promise<WaitResult> } | { async: false; value: WaitResult };
+    ) => { async: true; value: Promise<WaitResult> } | { async: false; value: WaitResult };
   }
 ).waitAsync;
 
@@ -172,6 +175,7 @@ export class HeapMemory implements RingMemory {
 
   createWaiter(byteOffset: number): FutexWaiter {
     const i32 = this.i32;
+    const results = this.ring.waitResults;
     const index = L.int32Index(byteOffset);
     let cancel: (() => void) | null = null;
     return {
@@ -181,15 +185,16 @@ export class HeapMemory implements RingMemory {
         const cancelled = new Promise<'cancelled'>((resolve) => (cancel = () => resolve('cancelled')));
         void Promise.race([settled, cancelled]).then((result) => {
           cancel = null;
-          callback(
+          const outcome =
             result === 'ok'
               ? FutexResult.WOKEN
               : result === 'not-equal'
                 ? FutexResult.NOT_EQUAL
                 : result === 'timed-out'
                   ? FutexResult.TIMED_OUT
-                  : FutexResult.CANCELLED,
-          );
+                  : FutexResult.CANCELLED;
+          results.push(outcome);
+          callback(outcome);
         });
       },
       cancel: () => cancel?.(),

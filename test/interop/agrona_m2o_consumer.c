@@ -47,18 +47,18 @@ static void on_message(void *ctx, int32_t type_id, const uint8_t *msg, int32_t l
     s->unknown_type++;
     return;
   }
-  if (!msg_checksum_ok(msg, length)) {
+  if (!msg_ends_agree(msg, length)) {
     s->corrupt++;
     return;
   }
-  const int64_t seq = (int64_t)msg_get_u64(msg);
+  const int64_t seq = (int64_t)msg_get_u32(msg);
   if (seq != p->next) {
     s->out_of_order++;
     if (seq > p->next) p->next = seq + 1;
     return;
   }
   const int32_t expected_length =
-      msg_encode(s->expected, (uint32_t)p->seed, (uint64_t)seq, (int32_t)p->min_length, (int32_t)p->max_length);
+      msg_encode(s->expected, (uint32_t)p->seed, (uint32_t)seq, (int32_t)p->min_length, (int32_t)p->max_length);
   if (expected_length != length || memcmp(s->expected, msg, (size_t)length) != 0) s->corrupt++;
   p->next++;
 }

@@ -64,7 +64,7 @@ int main(int argc, char **argv) {
   const int64_t deadline = peer_now_ns() + timeout_ms * 1000000;
   int64_t back_pressured = 0, ids_taken = 0, id_sum = 0;
   for (int64_t seq = 0; seq < count; seq++) {
-    const int32_t length = msg_encode(scratch, (uint32_t)seed, (uint64_t)seq, (int32_t)min_length, (int32_t)max_length);
+    const int32_t length = msg_encode(scratch, (uint32_t)seed, (uint32_t)seq, (int32_t)min_length, (int32_t)max_length);
     for (;;) {
       const int written = rb_write(b, (int32_t)type_id, scratch, length);
       if (written == 1) break;

@@ -116,15 +116,15 @@ int main(int argc, char **argv) {
     const bool copied = ab_copy(&r, scratch, scratch_length, &length, tear_delay_us > 0 ? tear_sleep : NULL,
                                 &tear_delay_us);
     if (validate_after_copy && !ab_validate(&r)) continue;
-    if (!copied || r.type_id != type_id || !msg_checksum_ok(scratch, length)) {
+    if (!copied || r.type_id != type_id || !msg_ends_agree(scratch, length)) {
       corrupt++;
       ab_skip_to_latest(&r);
       continue;
     }
-    const int64_t seq = (int64_t)msg_get_u64(scratch);
+    const int64_t seq = (int64_t)msg_get_u32(scratch);
     if (exact) {
       const int32_t expected_length =
-          msg_encode(expected, (uint32_t)seed, (uint64_t)seq, (int32_t)min_length, (int32_t)max_length);
+          msg_encode(expected, (uint32_t)seed, (uint32_t)seq, (int32_t)min_length, (int32_t)max_length);
       if (expected_length != length || memcmp(expected, scratch, (size_t)length) != 0) {
         corrupt++;
         continue;

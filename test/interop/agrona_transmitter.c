@@ -39,7 +39,7 @@ int main(int argc, char **argv) {
     else if (strcmp(opt, "--min-len") == 0) min_length = peer_parse_int("min-len", value, MSG_MIN_LENGTH, 1 << 27);
     else if (strcmp(opt, "--max-len") == 0) max_length = peer_parse_int("max-len", value, MSG_MIN_LENGTH, 1 << 27);
     else if (strcmp(opt, "--type") == 0) type_id = peer_parse_int("type", value, 1, INT32_MAX);
-    else if (strcmp(opt, "--start-seq") == 0) start_seq = peer_parse_int("start-seq", value, 0, INT64_MAX / 2);
+    else if (strcmp(opt, "--start-seq") == 0) start_seq = peer_parse_int("start-seq", value, 0, UINT32_MAX);
     else if (strcmp(opt, "--rate-delay-us") == 0) rate_delay_us = peer_parse_int("rate-delay-us", value, 0, 10000000);
     else if (strcmp(opt, "--burst") == 0) burst = peer_parse_int("burst", value, 1, INT32_MAX);
     else usage();
@@ -55,6 +55,10 @@ int main(int argc, char **argv) {
     return PEER_EXIT_USAGE;
   }
 
+  if (start_seq + count - 1 > (int64_t)UINT32_MAX) {
+    fprintf(stderr, "seqs are uint32: start-seq=%lld count=%lld\n", (long long)start_seq, (long long)count);
+    return PEER_EXIT_USAGE;
+  }
   uint8_t *scratch = calloc(1, (size_t)ab_align(max_length, 8));
   if (scratch == NULL) {
     fprintf(stderr, "out of memory: max-len=%lld\n", (long long)max_length);
@@ -62,7 +66,7 @@ int main(int argc, char **argv) {
   }
   int64_t padding_records = 0;
   for (int64_t n = 0; n < count; n++) {
-    const uint64_t seq = (uint64_t)(start_seq + n);
+    const uint32_t seq = (uint32_t)(start_seq + n);
     const int32_t length = msg_encode(scratch, (uint32_t)seed, seq, (int32_t)min_length, (int32_t)max_length);
     const int padded = ab_transmit(b, (int32_t)type_id, scratch, length);
     if (padded < 0) {

@@ -4,8 +4,9 @@ import path from 'path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { binding } from '../../lib/binding';
 import { ErrorCode } from '../../lib/errors';
-import { PAGE_SIZE, Segment } from '../../lib/segment';
-import { exitWithin, openFdCount, spawnFixture } from './helpers';
+import { PAGE_LENGTH } from '../../lib/layout';
+import { Segment } from '../../lib/segment';
+import { connectedSockets, openFdCount, startChild, thrown } from '../helpers/ring-env';
 
 const native = binding();
 const cleanups: Array<() => void> = [];
@@ -27,7 +28,7 @@ function closeLater(...fds: number[]): void {
 }
 
 function anonymous(): Segment {
-  const segment = Segment.createAnonymous(PAGE_SIZE);
+  const segment = Segment.createAnonymous(PAGE_LENGTH);
   cleanups.push(() => segment.close());
   return segment;
 }
@@ -38,19 +39,10 @@ function socketDir(): string {
   return dir;
 }
 
-function thrown(fn: () => unknown): Record<string, unknown> {
-  try {
-    fn();
-  } catch (err) {
-    return err as Record<string, unknown>;
-  }
-  throw new Error('expected a throw');
-}
-
 describe('sendFds / recvFds', () => {
   it('pass a memfd within a process: a new fd of the same file, close-on-exec', () => {
     const segment = anonymous();
-    const [a, b] = native.socketPair();
+    const [a, b] = connectedSockets();
     closeLater(a, b);
     segment.sendTo(a);
     const { data, fds } = native.recvFds(b, 64, 4, 1000);
@@ -65,21 +57,21 @@ describe('sendFds / recvFds', () => {
 
   it('give a child the same memory through an inherited socketpair', async () => {
     const segment = anonymous();
-    const [a, b] = native.socketPair();
+    const [a, b] = connectedSockets();
     closeLater(a, b);
-    const child = spawnFixture('fd-receiver.js', ['inherit'], { stdio: ['ignore', 'pipe', 'pipe', b] });
+    const child = startChild('fd-receiver.js', ['inherit'], { passFds: [b] });
     segment.sendTo(a);
     expect(await child.line('received')).toBe('received 1 shmring');
     await child.line('wrote');
     expect(Atomics.load(new Int32Array(segment.buffer), 0)).toBe(100);
-    expect(await exitWithin(child, 10_000)).toEqual({ code: 0, signal: null });
+    expect(await child.exit(10_000)).toEqual({ code: 0, signal: null });
   });
 
   it('send several fds in one message', async () => {
     const segments = [anonymous(), anonymous(), anonymous()];
-    const [a, b] = native.socketPair();
+    const [a, b] = connectedSockets();
     closeLater(a, b);
-    const child = spawnFixture('fd-receiver.js', ['inherit'], { stdio: ['ignore', 'pipe', 'pipe', b] });
+    const child = startChild('fd-receiver.js', ['inherit'], { passFds: [b] });
     native.sendFds(
       a,
       Buffer.from('three'),
@@ -88,12 +80,12 @@ describe('sendFds / recvFds', () => {
     expect(await child.line('received')).toBe('received 3 three');
     await child.line('wrote');
     expect(segments.map((s) => Atomics.load(new Int32Array(s.buffer), 0))).toEqual([100, 101, 102]);
-    await exitWithin(child, 10_000);
+    await child.exit(10_000);
   });
 
   it('close every received fd and throw when more arrive than maxFds (MSG_CTRUNC)', () => {
     const segments = [anonymous(), anonymous(), anonymous()];
-    const [a, b] = native.socketPair();
+    const [a, b] = connectedSockets();
     closeLater(a, b);
     const before = openFdCount();
     native.sendFds(
@@ -121,7 +113,7 @@ describe('sendFds / recvFds', () => {
   });
 
   it('time out with ETIMEDOUT, and report EOF as empty data', () => {
-    const [a, b] = native.socketPair();
+    const [a, b] = connectedSockets();
     closeLater(b);
     const started = performance.now();
     expect(thrown(() => native.recvFds(b, 64, 1, 50))).toMatchObject({
@@ -138,12 +130,12 @@ describe('sendFds / recvFds', () => {
 
   it('refuse empty data (the fds would be dropped) and more than 253 fds', () => {
     const segment = anonymous();
-    const [a, b] = native.socketPair();
+    const [a, b] = connectedSockets();
     closeLater(a, b);
     expect(() => native.sendFds(a, Buffer.alloc(0), [segment.fd])).toThrow(
       new RangeError('data must not be empty: the fds travel with its first byte'),
     );
-    expect(thrown(() => native.sendFds(a, Buffer.from('x'), new Array(254).fill(segment.fd)))).toMatchObject({
+    expect(thrown(() => native.sendFds(a, Buffer.from('x'), new Array<number>(254).fill(segment.fd)))).toMatchObject({
       code: 'EINVAL',
       syscall: 'sendmsg',
     });
@@ -151,7 +143,7 @@ describe('sendFds / recvFds', () => {
 
   it('report a send to a closed peer as EPIPE (no SIGPIPE)', () => {
     const segment = anonymous();
-    const [a, b] = native.socketPair();
+    const [a, b] = connectedSockets();
     closeLater(a);
     native.closeFd(b);
     expect(thrown(() => segment.sendTo(a))).toMatchObject({ code: 'EPIPE', syscall: 'sendmsg' });
@@ -164,13 +156,13 @@ describe('unixListen / unixAccept / unixConnect', () => {
     const listener = native.unixListen(file, 4);
     closeLater(listener);
     const segment = anonymous();
-    const child = spawnFixture('fd-receiver.js', ['connect', file]);
+    const child = startChild('fd-receiver.js', ['connect', file]);
     const connection = native.unixAccept(listener, 10_000);
     closeLater(connection);
     segment.sendTo(connection);
     await child.line('wrote');
     expect(Atomics.load(new Int32Array(segment.buffer), 0)).toBe(100);
-    expect(await exitWithin(child, 10_000)).toEqual({ code: 0, signal: null });
+    expect(await child.exit(10_000)).toEqual({ code: 0, signal: null });
   });
 
   it('time out an accept with ETIMEDOUT', () => {

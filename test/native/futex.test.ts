@@ -6,8 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { binding, FutexResult } from '../../lib/binding';
 import { ErrorCode } from '../../lib/errors';
 import { checkFutexWord, FutexWaiter, futexWait, futexWake } from '../../lib/futex';
-import { PAGE_SIZE, Segment } from '../../lib/segment';
-import { exitWithin, sleep, spawnFixture, uniqueName } from './helpers';
+import { PAGE_LENGTH } from '../../lib/layout';
+import { Segment } from '../../lib/segment';
+import { sleep, startChild, thrown, uniqueName } from '../helpers/ring-env';
 
 const native = binding();
 const cleanups: Array<() => void> = [];
@@ -17,7 +18,7 @@ afterEach(() => {
 });
 
 function anonymous(): Segment {
-  const segment = Segment.createAnonymous(PAGE_SIZE);
+  const segment = Segment.createAnonymous(PAGE_LENGTH);
   cleanups.push(() => segment.close());
   return segment;
 }
@@ -55,13 +56,13 @@ describe('futexWait / futexWake (blocking)', () => {
 
   it('is woken by FUTEX_WAKE from another process', async () => {
     const name = uniqueName('futex');
-    const segment = Segment.create(name, PAGE_SIZE);
+    const segment = Segment.create(name, PAGE_LENGTH);
     cleanups.push(() => segment.close());
-    const waker = spawnFixture('futex-waker.js', [name, '8']);
+    const waker = startChild('futex-waker.js', [name, '8']);
     // The waker only wakes (never changes the word), so WOKEN here can only come from its FUTEX_WAKE.
     expect(segment.waitSync(8, 0, 10_000)).toBe(FutexResult.WOKEN);
     expect(await waker.line('woke')).toBe('woke 1');
-    expect(await exitWithin(waker, 10_000)).toEqual({ code: 0, signal: null });
+    expect(await waker.exit(10_000)).toEqual({ code: 0, signal: null });
   });
 
   it('checks the word in TypeScript and again natively', () => {
@@ -109,16 +110,16 @@ describe('FutexWaiter', () => {
 
   it('is woken by another process while the event loop keeps running', async () => {
     const name = uniqueName('waiter');
-    const segment = Segment.create(name, PAGE_SIZE);
+    const segment = Segment.create(name, PAGE_LENGTH);
     cleanups.push(() => segment.close());
     const waiter = waiterOn(segment.buffer, 12);
     const ticks = tickCounter();
     const result = waiter.waitAsync(0, 10_000);
-    const waker = spawnFixture('futex-waker.js', [name, '12']);
+    const waker = startChild('futex-waker.js', [name, '12']);
     expect(await result).toBe(FutexResult.WOKEN);
     expect(ticks.stop()).toBeGreaterThan(5);
     expect(await waker.line('woke')).toBe('woke 1');
-    await exitWithin(waker, 10_000);
+    await waker.exit(10_000);
   });
 
   it('reports NOT_EQUAL, CANCELLED, and reuses its thread across waits', async () => {
@@ -157,12 +158,10 @@ describe('FutexWaiter', () => {
     const { buffer } = anonymous();
     const waiter = waiterOn(buffer, 0);
     const first = waiter.waitAsync(0, -1);
-    expect(() => waiter.wait(0, -1, () => {})).toThrow(
-      expect.objectContaining({
-        code: ErrorCode.WAIT_PENDING,
-        message: 'FutexWaiter already has a pending wait: wait for its callback or cancel() it first',
-      }),
-    );
+    expect(thrown(() => waiter.wait(0, -1, () => {}))).toMatchObject({
+      code: ErrorCode.WAIT_PENDING,
+      message: 'FutexWaiter already has a pending wait: wait for its callback or cancel() it first',
+    });
     waiter.cancel();
     expect(await first).toBe(FutexResult.CANCELLED);
   });
@@ -174,9 +173,10 @@ describe('FutexWaiter', () => {
     waiter.close();
     waiter.close();
     expect(await pending).toBe(FutexResult.CANCELLED);
-    expect(() => waiter.wait(0, -1, () => {})).toThrow(
-      expect.objectContaining({ code: ErrorCode.CLOSED, message: 'FutexWaiter is closed' }),
-    );
+    expect(thrown(() => waiter.wait(0, -1, () => {}))).toMatchObject({
+      code: ErrorCode.CLOSED,
+      message: 'FutexWaiter is closed',
+    });
     waiter.cancel();
     waiter.ref();
     waiter.unref();
@@ -184,7 +184,7 @@ describe('FutexWaiter', () => {
   });
 
   it('still cancels after the mapping under a pending wait was unmapped', async () => {
-    const segment = Segment.createAnonymous(PAGE_SIZE);
+    const segment = Segment.createAnonymous(PAGE_LENGTH);
     const waiter = waiterOn(segment.buffer, 0);
     const pending = waiter.waitAsync(0, -1);
     await sleep(20);
@@ -207,9 +207,8 @@ describe('FutexWaiter', () => {
   });
 
   it('works in the FUTEX_WAIT fallback (no futex_waitv) too', async () => {
-    expect(['futex_waitv', 'futex']).toContain(native.futexWaitMode());
-    const child = spawnFixture('futex-fallback.js', [], { env: { ...process.env, SHMRING_NO_FUTEX_WAITV: '1' } });
-    expect(await exitWithin(child, 20_000)).toEqual({ code: 0, signal: null });
+    const child = startChild('futex-fallback.js', [], { env: { ...process.env, SHMRING_NO_FUTEX_WAITV: '1' } });
+    expect(await child.exit(20_000)).toEqual({ code: 0, signal: null });
     expect(child.lines.slice(0, 5)).toEqual(['mode futex', 'timeout 2', 'notEqual 1', 'cancel 3', 'woken 0']);
     expect(child.lines[5]).toMatch(/^immediateCancel true \d+$/);
   });
@@ -218,8 +217,8 @@ describe('FutexWaiter', () => {
 describe('a process with a FutexWaiter', () => {
   for (const scenario of ['idle', 'idle-after-wait', 'unref', 'closed', 'exit-while-pending', 'worker-teardown']) {
     it(`exits on its own: ${scenario}`, async () => {
-      const child = spawnFixture('waiter-exit.js', [scenario]);
-      expect(await exitWithin(child, 10_000)).toEqual({ code: 0, signal: null });
+      const child = startChild('waiter-exit.js', [scenario]);
+      expect(await child.exit(10_000)).toEqual({ code: 0, signal: null });
       expect(child.lines[0]).toBe('ready');
       const expected: Record<string, string[]> = {
         'idle-after-wait': ['result 2'],
@@ -231,31 +230,31 @@ describe('a process with a FutexWaiter', () => {
   }
 
   it('joins the threads of waiters collected by GC', async () => {
-    const child = spawnFixture('waiter-exit.js', ['gc'], { nodeArgs: ['--expose-gc'] });
+    const child = startChild('waiter-exit.js', ['gc'], { nodeArgs: ['--expose-gc'] });
     const line = await child.line('threads');
     const [, before, during, after] = /before=(\d+) during=(\d+) after=(\d+)/.exec(line) ?? [];
     expect(Number(during)).toBeGreaterThanOrEqual(Number(before) + 20);
     expect(Number(after)).toBe(Number(before));
-    expect(await exitWithin(child, 10_000)).toEqual({ code: 0, signal: null });
+    expect(await child.exit(10_000)).toEqual({ code: 0, signal: null });
   });
 
   it('gets an exception thrown by the callback as uncaughtException, like a timer callback', async () => {
-    const child = spawnFixture('waiter-exit.js', ['throws']);
-    expect(await exitWithin(child, 10_000)).toEqual({ code: 0, signal: null });
+    const child = startChild('waiter-exit.js', ['throws']);
+    expect(await child.exit(10_000)).toEqual({ code: 0, signal: null });
     expect(child.lines).toEqual(['ready', 'uncaught boom']);
   });
 
   it('stays alive while a ref’d wait is pending, and exits once it completes', async () => {
     const name = uniqueName('pending');
-    const segment = Segment.create(name, PAGE_SIZE);
+    const segment = Segment.create(name, PAGE_LENGTH);
     cleanups.push(() => segment.close());
-    const child = spawnFixture('waiter-exit.js', ['pending', name]);
+    const child = startChild('waiter-exit.js', ['pending', name]);
     await child.line('ready');
     await sleep(300);
     expect(child.process.exitCode).toBeNull();
     const deadline = Date.now() + 10_000;
     while (segment.wake(0) === 0 && Date.now() < deadline) await sleep(10);
     expect(await child.line('result')).toBe('result 0');
-    expect(await exitWithin(child, 10_000)).toEqual({ code: 0, signal: null });
+    expect(await child.exit(10_000)).toEqual({ code: 0, signal: null });
   });
 });

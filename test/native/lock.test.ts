@@ -3,8 +3,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { binding } from '../../lib/binding';
-import { PAGE_SIZE, Segment } from '../../lib/segment';
-import { spawnFixture, uniqueName, waitFor } from './helpers';
+import { PAGE_LENGTH } from '../../lib/layout';
+import { Segment } from '../../lib/segment';
+import { connectedSockets, startChild, thrown, uniqueName, waitFor } from '../helpers/ring-env';
 
 const native = binding();
 const segments: Segment[] = [];
@@ -15,7 +16,7 @@ afterEach(() => {
 
 function create(tag: string): { name: string; segment: Segment } {
   const name = uniqueName(tag);
-  const segment = Segment.create(name, PAGE_SIZE);
+  const segment = Segment.create(name, PAGE_LENGTH);
   segments.push(segment);
   return { name, segment };
 }
@@ -29,7 +30,7 @@ function open(name: string): Segment {
 describe('Segment#tryLock / isLocked', () => {
   it('a lock held by a live child blocks an exclusive tryLock until the child is SIGKILLed', async () => {
     const { name, segment } = create('lock');
-    const child = spawnFixture('lock-holder.js', [name, '64']);
+    const child = startChild('lock-holder.js', [name, '64']);
     expect(await child.line('locked')).toBe('locked true');
     expect(segment.tryLock(64, true)).toBe(false);
     expect(segment.tryLock(64, false)).toBe(false);
@@ -69,7 +70,7 @@ describe('Segment#tryLock / isLocked', () => {
   it('an fd received from elsewhere shares the sender’s locks unless reopened', () => {
     const { segment } = create('passed');
     expect(segment.tryLock(0, true)).toBe(true);
-    const [x, y] = native.socketPair();
+    const [x, y] = connectedSockets();
     try {
       segment.sendTo(x);
       segment.sendTo(x);
@@ -102,8 +103,10 @@ describe('Segment#tryLock / isLocked', () => {
   });
 
   it('reports fcntl failures as errno errors', () => {
-    expect(() => native.tryLock(1_000_000, 0, true)).toThrow(
-      expect.objectContaining({ code: 'EBADF', syscall: 'fcntl', message: 'EBADF: bad file descriptor, fcntl' }),
-    );
+    expect(thrown(() => native.tryLock(1_000_000, 0, true))).toMatchObject({
+      code: 'EBADF',
+      syscall: 'fcntl',
+      message: 'EBADF: bad file descriptor, fcntl',
+    });
   });
 });

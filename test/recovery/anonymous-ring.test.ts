@@ -11,7 +11,8 @@ import fs from 'fs';
 import { describe, expect, it } from 'vitest';
 import * as L from '../../lib/layout';
 import { Publication } from '../../lib/index';
-import { closeAfterTest, offerRange, startChild, uniqueSocketPath, type DoneReport } from './helpers';
+import { closeAfterTest, startChild, uniqueSocketPath } from '../helpers/ring-env';
+import { offerRange, type DoneReport } from './helpers';
 
 const SEED = 0xa404;
 
@@ -48,7 +49,9 @@ describe('Publication.createAnonymous + serve / Subscription.connect', () => {
     expect(stat.isSocket()).toBe(true);
     expect(stat.mode & 0o777).toBe(0o600);
 
-    const children = [0, 1].map(() => startChild('consumer.js', { socket: socketPath, seed: SEED, style: 'iterate' }));
+    const children = [0, 1].map(() =>
+      startChild('recovery/consumer.js', { socket: socketPath, seed: SEED, style: 'iterate' }),
+    );
     await Promise.all(children.map((child) => child.report('joined')));
     expect(server.served).toBe(2);
     for (const child of children) {

@@ -24,16 +24,9 @@ import {
   type ReliableSubscription,
 } from '../../lib/index';
 import * as L from '../../lib/layout';
-import {
-  closeAfterTest,
-  messages,
-  offerRange,
-  sleep,
-  startChild,
-  uniqueName,
-  waitFor,
-  type DoneReport,
-} from './helpers';
+import { closeAfterTest, sleep, startChild, thrown, uniqueName, waitFor } from '../helpers/ring-env';
+import { messages, offerRange, type DoneReport } from './helpers';
+import { prng } from '../fixtures/ring/sequence';
 
 const SEED = 0xdead;
 const CAPACITY = 8 * 1024;
@@ -62,7 +55,7 @@ async function offerUntilAccepted(pub: ReliablePublication, seq: number, timeout
 }
 
 function consumerOf(ring: string, style: string) {
-  return startChild('consumer.js', { ring, seed: SEED, style });
+  return startChild('recovery/consumer.js', { ring, seed: SEED, style });
 }
 
 describe('ReliablePublication with a consumer killed by SIGKILL', () => {
@@ -83,7 +76,7 @@ describe('ReliablePublication with a consumer killed by SIGKILL', () => {
     expect(pub.stats).toEqual({ reapedConsumers: 0, evictedConsumers: 0 });
 
     victim.signal('SIGKILL');
-    expect(await victim.exitWithin(5_000)).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(await victim.exit(5_000)).toEqual({ code: null, signal: 'SIGKILL' });
     await offerUntilAccepted(pub, next++, 5_000);
     expect(pub.stats).toEqual({ reapedConsumers: 1, evictedConsumers: 0 });
     expect(ringInfo(ring).consumers.map((c) => c.pid)).toEqual([survivor.pid]);
@@ -110,7 +103,7 @@ describe('ReliablePublication with a consumer slot whose position is garbage', (
     const victim = consumerOf(ring, 'idle');
     await victim.report('joined');
     victim.signal('SIGKILL');
-    expect(await victim.exitWithin(5_000)).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(await victim.exit(5_000)).toEqual({ code: null, signal: 'SIGKILL' });
     corruptSlotPosition(pub, 0);
     // Several rings' worth: the producer must get past the dead slot, not throw ERR_SHMRING_CORRUPT on every offer.
     const total = (4 * CAPACITY) / 64;
@@ -128,7 +121,7 @@ describe('ReliablePublication with a consumer slot whose position is garbage', (
     const total = (4 * CAPACITY) / 64;
     await offerRange(pub, SEED, 1, 0, total, 5_000);
     expect(pub.stats).toEqual({ reapedConsumers: 0, evictedConsumers: 1 });
-    expect(() => sub.poll(() => undefined)).toThrow(expect.objectContaining({ code: ErrorCode.EVICTED }));
+    expect(thrown(() => sub.poll(() => undefined)).code).toBe(ErrorCode.EVICTED);
   });
 });
 
@@ -180,7 +173,7 @@ describe('ReliablePublication with a consumer stopped by SIGSTOP', () => {
     // position, and that position lies inside a record's payload: the word there reads 0, like an empty slot.
     const i32 = new Int32Array(pub.memory.buffer);
     const wordIndex = (ringInfo(ring).dataOffset + (stalledAt & (CAPACITY - 1))) >> 2;
-    const random = messages.prng(SEED);
+    const random = prng(SEED);
     const deadline = Date.now() + 10_000;
     const lapped = (): boolean => pub.stats.evictedConsumers === 1 && pub.position > stalledAt + CAPACITY;
     while (!(lapped() && Atomics.load(i32, wordIndex) === 0)) {

@@ -13,16 +13,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createRing, Publication } from '../../lib/index';
-import {
-  closeAfterTest,
-  offerRange,
-  ringWords,
-  startChild,
-  uniqueName,
-  waitFor,
-  type DoneReport,
-  type Report,
-} from './helpers';
+import { closeAfterTest, startChild, uniqueName, waitFor, type Report } from '../helpers/ring-env';
+import { offerRange, ringWords, type DoneReport } from './helpers';
 
 const SEED = 0x1d1e;
 const IDLE_MS = 2_000;
@@ -39,7 +31,7 @@ function share(cpu: CpuReport): number {
 
 async function measureIdle(ring: string): Promise<CpuReport[]> {
   const children = ['wait', 'iterate'].map((style) =>
-    startChild('waiter.js', { scenario: 'idle-cpu', ring, style, durationMs: IDLE_MS }),
+    startChild('recovery/waiter.js', { scenario: 'idle-cpu', ring, style, durationMs: IDLE_MS }),
   );
   return Promise.all(children.map((child) => child.report<CpuReport>('cpu', IDLE_MS + 10_000)));
 }
@@ -66,7 +58,7 @@ describe('an idle consumer', () => {
   it('is measured by a method that does see CPU use (busy-polling control)', async () => {
     const ring = uniqueName('busy-cpu');
     createRing(ring, { capacity: 64 * 1024 });
-    const child = startChild('waiter.js', { scenario: 'idle-cpu', ring, style: 'busy', durationMs: 300 });
+    const child = startChild('recovery/waiter.js', { scenario: 'idle-cpu', ring, style: 'busy', durationMs: 300 });
     const cpu = await child.report<CpuReport>('cpu');
     // Lenient: another test file may share the two cores; a spinning child still gets a good part of one.
     // Far above the idle bound (0.05), yet loose enough for a busy child that shares 2 cores with other test files.
@@ -80,7 +72,13 @@ describe('ReliablePublication wake-ups', () => {
     const pub = closeAfterTest(Publication.create(ring, { capacity: 64 * 1024 }));
     const words = ringWords(pub);
     const count = 100_000;
-    const child = startChild('consumer.js', { ring, seed: SEED, style: 'busy', expect: count, deadlineMs: 40_000 });
+    const child = startChild('recovery/consumer.js', {
+      ring,
+      seed: SEED,
+      style: 'busy',
+      expect: count,
+      deadlineMs: 40_000,
+    });
     await child.report('joined');
     const before = words.wakeSequence();
     await offerRange(pub, SEED, 1, 0, count, 40_000);
@@ -97,7 +95,7 @@ describe('ReliablePublication wake-ups', () => {
     const pub = closeAfterTest(Publication.create(ring, { capacity: 64 * 1024 }));
     const words = ringWords(pub);
     const count = 20;
-    const child = startChild('consumer.js', { ring, seed: SEED, style: 'wait' });
+    const child = startChild('recovery/consumer.js', { ring, seed: SEED, style: 'wait' });
     await child.report('joined');
     const before = words.wakeSequence();
     for (let seq = 0; seq < count; seq++) {

@@ -5,21 +5,14 @@
  *
  * Acceptable outcomes — exactly one: both consumers receive tag 1 seq 0..N-1 (everything the dead producer
  * committed), then tag 2 seq 0..M-1 (the new producer's), as the two runs [[1, 0, N-1], [2, 0, M-1]], with no
- * checksum error. The half-written claim (0xEE bytes) and the uncommitted batch (tag 1 seq N..) must never be
+ * corrupt message. The half-written claim (0xEE bytes) and the uncommitted batch (tag 1 seq N..) must never be
  * delivered; a duplicate, a gap or a reordering would show up as an extra run.
  */
 import { describe, expect, it } from 'vitest';
 import { Publication, ringInfo, Subscription, type ReliableSubscription } from '../../lib/index';
-import {
-  closeAfterTest,
-  messages,
-  offerRange,
-  startChild,
-  uniqueName,
-  waitFor,
-  type Child,
-  type DoneReport,
-} from './helpers';
+import { closeAfterTest, startChild, uniqueName, waitFor, type Child } from '../helpers/ring-env';
+import { messages, offerRange, type DoneReport } from './helpers';
+import { RunsVerifier } from '../fixtures/ring/sequence';
 
 const SEED = 0x7a4e;
 const CAPACITY = 16 * 1024;
@@ -29,7 +22,7 @@ const AFTER_TAKEOVER = 500;
 /** A consumer in this process: polls, and sleeps on the futex (with a short timeout) when nothing is ready. */
 function localConsumer(ring: string) {
   const sub = closeAfterTest(Subscription.open(ring) as ReliableSubscription);
-  const verifier = new messages.Verifier(SEED);
+  const verifier = new RunsVerifier(messages.messageRun(SEED));
   const drain = (): void => {
     while (sub.poll((buffer, offset, length) => verifier.accept(buffer, offset, length), 64) > 0);
   };
@@ -47,7 +40,7 @@ function localConsumer(ring: string) {
 async function crashScenario(tag: string, then: 'claim' | 'batch') {
   const ring = uniqueName(tag);
   const producer = startChild(
-    'producer.js',
+    'recovery/producer.js',
     {
       ring,
       create: true,
@@ -62,7 +55,12 @@ async function crashScenario(tag: string, then: 'claim' | 'batch') {
     { ipc: true },
   );
   await producer.report('ready');
-  const iterating: Child = startChild('consumer.js', { ring, seed: SEED, style: 'iterate', deadlineMs: 40_000 });
+  const iterating: Child = startChild('recovery/consumer.js', {
+    ring,
+    seed: SEED,
+    style: 'iterate',
+    deadlineMs: 40_000,
+  });
   await iterating.report('joined');
   const local = localConsumer(ring);
   producer.command('go');
@@ -75,7 +73,7 @@ async function crashScenario(tag: string, then: 'claim' | 'batch') {
 async function killAndTakeOver(ring: string, producer: Child, local: ReturnType<typeof localConsumer>): Promise<void> {
   expect(local.sub.producerAlive).toBe(true);
   producer.signal('SIGKILL');
-  expect(await producer.exitWithin(5_000)).toEqual({ code: null, signal: 'SIGKILL' });
+  expect(await producer.exit(5_000)).toEqual({ code: null, signal: 'SIGKILL' });
   expect(local.sub.producerAlive).toBe(false);
   expect(local.sub.producerClosed).toBe(false);
   expect(ringInfo(ring)).toMatchObject({ producerAlive: false, producerState: 'active', producerEpoch: 1 });

@@ -13,15 +13,15 @@ import path from 'path';
 import { describe, expect, it } from 'vitest';
 import { createRing, listRings, Publication, removeStaleRings } from '../../lib/index';
 import * as L from '../../lib/layout';
-import { prng } from '../fixtures/recovery/messages';
-import { privateShmDir, startChild } from './helpers';
+import { prng } from '../fixtures/ring/sequence';
+import { privateShmDir, startChild } from '../helpers/ring-env';
 
 describe('listRings / removeStaleRings', () => {
   it('lists rings by liveness and removes exactly the dead ones, never a foreign file', async () => {
     const dir = privateShmDir('stale');
     const capacity = 4096;
 
-    const liveProducer = startChild('producer.js', {
+    const liveProducer = startChild('recovery/producer.js', {
       ring: 'live-producer',
       dir,
       create: true,
@@ -34,10 +34,10 @@ describe('listRings / removeStaleRings', () => {
     await liveProducer.report('holding');
 
     createRing('live-consumer', { dir, capacity });
-    const liveConsumer = startChild('consumer.js', { ring: 'live-consumer', dir, seed: 1, style: 'idle' });
+    const liveConsumer = startChild('recovery/consumer.js', { ring: 'live-consumer', dir, seed: 1, style: 'idle' });
     await liveConsumer.report('joined');
 
-    const killed = startChild('producer.js', {
+    const killed = startChild('recovery/producer.js', {
       ring: 'killed-producer',
       dir,
       create: true,
@@ -50,7 +50,7 @@ describe('listRings / removeStaleRings', () => {
     });
     await killed.report('holding');
     killed.signal('SIGKILL');
-    await killed.exitWithin(5_000);
+    await killed.exit(5_000);
 
     Publication.create('closed-cleanly', { dir, capacity }).close();
 
@@ -82,9 +82,10 @@ describe('listRings / removeStaleRings', () => {
         mode: null,
         producerAlive: false,
         stale: false,
+        // The matcher stands for the string it checks (vitest types asymmetric matchers as any).
         error: expect.stringContaining(
           `incompatible ring layout: app=${L.VERSION_MAJOR}.${L.VERSION_MINOR} file=${L.VERSION_MAJOR + 1}.0`,
-        ),
+        ) as string,
       },
       { name: 'killed-producer', mode: 'broadcast', producerAlive: false, stale: true, error: undefined },
       { name: 'live-consumer', mode: 'reliable', producerAlive: false, stale: false, error: undefined },

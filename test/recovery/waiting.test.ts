@@ -17,18 +17,8 @@
 import { describe, expect, it } from 'vitest';
 import { FutexResult } from '../../lib/binding';
 import { Publication } from '../../lib/index';
-import {
-  closeAfterTest,
-  messages,
-  recordWakes,
-  ringWords,
-  sleepsInKernel,
-  startChild,
-  uniqueName,
-  waitFor,
-  type Child,
-  type DoneReport,
-} from './helpers';
+import { closeAfterTest, startChild, uniqueName, waitFor, type Child } from '../helpers/ring-env';
+import { messages, recordWakes, ringWords, sleepsInKernel, type DoneReport } from './helpers';
 
 const SEED = 0x5eed01;
 
@@ -61,7 +51,7 @@ async function offerToSleeper({ ring, pub, words }: ReturnType<typeof producer>,
 describe('ReliableSubscription#wait across processes', () => {
   it('is woken by a producer in another process while its event loop keeps ticking', async () => {
     const ring = producer('wake-async');
-    const child = startChild('waiter.js', { scenario: 'wake-async', ring: ring.ring, seed: SEED });
+    const child = startChild('recovery/waiter.js', { scenario: 'wake-async', ring: ring.ring, seed: SEED });
     await child.report('waiting');
     await new Promise((resolve) => setTimeout(resolve, 100)); // let the child's loop turn a while on its own
     await offerToSleeper(ring, child);
@@ -72,35 +62,35 @@ describe('ReliableSubscription#wait across processes', () => {
     expect(woke.ticks).toBeGreaterThan(0);
     expect(woke.immediates).toBeGreaterThan(0);
     expect(woke.received).toEqual({ count: 1, runs: [[1, 0, 0]], errors: [] });
-    expect(await child.exitWithin(5_000)).toEqual({ code: 0, signal: null });
+    expect(await child.exit(5_000)).toEqual({ code: 0, signal: null });
   });
 
   it('rejects a pending wait({signal}) with AbortError when the signal aborts, and stays usable', async () => {
     const { ring } = producer('abort');
-    const child = startChild('waiter.js', { scenario: 'abort', ring });
+    const child = startChild('recovery/waiter.js', { scenario: 'abort', ring });
     const done = await child.report('done');
     expect(done).toMatchObject({
       aborted: { rejected: 'AbortError' },
       already: { rejected: 'AbortError' },
       later: { result: false },
     });
-    expect(await child.exitWithin(5_000)).toEqual({ code: 0, signal: null });
+    expect(await child.exit(5_000)).toEqual({ code: 0, signal: null });
   });
 
   it('resolves a pending wait (and ends a for-await loop) with false when the subscription is closed', async () => {
     const { ring } = producer('close');
-    const child = startChild('waiter.js', { scenario: 'close', ring });
+    const child = startChild('recovery/waiter.js', { scenario: 'close', ring });
     expect(await child.report('done')).toMatchObject({ waited: false, iterated: 0 });
-    expect(await child.exitWithin(5_000)).toEqual({ code: 0, signal: null });
+    expect(await child.exit(5_000)).toEqual({ code: 0, signal: null });
   });
 
   it.each(['idle', 'idle-after-wait'])(
     'lets a process whose only pending thing is an open subscription exit (%s)',
     async (scenario) => {
       const { ring } = producer(scenario);
-      const child = startChild('waiter.js', { scenario, ring });
+      const child = startChild('recovery/waiter.js', { scenario, ring });
       await child.report('ready');
-      expect(await child.exitWithin(5_000)).toEqual({ code: 0, signal: null });
+      expect(await child.exit(5_000)).toEqual({ code: 0, signal: null });
     },
   );
 
@@ -108,16 +98,16 @@ describe('ReliableSubscription#wait across processes', () => {
     'lets a process exit with a pending wait if keepsProcessAlive = false (%s)',
     async (scenario) => {
       const { ring } = producer(scenario);
-      const child = startChild('waiter.js', { scenario, ring });
+      const child = startChild('recovery/waiter.js', { scenario, ring });
       await child.report('waiting');
-      expect(await child.exitWithin(5_000)).toEqual({ code: 0, signal: null });
+      expect(await child.exit(5_000)).toEqual({ code: 0, signal: null });
       expect(child.reports.map((r) => r.event)).toEqual(['started', 'waiting', 'exit']);
     },
   );
 
   it("keeps a process alive while a ref'd wait is pending, until a message arrives", async () => {
     const ring = producer('pending');
-    const child = startChild('waiter.js', { scenario: 'pending', ring: ring.ring, seed: SEED });
+    const child = startChild('recovery/waiter.js', { scenario: 'pending', ring: ring.ring, seed: SEED });
     await child.report('waiting');
     expect(await child.aliveAfter(1_500)).toBe(true);
     await offerToSleeper(ring, child);
@@ -125,7 +115,7 @@ describe('ReliableSubscription#wait across processes', () => {
     expect(ring.wakes).toEqual([1]);
     expect(woke).toMatchObject({ result: true, received: { count: 1, runs: [[1, 0, 0]], errors: [] } });
     expect(woke.futex.at(-1)).toBe(FutexResult.WOKEN);
-    expect(await child.exitWithin(5_000)).toEqual({ code: 0, signal: null });
+    expect(await child.exit(5_000)).toEqual({ code: 0, signal: null });
   });
 });
 
@@ -134,7 +124,7 @@ describe('ReliableSubscription#waitSync across processes', () => {
     'blocks until a producer in another process publishes (%s)',
     async (scenario) => {
       const ring = producer(scenario);
-      const child = startChild('waiter.js', { scenario, ring: ring.ring, seed: SEED, timeoutMs: 20_000 });
+      const child = startChild('recovery/waiter.js', { scenario, ring: ring.ring, seed: SEED, timeoutMs: 20_000 });
       await child.report('waiting');
       await offerToSleeper(ring, child);
       const woke = await child.report<Woke>('woke');
@@ -143,7 +133,7 @@ describe('ReliableSubscription#waitSync across processes', () => {
       expect(woke.futex.at(-1)).toBe(FutexResult.WOKEN);
       // In a worker, the child's main thread kept running while the worker was blocked.
       if (scenario === 'sync-worker') expect(woke.ticks).toBeGreaterThan(0);
-      else expect(await child.exitWithin(5_000)).toEqual({ code: 0, signal: null });
+      else expect(await child.exit(5_000)).toEqual({ code: 0, signal: null });
     },
   );
 
@@ -151,12 +141,12 @@ describe('ReliableSubscription#waitSync across processes', () => {
     'returns false when nothing arrives before the timeout (%s)',
     async (scenario) => {
       const { ring } = producer(`${scenario}-timeout`);
-      const child = startChild('waiter.js', { scenario, ring, seed: SEED, timeoutMs: 200 });
+      const child = startChild('recovery/waiter.js', { scenario, ring, seed: SEED, timeoutMs: 200 });
       const woke = await child.report<Woke>('woke');
       expect(woke).toMatchObject({ result: false, received: { count: 0 } });
       expect(woke.elapsedMs).toBeGreaterThanOrEqual(199); // a lower bound only: the timeout is honoured, not cut short
       expect(woke.futex).not.toContain(FutexResult.WOKEN);
-      if (scenario === 'sync-main') expect(await child.exitWithin(5_000)).toEqual({ code: 0, signal: null });
+      if (scenario === 'sync-main') expect(await child.exit(5_000)).toEqual({ code: 0, signal: null });
     },
   );
 
@@ -166,9 +156,9 @@ describe('ReliableSubscription#waitSync across processes', () => {
   // loaded the addon. Linking the addon with -Wl,-z,nodelete fixes it.
   it('lets the process exit cleanly after a worker_thread that used a ring has ended', async () => {
     const { ring } = producer('worker-exit');
-    const child = startChild('waiter.js', { scenario: 'sync-worker', ring, seed: SEED, timeoutMs: 50 });
+    const child = startChild('recovery/waiter.js', { scenario: 'sync-worker', ring, seed: SEED, timeoutMs: 50 });
     await child.report('woke');
-    expect(await child.exitWithin(5_000)).toEqual({ code: 0, signal: null });
+    expect(await child.exit(5_000)).toEqual({ code: 0, signal: null });
     expect(child.reports.find((r) => r.event === 'worker-exit')).toMatchObject({ code: 0 });
   });
 });

@@ -7,15 +7,16 @@
  * transmitter from inside the receiver's atomic load of tail-intent (test/helpers/atomics-log.ts).
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { binding } from '../../lib/binding';
+import { FutexResult, binding } from '../../lib/binding';
 import { BroadcastPublication } from '../../lib/broadcast-publication';
 import { BroadcastSubscription } from '../../lib/broadcast-subscription';
 import { ErrorCode } from '../../lib/errors';
 import * as L from '../../lib/layout';
 import { OfferResult } from '../../lib/offer-result';
-import type { StartFrom } from '../../lib/reliable-subscription';
+import type { StartFrom } from '../../lib/subscription-base';
 import { recordAtomics } from '../helpers/atomics-log';
 import { HeapRing } from '../helpers/heap-memory';
+import { expectShmringError, waitFor } from '../helpers/ring-env';
 
 const CAPACITY = L.MIN_CAPACITY;
 const MAX_MESSAGE = L.maxMessageLengthFor(CAPACITY);
@@ -84,18 +85,6 @@ function pollAll(sub: BroadcastSubscription, limit = 1000): Received[] {
     if (n === 0 && !sub.hasData()) return got;
   }
   throw new Error('receiver still had data after 1000 polls');
-}
-
-function expectShmringError(fn: () => unknown, code: string, message: string): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  expect(thrown, 'expected an error to be thrown').toBeInstanceOf(Error);
-  expect((thrown as { code?: string }).code).toBe(code);
-  expect((thrown as Error).message).toBe(message);
 }
 
 afterEach(() => {
@@ -523,13 +512,17 @@ describe('BroadcastSubscription waiting', () => {
     expect(ring.wakes).toEqual([L.WAKE_SEQUENCE_OFFSET]);
   });
 
-  it('a pending wait() resolves true on the next transmit', async () => {
+  it('a pending wait() is woken by the next transmit', async () => {
     const ring = broadcastRing();
     const sub = receiverOn(ring);
     const pub = transmitterOn(ring);
     const waiting = sub.wait({ timeoutMs: 5000 });
-    setTimeout(() => pub.offer(message(0)), 20);
+    await waitFor('the receiver to request a wake and sleep', () => ring.int32At(L.WAKE_REQUESTED_OFFSET) === 1);
+    pub.offer(message(0));
     expect(await waiting).toBe(true);
+    // The futex wake ended the sleep: wait()'s once-a-second re-check would have ended it TIMED_OUT, and found the
+    // message all the same.
+    expect(ring.waitResults).toEqual([FutexResult.WOKEN]);
     expect(pollAll(sub).map((m) => checkedSeq(m.data))).toEqual([0]);
     sub.close();
   });

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OfferResult, Publication, Subscription, ringInfo } from '../../lib/index';
 import { ErrorCode } from '../../lib/errors';
-import { privateShmDir, uniqueRingName } from '../helpers/ring-env';
+import { privateShmDir, thrown, uniqueName } from '../helpers/ring-env';
 
 const MESSAGE = new Uint8Array([1, 2, 3, 4]);
 
@@ -29,7 +29,7 @@ function connectOutcome(socketPath: string): Promise<string> {
 
 describe('using with a reliable ring', () => {
   it('closes the publication at the end of the block, releasing the producer lock', () => {
-    const name = uniqueRingName('using-pub');
+    const name = uniqueName('using-pub');
     let escaped: ReturnType<typeof Publication.create> | undefined;
     {
       using pub = Publication.create(name, { capacity: 4096 });
@@ -43,7 +43,7 @@ describe('using with a reliable ring', () => {
   });
 
   it('closes the subscription at the end of the block, freeing its consumer slot', () => {
-    const name = uniqueRingName('using-sub');
+    const name = uniqueName('using-sub');
     using pub = Publication.create(name, { capacity: 4096 });
     let escaped: ReturnType<typeof Subscription.open> | undefined;
     {
@@ -56,12 +56,12 @@ describe('using with a reliable ring', () => {
       expect(ringInfo(name).consumers.filter((c) => c.alive)).toHaveLength(1);
     }
     expect(escaped.isClosed).toBe(true);
-    expect(() => escaped.poll(() => undefined)).toThrow(expect.objectContaining({ code: ErrorCode.CLOSED }));
+    expect(thrown(() => escaped.poll(() => undefined)).code).toBe(ErrorCode.CLOSED);
     expect(ringInfo(name).consumers.filter((c) => c.alive)).toHaveLength(0);
   });
 
   it('closes both when the block throws, and the error still propagates', () => {
-    const name = uniqueRingName('using-throw');
+    const name = uniqueName('using-throw');
     const held: Array<{ readonly isClosed: boolean }> = [];
     expect(() => {
       using pub = Publication.create(name, { capacity: 4096 });
@@ -76,7 +76,7 @@ describe('using with a reliable ring', () => {
 
 describe('using with a broadcast ring', () => {
   it('closes the transmitter and the receiver at the end of the block', () => {
-    const name = uniqueRingName('using-broadcast');
+    const name = uniqueName('using-broadcast');
     const held: Array<{ readonly isClosed: boolean }> = [];
     {
       using pub = Publication.create(name, { mode: 'broadcast', capacity: 4096 });

@@ -21,27 +21,20 @@ import {
 } from '../../lib/index';
 import { ErrorCode } from '../../lib/errors';
 import * as L from '../../lib/layout';
+import { DEFAULT_MAX_CONSUMERS } from '../../lib/ring-file';
 import {
-  DIST_INDEX,
-  SHM_DIR,
   closeAfterTest,
+  DIST_INDEX,
   pokeInt32,
   privateShmDir,
-  startFixture,
-  uniqueRingName,
+  SHM_DIR,
+  startChild,
+  thrown,
+  uniqueName,
 } from '../helpers/ring-env';
 
 function pathOf(name: string, dir = SHM_DIR): string {
   return path.join(dir, name);
-}
-
-function thrownBy(fn: () => unknown): Error & { code?: string; path?: string; syscall?: string } {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error & { code?: string; path?: string };
-  }
-  throw new Error('expected an error to be thrown');
 }
 
 function expectOpenError(name: string, code: string, message: string | RegExp, openTimeoutMs = 50): void {
@@ -50,7 +43,7 @@ function expectOpenError(name: string, code: string, message: string | RegExp, o
     () => closeAfterTest(Publication.attach(name, { openTimeoutMs })),
     () => ringInfo(name, { openTimeoutMs }),
   ]) {
-    const err = thrownBy(open);
+    const err = thrown(open);
     expect({ code: err.code, path: err.path }).toEqual({ code, path: pathOf(name) });
     if (typeof message === 'string') expect(err.message).toBe(message);
     else expect(err.message).toMatch(message);
@@ -65,7 +58,7 @@ function notInitialised(name: string, openTimeoutMs = 50): RegExp {
 
 describe('Publication.create', () => {
   it('creates /dev/shm/<name> with mode 0600 and the length the header implies', () => {
-    const name = uniqueRingName('create');
+    const name = uniqueName('create');
     const pub = closeAfterTest(Publication.create(name, { capacity: 8192, maxConsumers: 40 }));
     const stat = fs.statSync(pathOf(name));
     expect(stat.mode & 0o777).toBe(0o600);
@@ -74,18 +67,18 @@ describe('Publication.create', () => {
   });
 
   it('applies fileMode exactly, whatever the umask', () => {
-    const name = uniqueRingName('mode');
+    const name = uniqueName('mode');
     closeAfterTest(Publication.create(name, { capacity: 4096, fileMode: 0o640 }));
     expect(fs.statSync(pathOf(name)).mode & 0o777).toBe(0o640);
   });
 
   it('fails with EEXIST when the ring exists and leaves the existing ring working', () => {
-    const name = uniqueRingName('eexist');
+    const name = uniqueName('eexist');
     const pub = closeAfterTest(Publication.create(name, { capacity: 4096 }));
     const sub = closeAfterTest(Subscription.open(name, { from: 'earliest' }));
-    const err = thrownBy(() => closeAfterTest(Publication.create(name, { capacity: 4096 })));
+    const err = thrown(() => closeAfterTest(Publication.create(name, { capacity: 4096 })));
     expect(err.code).toBe('EEXIST');
-    expect(thrownBy(() => createRing(name)).code).toBe('EEXIST');
+    expect(thrown(() => createRing(name)).code).toBe('EEXIST');
     expect(pub.offer(new Uint8Array([1, 2, 3]))).toBeGreaterThan(0);
     const got: number[][] = [];
     sub.poll((buffer, offset, length) => got.push([...buffer.subarray(offset, offset + length)]));
@@ -125,10 +118,10 @@ describe('Publication.create', () => {
     ],
     [{ capacity: 4096, fileMode: 0o10000 }, RangeError, 'mode must be an integer from 0 to 0o7777: mode=4096'],
   ])('refuses %j with a %o naming the value, and creates no file', (options, type, message) => {
-    const name = uniqueRingName('options');
+    const name = uniqueName('options');
     const create = options as Parameters<typeof Publication.create>[1];
     for (const make of [() => closeAfterTest(Publication.create(name, create)), () => createRing(name, create)]) {
-      const err = thrownBy(make);
+      const err = thrown(make);
       expect(err).toBeInstanceOf(type);
       expect(err.message).toBe(message);
       expect(fs.existsSync(pathOf(name))).toBe(false);
@@ -142,14 +135,14 @@ describe('Publication producer options', () => {
     [Number.NaN, TypeError, 'evictionTimeoutMs must be a number: evictionTimeoutMs=NaN'],
     ['10', TypeError, 'evictionTimeoutMs must be a number: evictionTimeoutMs=10'],
   ])('refuses evictionTimeoutMs=%j with a %o before creating or attaching', (value, type, message) => {
-    const name = uniqueRingName('eviction');
+    const name = uniqueName('eviction');
     const options = { capacity: 4096, evictionTimeoutMs: value as number };
     for (const make of [
       () => closeAfterTest(Publication.create(name, options)),
       () => closeAfterTest(Publication.attach(name, options)),
       () => closeAfterTest(Publication.createAnonymous(options)),
     ]) {
-      const err = thrownBy(make);
+      const err = thrown(make);
       expect(err).toBeInstanceOf(type);
       expect(err.message).toBe(message);
       expect(fs.existsSync(pathOf(name))).toBe(false);
@@ -159,7 +152,7 @@ describe('Publication producer options', () => {
 
 describe('ringInfo', () => {
   it('describes the header, the producer and each consumer', () => {
-    const name = uniqueRingName('info');
+    const name = uniqueName('info');
     const before = Date.now();
     const pub = closeAfterTest(Publication.create(name, { capacity: 8192, maxConsumers: 3, maxFramePayload: 100 }));
     const a = closeAfterTest(Subscription.open(name, { from: 'earliest' }) as ReliableSubscription);
@@ -202,14 +195,14 @@ describe('ringInfo', () => {
   });
 
   it("reports a broadcast ring's tail counter as the producer position", () => {
-    const name = uniqueRingName('info-broadcast');
+    const name = uniqueName('info-broadcast');
     const pub = closeAfterTest(Publication.create(name, { mode: 'broadcast', capacity: 4096 }));
     pub.offer(new Uint8Array(20));
     expect(ringInfo(name)).toMatchObject({
       mode: 'broadcast',
       maxMessageLength: 512,
       maxFramePayload: 512,
-      fileLength: L.fileLengthFor(L.MODE_BROADCAST, 4096, L.DEFAULT_MAX_CONSUMERS),
+      fileLength: L.fileLengthFor(L.MODE_BROADCAST, 4096, DEFAULT_MAX_CONSUMERS),
       producerPosition: 32,
       consumers: [],
     });
@@ -218,7 +211,7 @@ describe('ringInfo', () => {
 
 describe('createRing and Publication.attach', () => {
   it('creates a ring with no producer; attach makes one, and another after a clean close', () => {
-    const name = uniqueRingName('attach');
+    const name = uniqueName('attach');
     const info = createRing(name, { capacity: 4096 });
     expect(info).toMatchObject({
       producerAlive: false,
@@ -249,9 +242,9 @@ describe('createRing and Publication.attach', () => {
   });
 
   it('throws ERR_SHMRING_PRODUCER_EXISTS while another producer lives (even in this process)', () => {
-    const name = uniqueRingName('exists');
+    const name = uniqueName('exists');
     closeAfterTest(Publication.create(name, { capacity: 4096 }));
-    const err = thrownBy(() => closeAfterTest(Publication.attach(name)));
+    const err = thrown(() => closeAfterTest(Publication.attach(name)));
     expect(err).toMatchObject({
       code: ErrorCode.PRODUCER_EXISTS,
       path: pathOf(name),
@@ -261,7 +254,7 @@ describe('createRing and Publication.attach', () => {
   });
 
   it('attaches to a broadcast ring and continues from its tail counter', () => {
-    const name = uniqueRingName('attach-broadcast');
+    const name = uniqueName('attach-broadcast');
     createRing(name, { mode: 'broadcast', capacity: 4096 });
     const first = Publication.attach(name);
     first.offer(new Uint8Array(10), 3);
@@ -274,11 +267,11 @@ describe('createRing and Publication.attach', () => {
 
 describe('Subscription.open', () => {
   it('throws ERR_SHMRING_NO_CONSUMER_SLOT when every slot has a live consumer, and reuses a freed slot', () => {
-    const name = uniqueRingName('slots');
+    const name = uniqueName('slots');
     closeAfterTest(Publication.create(name, { capacity: 4096, maxConsumers: 2 }));
     const first = Subscription.open(name) as ReliableSubscription;
     const second = closeAfterTest(Subscription.open(name) as ReliableSubscription);
-    const err = thrownBy(() => closeAfterTest(Subscription.open(name)));
+    const err = thrown(() => closeAfterTest(Subscription.open(name)));
     expect({ code: err.code, message: err.message }).toEqual({
       code: ErrorCode.NO_CONSUMER_SLOT,
       message: 'all consumer slots are taken by live consumers: maxConsumers=2',
@@ -289,15 +282,15 @@ describe('Subscription.open', () => {
   });
 
   it('gives a slot whose consumer process was SIGKILLed to the next consumer', async () => {
-    const name = uniqueRingName('dead-slot');
+    const name = uniqueName('dead-slot');
     closeAfterTest(Publication.create(name, { capacity: 4096, maxConsumers: 1 }));
-    const child = startFixture('consumer.js', {
+    const child = startChild('ring/consumer.js', {
       name,
       run: { mode: 'reliable', seed: 1, minLength: 0, maxLength: 8 },
       count: 1_000_000,
     });
     expect(await child.json<{ slot: number }>('ready ')).toMatchObject({ slot: 0 });
-    expect(thrownBy(() => closeAfterTest(Subscription.open(name))).code).toBe(ErrorCode.NO_CONSUMER_SLOT);
+    expect(thrown(() => closeAfterTest(Subscription.open(name))).code).toBe(ErrorCode.NO_CONSUMER_SLOT);
     child.process.kill('SIGKILL');
     await child.exit(5000);
     const sub = closeAfterTest(Subscription.open(name) as ReliableSubscription);
@@ -305,9 +298,9 @@ describe('Subscription.open', () => {
   });
 
   it.each(['oldest', 'Latest', 1])('refuses from=%j with a TypeError before it joins', (from) => {
-    const name = uniqueRingName('from');
+    const name = uniqueName('from');
     closeAfterTest(Publication.create(name, { capacity: 4096, maxConsumers: 1 }));
-    const err = thrownBy(() => closeAfterTest(Subscription.open(name, { from: from as 'latest' })));
+    const err = thrown(() => closeAfterTest(Subscription.open(name, { from: from as 'latest' })));
     expect(err).toBeInstanceOf(TypeError);
     expect(err.message).toBe(`from must be 'latest' or 'earliest': from=${String(from)}`);
     expect(ringInfo(name).consumers).toEqual([]);
@@ -315,27 +308,27 @@ describe('Subscription.open', () => {
   });
 
   it('throws ENOENT for a ring that does not exist', () => {
-    const name = uniqueRingName('missing');
-    const err = thrownBy(() => closeAfterTest(Subscription.open(name, { openTimeoutMs: 0 })));
+    const name = uniqueName('missing');
+    const err = thrown(() => closeAfterTest(Subscription.open(name, { openTimeoutMs: 0 })));
     expect(err.code).toBe('ENOENT');
   });
 });
 
 describe('opening a file that is not a good ring', () => {
   it('refuses a foreign file with ERR_SHMRING_NOT_A_RING (bad magic)', () => {
-    const name = uniqueRingName('foreign');
+    const name = uniqueName('foreign');
     fs.writeFileSync(pathOf(name), Buffer.alloc(8192, 'x'), { mode: 0o600 });
     expectOpenError(name, ErrorCode.NOT_A_RING, `not a shmring ring: bad magic 0x78787878: ${pathOf(name)}`);
   });
 
   it('refuses a file shorter than a page with ERR_SHMRING_NOT_A_RING', () => {
-    const name = uniqueRingName('short');
+    const name = uniqueName('short');
     fs.writeFileSync(pathOf(name), Buffer.alloc(100, 1), { mode: 0o600 });
     expectOpenError(name, ErrorCode.NOT_A_RING, `not a shmring ring: file is 100 bytes: ${pathOf(name)}`);
   });
 
   it('refuses a truncated ring with ERR_SHMRING_NOT_A_RING', () => {
-    const name = uniqueRingName('truncated');
+    const name = uniqueName('truncated');
     createRing(name, { capacity: 8192 });
     fs.truncateSync(pathOf(name), 4096);
     expectOpenError(
@@ -346,7 +339,7 @@ describe('opening a file that is not a good ring', () => {
   });
 
   it('refuses another major version with ERR_SHMRING_VERSION_MISMATCH showing both; accepts another minor', () => {
-    const name = uniqueRingName('version');
+    const name = uniqueName('version');
     createRing(name, { capacity: 4096 });
     pokeInt32(pathOf(name), L.VERSION_OFFSET, (2 << 16) | 0);
     expectOpenError(name, ErrorCode.VERSION_MISMATCH, `incompatible ring layout: app=1.0 file=2.0: ${pathOf(name)}`);
@@ -372,36 +365,36 @@ describe('opening a file that is not a good ring', () => {
     ['maxFramePayload', L.MAX_FRAME_PAYLOAD_OFFSET, 0],
     ['maxFramePayload', L.MAX_FRAME_PAYLOAD_OFFSET, 1025],
   ])('refuses an impossible header value with ERR_SHMRING_CORRUPT: %s=%i', (field, offset, value) => {
-    const name = uniqueRingName('corrupt');
+    const name = uniqueName('corrupt');
     createRing(name, { capacity: 8192 }); // maxMessageLength 1024
     pokeInt32(pathOf(name), offset, value);
     expectOpenError(name, ErrorCode.CORRUPT, `ring is corrupt: ${field}=${value}`);
   });
 
   it('waits for a creator that has not written the version word, then throws ERR_SHMRING_NOT_READY', () => {
-    const zeros = uniqueRingName('zeros');
+    const zeros = uniqueName('zeros');
     fs.writeFileSync(pathOf(zeros), Buffer.alloc(8192), { mode: 0o600 });
     const started = Date.now();
     expectOpenError(zeros, ErrorCode.NOT_READY, notInitialised(zeros));
     expect(Date.now() - started).toBeGreaterThanOrEqual(3 * 50);
-    const unversioned = uniqueRingName('unversioned');
+    const unversioned = uniqueName('unversioned');
     createRing(unversioned, { capacity: 4096 });
     pokeInt32(pathOf(unversioned), L.VERSION_OFFSET, 0); // magic written, version (the ready signal) not yet
     expectOpenError(unversioned, ErrorCode.NOT_READY, notInitialised(unversioned));
   });
 
   it('throws ERR_SHMRING_NOT_READY for a file its creator has not sized yet', () => {
-    const name = uniqueRingName('empty');
+    const name = uniqueName('empty');
     fs.writeFileSync(pathOf(name), Buffer.alloc(0), { mode: 0o600 });
     expectOpenError(name, ErrorCode.NOT_READY, `${pathOf(name)} has size 0: its creator has not sized it yet (retry)`);
   });
 
   it('opens a ring whose creator publishes the version word while it waits', async () => {
-    const name = uniqueRingName('late');
+    const name = uniqueName('late');
     createRing(name, { capacity: 4096 });
     pokeInt32(pathOf(name), L.VERSION_OFFSET, 0);
     // Another process finishes the header 150 ms from now; open waits (blocking this thread) up to 5 s.
-    const creator = startFixture('poke.js', {
+    const creator = startChild('ring/poke.js', {
       file: pathOf(name),
       offset: L.VERSION_OFFSET,
       value: L.LAYOUT_VERSION,
@@ -418,7 +411,7 @@ describe('opening a file that is not a good ring', () => {
 
 describe('unlinkRing', () => {
   it('removes the file; processes that have it mapped keep using it', () => {
-    const name = uniqueRingName('unlink');
+    const name = uniqueName('unlink');
     const pub = closeAfterTest(Publication.create(name, { capacity: 4096 }));
     const sub = closeAfterTest(Subscription.open(name, { from: 'earliest' }));
     unlinkRing(name);
@@ -427,8 +420,8 @@ describe('unlinkRing', () => {
     const got: number[] = [];
     sub.poll((buffer, offset) => got.push(buffer[offset]));
     expect(got).toEqual([42]);
-    expect(thrownBy(() => unlinkRing(name)).code).toBe('ENOENT');
-    expect(thrownBy(() => Publication.unlink(name)).code).toBe('ENOENT');
+    expect(thrown(() => unlinkRing(name)).code).toBe('ENOENT');
+    expect(thrown(() => Publication.unlink(name)).code).toBe('ENOENT');
     // The name is free again.
     closeAfterTest(Publication.create(name, { capacity: 4096 }));
     Publication.unlink(name);
@@ -523,7 +516,7 @@ describe('a world-writable ring directory', () => {
       () => listRings({ dir }),
       () => removeStaleRings({ dir }),
     ]) {
-      const err = thrownBy(call);
+      const err = thrown(call);
       expect({ code: err.code, path: err.path, message: err.message }).toEqual({
         code: ErrorCode.UNSAFE_DIRECTORY,
         path: dir,
@@ -610,7 +603,7 @@ describe('rings shared with worker threads', () => {
   const message = (i: number): Uint8Array => Uint8Array.from({ length: 1 + (i % 200) }, (_, k) => (i + k) & 0xff);
 
   it('a worker opens the ring by name and consumes what the main thread produces', async () => {
-    const name = uniqueRingName('worker-consumer');
+    const name = uniqueName('worker-consumer');
     const pub = closeAfterTest(Publication.create(name, { capacity: 8192 }));
     const consumer = runWorker('consumer', name);
     expect(await consumer.next()).toEqual({ ready: true });
@@ -624,7 +617,7 @@ describe('rings shared with worker threads', () => {
   });
 
   it('the main thread consumes what a worker produces', async () => {
-    const name = uniqueRingName('worker-producer');
+    const name = uniqueName('worker-producer');
     createRing(name, { capacity: 8192 });
     const sub = closeAfterTest(Subscription.open(name, { from: 'earliest' }));
     const producer = runWorker('producer', name);

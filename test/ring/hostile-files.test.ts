@@ -12,22 +12,14 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../lib/errors';
 import { Publication, Subscription, createRing, ringInfo } from '../../lib/index';
 import * as L from '../../lib/layout';
-import { DIST_INDEX, SHM_DIR, closeAfterTest, pokeInt32, uniqueRingName } from '../helpers/ring-env';
+import { DEFAULT_MAX_CONSUMERS } from '../../lib/ring-file';
+import { closeAfterTest, DIST_INDEX, pokeInt32, SHM_DIR, thrown, uniqueName } from '../helpers/ring-env';
 
-const RING_LENGTH = L.fileLengthFor(L.MODE_RELIABLE, 4096, L.DEFAULT_MAX_CONSUMERS);
+const RING_LENGTH = L.fileLengthFor(L.MODE_RELIABLE, 4096, DEFAULT_MAX_CONSUMERS);
 const CHECKPOINT_HIGH_OFFSET = L.TAIL_CHECKPOINT_OFFSET + 4;
 
 function pathOf(name: string): string {
   return path.join(SHM_DIR, name);
-}
-
-function thrownBy(fn: () => unknown): Error & { code?: string; path?: string } {
-  try {
-    fn();
-  } catch (err) {
-    return err as Error & { code?: string; path?: string };
-  }
-  throw new Error('expected an error to be thrown');
 }
 
 /** A ring with committed records and no producer: `messages` offers of 32 bytes, then a clean close. */
@@ -84,7 +76,7 @@ function openFdCount(): number {
 
 describe('a ring file of a size no ring has', () => {
   it('refuses a file longer than 4 GiB with ERR_SHMRING_NOT_A_RING instead of aborting the process', () => {
-    const name = uniqueRingName('huge');
+    const name = uniqueName('huge');
     createRing(name, { capacity: 4096 });
     fs.truncateSync(pathOf(name), 2 ** 32 + 4096); // sparse: no memory is used
     const outcomes = outcomesInChild(name);
@@ -103,7 +95,7 @@ describe('a ring file of a size no ring has', () => {
   it.each([4, 3, 1])(
     'refuses a file whose size is not a multiple of 8 (ring + %i bytes) with a coded error',
     (extra) => {
-      const name = uniqueRingName('odd-size');
+      const name = uniqueName('odd-size');
       createRing(name, { capacity: 4096 });
       fs.truncateSync(pathOf(name), RING_LENGTH + extra);
       for (const call of [
@@ -111,7 +103,7 @@ describe('a ring file of a size no ring has', () => {
         () => closeAfterTest(Publication.attach(name, { openTimeoutMs: 0 })),
         () => ringInfo(name, { openTimeoutMs: 0 }),
       ]) {
-        const err = thrownBy(call);
+        const err = thrown(call);
         expect({ code: err.code, path: err.path, message: err.message }).toEqual({
           code: ErrorCode.NOT_A_RING,
           path: pathOf(name),
@@ -126,7 +118,7 @@ describe('positions at or past 2^53', () => {
   it.each([0x7fffffff, 0x200000, 0x1fffff])(
     'refuses a tail checkpoint with high word %i with ERR_SHMRING_CORRUPT, in bounded time',
     (high) => {
-      const name = uniqueRingName('far-position');
+      const name = uniqueName('far-position');
       ringWithRecords(name);
       pokeInt32(pathOf(name), CHECKPOINT_HIGH_OFFSET, high);
       for (const outcome of outcomesInChild(name)) {
@@ -137,7 +129,7 @@ describe('positions at or past 2^53', () => {
   );
 
   it('works at the largest position it accepts: a producer attaches, a consumer joins and reads', () => {
-    const name = uniqueRingName('near-limit');
+    const name = uniqueName('near-limit');
     ringWithRecords(name);
     pokeInt32(pathOf(name), CHECKPOINT_HIGH_OFFSET, 0x1ffffe);
     const pub = closeAfterTest(Publication.attach(name));
@@ -152,10 +144,10 @@ describe('positions at or past 2^53', () => {
 
 describe('Publication.attach that fails', () => {
   it('releases the producer lock, so the next attach succeeds once the ring is repaired', () => {
-    const name = uniqueRingName('attach-fails');
+    const name = uniqueName('attach-fails');
     ringWithRecords(name);
     pokeInt32(pathOf(name), CHECKPOINT_HIGH_OFFSET, -1);
-    expect(thrownBy(() => closeAfterTest(Publication.attach(name))).code).toBe(ErrorCode.CORRUPT);
+    expect(thrown(() => closeAfterTest(Publication.attach(name))).code).toBe(ErrorCode.CORRUPT);
     pokeInt32(pathOf(name), CHECKPOINT_HIGH_OFFSET, 0);
     expect(ringInfo(name).producerAlive).toBe(false);
     const pub = closeAfterTest(Publication.attach(name));
@@ -165,15 +157,15 @@ describe('Publication.attach that fails', () => {
 
 describe('opens that fail', () => {
   it('close the file descriptor on every failure path (200 failed opens of each kind leave none open)', () => {
-    const corruptCheckpoint = uniqueRingName('fd-corrupt');
+    const corruptCheckpoint = uniqueName('fd-corrupt');
     ringWithRecords(corruptCheckpoint);
     pokeInt32(pathOf(corruptCheckpoint), CHECKPOINT_HIGH_OFFSET, -1);
-    const oddSize = uniqueRingName('fd-odd');
+    const oddSize = uniqueName('fd-odd');
     createRing(oddSize, { capacity: 4096 });
     fs.truncateSync(pathOf(oddSize), RING_LENGTH + 4);
-    const foreign = uniqueRingName('fd-foreign');
+    const foreign = uniqueName('fd-foreign');
     fs.writeFileSync(pathOf(foreign), Buffer.alloc(8192, 'x'), { mode: 0o600 });
-    const full = uniqueRingName('fd-full');
+    const full = uniqueName('fd-full');
     createRing(full, { capacity: 4096, maxConsumers: 1 });
     closeAfterTest(Subscription.open(full));
     const failures: Array<[string, () => unknown, string]> = [
@@ -186,7 +178,7 @@ describe('opens that fail', () => {
     ];
     for (const [what, call, code] of failures) {
       const before = openFdCount();
-      for (let i = 0; i < 200; i++) expect(thrownBy(call).code).toBe(code);
+      for (let i = 0; i < 200; i++) expect(thrown(call).code).toBe(code);
       expect({ what, leaked: openFdCount() - before }).toEqual({ what, leaked: 0 });
     }
   });

@@ -11,20 +11,14 @@
 import { describe, expect, it } from 'vitest';
 import { Publication, Subscription, ringInfo, type ReliableSubscription } from '../../lib/index';
 import type { Run } from '../fixtures/ring/sequence';
-import { closeAfterTest, startFixture, uniqueRingName } from '../helpers/ring-env';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const sequence = require('../fixtures/ring/sequence.js') as typeof import('../fixtures/ring/sequence');
+import { closeAfterTest, sleep, startChild, uniqueName } from '../helpers/ring-env';
+import * as sequence from '../fixtures/ring/sequence';
 
 const SEED = Number(process.env.SHMRING_TEST_SEED ?? 0x10124);
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 describe('ReliableSubscription joining from the latest record', () => {
   it('publishes the position it starts from, not the checkpoint it registered at', () => {
-    const name = uniqueRingName('join-position');
+    const name = uniqueName('join-position');
     const pub = closeAfterTest(Publication.create(name, { capacity: 65536 }));
     // The first offer refreshes the limit (checkpoint 0); the next ones take the fast path and leave it there.
     for (let i = 0; i < 10; i++) expect(pub.offer(new Uint8Array(32))).toBeGreaterThan(0);
@@ -35,9 +29,9 @@ describe('ReliableSubscription joining from the latest record', () => {
   });
 
   it('joins a busy ring from the latest record without stalling the producer', async () => {
-    const name = uniqueRingName('join-busy');
+    const name = uniqueName('join-busy');
     const run: Run = { mode: 'reliable', seed: SEED, minLength: sequence.MIN_SELF_DESCRIBING_LENGTH, maxLength: 64 };
-    const producer = startFixture('producer.js', {
+    const producer = startChild('ring/producer.js', {
       name,
       create: { capacity: 65536 },
       run,

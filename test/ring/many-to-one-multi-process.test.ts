@@ -27,13 +27,18 @@ import {
   type ManyToOneSubscription,
 } from '../../lib/index';
 import type { Run } from '../fixtures/ring/sequence';
-import { RING_FIXTURES, closeAfterTest, startFixture, uniqueRingName, type Child } from '../helpers/ring-env';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const sequence = require('../fixtures/ring/sequence.js') as typeof import('../fixtures/ring/sequence');
+import * as sequence from '../fixtures/ring/sequence';
+import {
+  RING_FIXTURES,
+  closeAfterTest,
+  expectShmringError,
+  startChild,
+  uniqueName,
+  type Child,
+} from '../helpers/ring-env';
 
 const SEED = Number(process.env.SHMRING_TEST_SEED ?? 0x5eed0e14);
-const FIXTURE = 'many-to-one-producer.js';
+const FIXTURE = 'ring/many-to-one-producer.js';
 
 function runOf(producer: number, maxLength = 300): Run {
   return { mode: 'broadcast', seed: (SEED + producer * 0x9e37) >>> 0, minLength: 8, maxLength };
@@ -118,7 +123,7 @@ function createRing(
   capacity: number,
   unblockTimeoutMs?: number,
 ): { name: string; sub: ManyToOneSubscription } {
-  const name = uniqueRingName(tag);
+  const name = uniqueName(tag);
   const sub = closeAfterTest(Subscription.create(name, { mode: 'many-to-one', capacity, unblockTimeoutMs }));
   return { name, sub };
 }
@@ -138,7 +143,7 @@ describe('many-to-one ring across processes', () => {
     const runs = Array.from({ length: producers }, (_, p) => runOf(p, 120));
     const verifier = new ManyToOneVerifier(runs);
     const children = runs.map((run, p) =>
-      startFixture(FIXTURE, { name, run, typeId: p + 1, count, deadlineMs: 100_000 }),
+      startChild(FIXTURE, { name, run, typeId: p + 1, count, deadlineMs: 100_000 }),
     );
     await consume(sub, verifier, () => verifier.received >= producers * count, 110_000);
     const done = await Promise.all(children.map((c) => c.json<{ casRetries: number }>('done ', 10_000)));
@@ -156,13 +161,13 @@ describe('many-to-one ring across processes', () => {
     const runs = [runOf(0), runOf(1), runOf(2)];
     const verifier = new ManyToOneVerifier(runs);
     // Producer 3 (type 3) sends 1000 messages, then claims and hangs: everything behind its claim waits for it.
-    const claimer = startFixture(FIXTURE, { name, run: runs[2], typeId: 3, count: 1000, thenClaim: 100 });
+    const claimer = startChild(FIXTURE, { name, run: runs[2], typeId: 3, count: 1000, thenClaim: 100 });
     const claimed = (): boolean => claimer.lines.some((line) => line.startsWith('claimed '));
     await consume(sub, verifier, () => claimed() && verifier.next[2] >= 1000, 30_000);
     claimer.process.kill('SIGKILL');
     await claimer.exited;
     const others = [0, 1].map((p) =>
-      startFixture(FIXTURE, { name, run: runs[p], typeId: p + 1, count: 20_000, deadlineMs: 60_000 }),
+      startChild(FIXTURE, { name, run: runs[p], typeId: p + 1, count: 20_000, deadlineMs: 60_000 }),
     );
     await consume(sub, verifier, () => verifier.received >= 41_000, 60_000);
     expectClean(verifier, [20_000, 20_000, 1000]);
@@ -176,10 +181,10 @@ describe('many-to-one ring across processes', () => {
     const runs = [runOf(0), runOf(1), runOf(2), runOf(3)];
     const verifier = new ManyToOneVerifier(runs);
     const survivors = [0, 1].map((p) =>
-      startFixture(FIXTURE, { name, run: runs[p], typeId: p + 1, count: 30_000, deadlineMs: 60_000 }),
+      startChild(FIXTURE, { name, run: runs[p], typeId: p + 1, count: 30_000, deadlineMs: 60_000 }),
     );
     const victims: Child[] = [2, 3].map((p) =>
-      startFixture(FIXTURE, { name, run: runs[p], typeId: p + 1, count: 1_000_000, deadlineMs: 60_000 }),
+      startChild(FIXTURE, { name, run: runs[p], typeId: p + 1, count: 1_000_000, deadlineMs: 60_000 }),
     );
     let killed = 0;
     const killTimes = victims.map(() => Date.now() + 200 + (rng() % 800));
@@ -219,14 +224,18 @@ describe('many-to-one ring across processes', () => {
   }, 90_000);
 
   it('shows producers a SIGKILLed consumer at once, and a new consumer takes over where it stopped', async () => {
-    const name = uniqueRingName('m2o-consumer-dies');
+    const name = uniqueName('m2o-consumer-dies');
     createRingFile(name, { mode: 'many-to-one', capacity: 64 * 1024 });
     const pub = closeAfterTest(Publication.open(name)) as ManyToOnePublication;
     expect(pub.consumerAlive).toBe(false);
-    const consumer = startFixture('many-to-one-consumer.js', { name, read: 3 });
+    const consumer = startChild('ring/many-to-one-consumer.js', { name, read: 3 });
     await consumer.line('ready ');
     expect(pub.consumerAlive).toBe(true);
-    expect(() => Subscription.open(name)).toThrow(expect.objectContaining({ code: ErrorCode.NO_CONSUMER_SLOT }));
+    expectShmringError(
+      () => Subscription.open(name),
+      ErrorCode.NO_CONSUMER_SLOT,
+      /another live process is the consumer of this many-to-one ring/,
+    );
     for (let i = 0; i < 5; i++) expect(pub.offer(Uint8Array.of(i), 1)).toBeGreaterThan(0);
     await consumer.line('read ');
     const heartbeat = pub.consumerHeartbeatTime;
@@ -251,7 +260,7 @@ describe('many-to-one ring across processes', () => {
     const count = 50_000;
     const workers = runs.map(
       (run, p) =>
-        new Worker(path.join(RING_FIXTURES, FIXTURE), {
+        new Worker(path.join(RING_FIXTURES, 'many-to-one-producer.js'), {
           workerData: { name, run, typeId: p + 1, count, deadlineMs: 60_000 },
         }),
     );

@@ -1,7 +1,7 @@
 /**
  * One producer, several consumers, in different processes, through one /dev/shm ring. Messages come from
  * test/fixtures/ring/sequence.js: seeded random lengths (0 bytes up to several times maxFramePayload in reliable
- * mode, so fragmentation happens), seq + seeded fill + FNV-1a checksum, a type id derived from seq. Every receiver
+ * mode, so fragmentation happens), seq + seeded fill + seq again at the end, a type id derived from seq. Every receiver
  * regenerates each message it expects and compares every byte. Canary bytes are written into the parts of the file
  * nobody may write (the reserved header line, unused slot space) and checked afterwards.
  *
@@ -30,11 +30,10 @@ import { Publication, Subscription, createRing, ringInfo, type ReliableSubscript
 import * as L from '../../lib/layout';
 import { OfferResult } from '../../lib/offer-result';
 import type { BroadcastSummary, ReliableSummary, Run } from '../fixtures/ring/sequence';
-import { SHM_DIR, closeAfterTest, startFixture, uniqueRingName, type Child } from '../helpers/ring-env';
+import { closeAfterTest, SHM_DIR, startChild, thrown, uniqueName, type Child } from '../helpers/ring-env';
+import * as sequence from '../fixtures/ring/sequence';
 
 // The fixtures are plain CommonJS: load the very module the children run.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const sequence = require('../fixtures/ring/sequence.js') as typeof import('../fixtures/ring/sequence');
 
 const SEED = Number(process.env.SHMRING_TEST_SEED ?? 0x5eed2026);
 const CANARY_BYTE = 0xc5;
@@ -99,7 +98,7 @@ function expectExactlyOnceInOrder(report: ReliableSummary & ConsumerReport, coun
 
 describe('reliable ring across processes', () => {
   it('delivers every message exactly once, in order, byte-exact, to each of three consumer processes', async () => {
-    const name = uniqueRingName('mp-reliable');
+    const name = uniqueName('mp-reliable');
     const file = path.join(SHM_DIR, name);
     const info = createRing(name, { capacity: 64 * 1024, maxFramePayload: 1024, maxConsumers: 4 });
     const ranges = canaryRanges(info.maxConsumers, info.dataOffset);
@@ -113,7 +112,7 @@ describe('reliable ring across processes', () => {
     };
     const count = 20_000;
     const consumers = [0, 1, 2].map(() =>
-      startFixture('consumer.js', {
+      startChild('ring/consumer.js', {
         name,
         run,
         count,
@@ -124,7 +123,7 @@ describe('reliable ring across processes', () => {
     );
     const slots = await Promise.all(consumers.map((c) => c.json<{ slot: number }>('ready ')));
     expect(slots.map((s) => s.slot).sort()).toEqual([0, 1, 2]);
-    const producer = startFixture('producer.js', { name, run, count, deadlineMs: 40_000 });
+    const producer = startChild('ring/producer.js', { name, run, count, deadlineMs: 40_000 });
     const done = await producer.json<ProducerDone>('done ', 45_000);
     const reports = await reportsOf<ReliableSummary & ConsumerReport>(consumers, 45_000);
     if (process.env.SHMRING_TEST_VERBOSE) console.log(JSON.stringify({ done, reports }));
@@ -144,24 +143,24 @@ describe('reliable ring across processes', () => {
   });
 
   it('delivers batches (beginBatch/commitBatch) exactly once and in order to consumer processes', async () => {
-    const name = uniqueRingName('mp-batch');
+    const name = uniqueName('mp-batch');
     createRing(name, { capacity: 16 * 1024, maxFramePayload: 256 });
     const run: Run = { mode: 'reliable', seed: SEED + 1, minLength: 0, maxLength: 700, maxFramePayload: 256 };
     const count = 10_000;
-    const consumers = [0, 1].map(() => startFixture('consumer.js', { name, run, count, deadlineMs: 30_000 }));
+    const consumers = [0, 1].map(() => startChild('ring/consumer.js', { name, run, count, deadlineMs: 30_000 }));
     await Promise.all(consumers.map((c) => c.line('ready ')));
-    const producer = startFixture('producer.js', { name, run, count, batch: 7, deadlineMs: 30_000 });
+    const producer = startChild('ring/producer.js', { name, run, count, batch: 7, deadlineMs: 30_000 });
     await producer.line('done ', 35_000);
     const reports = await reportsOf<ReliableSummary & ConsumerReport>(consumers, 35_000);
     reports.forEach((report, i) => expectExactlyOnceInOrder(report, count, `consumer ${i}`));
   });
 
   it('works with the producer in this process and consumers in children', async () => {
-    const name = uniqueRingName('mp-local-producer');
+    const name = uniqueName('mp-local-producer');
     const pub = closeAfterTest(Publication.create(name, { capacity: 32 * 1024, maxFramePayload: 512 }));
     const run: Run = { mode: 'reliable', seed: SEED + 2, minLength: 0, maxLength: 2000, maxFramePayload: 512 };
     const count = 10_000;
-    const consumers = [0, 1].map(() => startFixture('consumer.js', { name, run, count, deadlineMs: 30_000 }));
+    const consumers = [0, 1].map(() => startChild('ring/consumer.js', { name, run, count, deadlineMs: 30_000 }));
     await Promise.all(consumers.map((c) => c.line('ready ')));
     const deadline = Date.now() + 30_000;
     let backPressured = 0;
@@ -183,7 +182,7 @@ describe('reliable ring across processes', () => {
   });
 
   it('works with the producer in a child and consumers in this process', async () => {
-    const name = uniqueRingName('mp-local-consumers');
+    const name = uniqueName('mp-local-consumers');
     createRing(name, { capacity: 32 * 1024, maxFramePayload: 512 });
     const run: Run = { mode: 'reliable', seed: SEED + 3, minLength: 0, maxLength: 2000, maxFramePayload: 512 };
     const count = 10_000;
@@ -191,7 +190,7 @@ describe('reliable ring across processes', () => {
       closeAfterTest(Subscription.open(name, { from: 'earliest' }) as ReliableSubscription),
     );
     const verifiers = subs.map(() => new sequence.ReliableVerifier(run));
-    const producer = startFixture('producer.js', { name, run, count, deadlineMs: 30_000 });
+    const producer = startChild('ring/producer.js', { name, run, count, deadlineMs: 30_000 });
     const deadline = Date.now() + 30_000;
     while (verifiers.some((v) => v.summary().received < count) && Date.now() < deadline) {
       let polled = 0;
@@ -223,7 +222,7 @@ describe('reliable ring across processes', () => {
 
 describe('broadcast ring across processes', () => {
   it('never delivers a corrupt, duplicated or reordered message; a slow receiver is lapped and counts it', async () => {
-    const name = uniqueRingName('mp-broadcast');
+    const name = uniqueName('mp-broadcast');
     const file = path.join(SHM_DIR, name);
     const info = createRing(name, { mode: 'broadcast', capacity: 4096 });
     const ranges = canaryRanges(0, info.dataOffset); // broadcast rings use no consumer slot
@@ -235,8 +234,8 @@ describe('broadcast ring across processes', () => {
       maxLength: info.maxMessageLength,
     };
     const count = 20_000;
-    const fast = [0, 1].map(() => startFixture('consumer.js', { name, run, from: 'latest', deadlineMs: 30_000 }));
-    const slow = startFixture('consumer.js', {
+    const fast = [0, 1].map(() => startChild('ring/consumer.js', { name, run, from: 'latest', deadlineMs: 30_000 }));
+    const slow = startChild('ring/consumer.js', {
       name,
       run,
       from: 'latest',
@@ -247,7 +246,7 @@ describe('broadcast ring across processes', () => {
     });
     const receivers = [...fast, slow];
     await Promise.all(receivers.map((c) => c.line('ready ')));
-    const producer = startFixture('producer.js', { name, run, count, paceEvery: 16, paceMs: 1, deadlineMs: 30_000 });
+    const producer = startChild('ring/producer.js', { name, run, count, paceEvery: 16, paceMs: 1, deadlineMs: 30_000 });
     await producer.line('done ', 35_000);
     const reports = await reportsOf<BroadcastSummary & ConsumerReport>(receivers, 35_000);
     if (process.env.SHMRING_TEST_VERBOSE) console.log(JSON.stringify(reports));
@@ -280,11 +279,11 @@ describe('broadcast ring across processes', () => {
 
 describe('Publication.attach across processes', () => {
   it('throws ERR_SHMRING_PRODUCER_EXISTS while the producer process lives, and takes over once it is SIGKILLed', async () => {
-    const name = uniqueRingName('mp-takeover');
+    const name = uniqueName('mp-takeover');
     const file = path.join(SHM_DIR, name);
     const run: Run = { mode: 'reliable', seed: SEED + 5, minLength: 0, maxLength: 300, maxFramePayload: 128 };
     const committed = 50;
-    const producer = startFixture('producer.js', {
+    const producer = startChild('ring/producer.js', {
       name,
       run,
       count: committed,
@@ -294,13 +293,7 @@ describe('Publication.attach across processes', () => {
     const claimed = await producer.json<{ position: number }>('claimed ');
     const sub = closeAfterTest(Subscription.open(name, { from: 'earliest' }) as ReliableSubscription);
 
-    let thrown: unknown;
-    try {
-      closeAfterTest(Publication.attach(name));
-    } catch (err) {
-      thrown = err;
-    }
-    expect(thrown).toMatchObject({
+    expect(thrown(() => closeAfterTest(Publication.attach(name)))).toMatchObject({
       code: ErrorCode.PRODUCER_EXISTS,
       message: `another live process is the producer of this ring: ${file}`,
       path: file,

@@ -7,17 +7,17 @@
 import { Worker } from 'worker_threads';
 import path from 'path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { binding } from '../../lib/binding';
+import { FutexResult, binding } from '../../lib/binding';
 import { ErrorCode } from '../../lib/errors';
 import * as L from '../../lib/layout';
 import { OfferResult } from '../../lib/offer-result';
 import { ReliablePublication, type ProducerOptions } from '../../lib/reliable-publication';
-import { ReliableSubscription, type StartFrom } from '../../lib/reliable-subscription';
+import { ReliableSubscription } from '../../lib/reliable-subscription';
+import type { StartFrom } from '../../lib/subscription-base';
 import { recordAtomics, type AtomicAccess } from '../helpers/atomics-log';
 import { HeapRing, type HeapMemory } from '../helpers/heap-memory';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const messages = require('../fixtures/ring/sequence.js') as typeof import('../fixtures/ring/sequence');
+import { expectShmringError, waitFor } from '../helpers/ring-env';
+import * as messages from '../fixtures/ring/sequence';
 
 const CAPACITY = L.MIN_CAPACITY;
 const TYPE_ID = 7;
@@ -90,19 +90,6 @@ function sleepOnce(ring: HeapRing, sub: ReliableSubscription): void {
     yields.mockRestore();
   }
   throw new Error('the consumer never announced a sleep');
-}
-
-function expectShmringError(fn: () => unknown, code: string, message: string | RegExp): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  expect(thrown, 'expected an error to be thrown').toBeInstanceOf(Error);
-  expect((thrown as { code?: string }).code).toBe(code);
-  if (typeof message === 'string') expect((thrown as Error).message).toBe(message);
-  else expect((thrown as Error).message).toMatch(message);
 }
 
 afterEach(() => {
@@ -710,17 +697,24 @@ describe('ReliableSubscription sleeping mark', () => {
     expect(drain(sub)).toHaveLength(1);
   });
 
-  it('a pending wait() resolves true when the producer commits, false after a clean close', async () => {
+  it('a pending wait() is woken by the commit that replaces its mark, and by a clean close', async () => {
     const ring = new HeapRing({ capacity: CAPACITY });
     const sub = consumerOn(ring);
     const pub = producerOn(ring);
+    const asleep = (): boolean => ring.lengthAt(sub.position) === L.SLEEPING_MARK;
     const waiting = sub.wait({ timeoutMs: 5000 });
-    setTimeout(() => pub.offer(pattern(8)), 20);
+    await waitFor('the consumer to mark its slot and sleep', asleep);
+    pub.offer(pattern(8));
     expect(await waiting).toBe(true);
+    // The futex wake ended the sleep: wait()'s once-a-second re-check would have ended it TIMED_OUT, and found the
+    // record all the same.
+    expect(ring.waitResults).toEqual([FutexResult.WOKEN]);
     expect(drain(sub)).toHaveLength(1);
     const closing = sub.wait({ timeoutMs: 5000 });
-    setTimeout(() => pub.close(), 20);
+    await waitFor('the consumer to sleep again', asleep);
+    pub.close();
     expect(await closing).toBe(false);
+    expect(ring.waitResults).toEqual([FutexResult.WOKEN, FutexResult.WOKEN]);
     expect(sub.producerClosed).toBe(true);
     sub.close();
   });

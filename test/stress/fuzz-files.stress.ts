@@ -86,9 +86,10 @@ describe('ring-file fuzzer', () => {
             hangs++;
             failures.push(`hang: ${JSON.stringify(slow)} in ${where}\n  replay: ${replay(i)}`);
           }
-          if ((report.fdAfter as number) > (report.fdBefore as number)) {
+          const [fdBefore, fdAfter] = [report.fdBefore as number, report.fdAfter as number];
+          if (fdAfter > fdBefore) {
             fdLeaks++;
-            failures.push(`fd leak: ${report.fdBefore} -> ${report.fdAfter} fds in ${where}\n  replay: ${replay(i)}`);
+            failures.push(`fd leak: ${fdBefore} -> ${fdAfter} fds in ${where}\n  replay: ${replay(i)}`);
           }
         }
       };

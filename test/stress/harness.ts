@@ -225,14 +225,8 @@ export function scratchDir(tag: string, parent = '/dev/shm'): string {
   return dir;
 }
 
-/** This process's open fds. */
-export function fdCount(): number {
-  return fs.readdirSync('/proc/self/fd').length;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+// Polling and counting are the one test harness's (test/helpers/ring-env.ts).
+export { openFdCount as fdCount, sleep } from '../helpers/ring-env';
 
 /**
  * Prints a case's figures (one line, `[stress] <case> {...}`) and appends them, with the profile, seed and date, to

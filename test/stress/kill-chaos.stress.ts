@@ -26,9 +26,7 @@ import {
   type Child,
   type Report,
 } from './harness';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const sequence = require('../fixtures/ring/sequence.js') as typeof import('../fixtures/ring/sequence');
+import * as sequence from '../fixtures/ring/sequence';
 
 const DURATION_MS = scaled(20_000, 150_000);
 const CAPACITY = 64 * 1024;

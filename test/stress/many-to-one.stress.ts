@@ -13,7 +13,7 @@
  * type id, a consumer exception, a producer crash, hang or error, a consumer that cannot reach the tail.
  */
 import { describe, expect, it } from 'vitest';
-import { Publication, Subscription, type ManyToOneSubscription } from '../../lib';
+import { Publication, Subscription } from '../../lib';
 import type { Run } from '../fixtures/ring/sequence';
 import { exitFault, printFigures, scaled, scratchDir, SEED, startChild, type Child } from './harness';
 
@@ -48,7 +48,7 @@ describe('kill -9 chaos (many-to-one ring)', () => {
         capacity: CAPACITY,
         dir,
         unblockTimeoutMs: 1000,
-      }) as ManyToOneSubscription;
+      });
       const random = sequence.prng(SEED ^ 0x14);
       const producers = new Map<number, Producer>();
       const next = new Map<number, number>();
