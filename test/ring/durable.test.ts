@@ -109,7 +109,7 @@ describe('Subscription.open with a durable name', () => {
     expect(full.message).toBe(
       'all consumer slots are taken by live consumers: maxConsumers=2 (1 of them kept by durable consumers that are away: Subscription.removeDurable frees one)',
     );
-    expect(Subscription.open(name, { durable: 'one' }).durable?.opened).toBe('resumed');
+    expect(open(name, { durable: 'one' }).durable?.opened).toBe('resumed');
   });
 
   it('with autoCommit false, publishes only what commit() says, and rewind() delivers the rest again', () => {
