@@ -57,8 +57,8 @@ export class ReliableSubscription extends SubscriptionBase {
   private committed = 0;
   /** Position of the first fragment of the message being assembled (a published position never splits a message). */
   private messageStart = 0;
-  /** [0]: the position after the message being delivered (`messagePosition`); a typed array so storing never boxes. */
-  private readonly delivering = new Float64Array(1);
+  /** The position after the message being delivered (`messagePosition`). A number from the start: stores never box. */
+  private deliveringPosition = 0;
   private closed = false;
 
   /** @internal Use `Subscription.open` / `Subscription.connect`. */
@@ -101,7 +101,7 @@ export class ReliableSubscription extends SubscriptionBase {
 
   /** Inside a handler called by `poll`: the position just after the message delivered (what `offer` returned for it). */
   get messagePosition(): number {
-    return this.delivering[0];
+    return this.deliveringPosition;
   }
 
   /** The position last published: what a restarted durable consumer resumes at, and what holds the producer back. */
@@ -137,7 +137,6 @@ export class ReliableSubscription extends SubscriptionBase {
     const mask = this.mask;
     const capacity = this.capacity;
     const maxRecordLength = this.maxRecordLength;
-    const delivering = this.delivering;
     let position = this.consumerPosition;
     let delivered = 0;
     // Padding and fragments do not deliver one by one; the budget bounds how many such records one poll may pass.
@@ -161,7 +160,7 @@ export class ReliableSubscription extends SubscriptionBase {
           // the same message again.
           position += (length + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
           delivered++;
-          delivering[0] = position;
+          this.deliveringPosition = position;
           handler(u8, recordOffset + L.HEADER_LENGTH, length - L.HEADER_LENGTH, typeWord & L.TYPE_ID_MASK);
           continue;
         }
@@ -171,7 +170,7 @@ export class ReliableSubscription extends SubscriptionBase {
         if (typeWord !== L.PADDING_TYPE && (flags & L.BEGIN_FLAG) !== 0) this.messageStart = position;
         position += (length + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
         if (typeWord === L.PADDING_TYPE) continue;
-        delivering[0] = position;
+        this.deliveringPosition = position;
         if (
           this.assembler.onFragment(
             u8,
