@@ -397,7 +397,7 @@ export class ReliableSubscription extends SubscriptionBase {
           `durable consumer ${JSON.stringify(request.name)} was evicted by the producer` +
             `${evictedAt === null ? '' : ` at ${new Date(evictedAt).toISOString()}`} (away longer than its ` +
             `durableTimeoutMs, or stalled past the producer's evictionTimeoutMs): messages after position ` +
-            `${evictedPosition ?? '?'} were lost to it; open it with onEvicted: 'restart' to rejoin from 'from', or ` +
+            `${evictedPosition ?? '?'} were lost to it; open it with onEvicted: 'restart' to rejoin at its from position, or ` +
             'remove it with Subscription.removeDurable',
         );
       }
