@@ -4,6 +4,7 @@
  * checkpoint, the broadcast trailer's three counters), and each consumer's lag. Joins nothing, takes no lock, writes
  * nothing. Offsets come from `lib/layout.ts`.
  */
+import type { DurableInfo } from '../durable-consumer';
 import * as L from '../layout';
 import { loadPosition } from '../position';
 import { WalkStop, walkCommittedRecords } from '../record-walk';
@@ -24,6 +25,8 @@ export interface ConsumerState {
   lag: number | null;
   /** `lag` as a percentage of the capacity (100 = the producer is blocked by this consumer); null when evicted. */
   lagPercent: number | null;
+  /** A durable consumer's name, timeout, and since when it is away (null while attached or not yet noticed). */
+  durable: DurableInfo | null;
 }
 
 /** The producer's side of a snapshot. */
