@@ -24,7 +24,6 @@ import { readRingState } from '../../lib/cli/ring-state';
 import { ErrorCode, Publication, ringInfo, type ReliablePublication } from '../../lib/index';
 import {
   closeAfterTest,
-  offerRange,
   privateShmDir,
   sleep,
   startChild,
@@ -32,7 +31,8 @@ import {
   waitFor,
   type Child,
   type Report,
-} from './helpers';
+} from '../helpers/ring-env';
+import { offerRange } from './helpers';
 
 const SEED = 0xd0ab1e;
 const CAPACITY = 16 * 1024;
@@ -81,7 +81,7 @@ async function killAfter(child: Child, count: number): Promise<number> {
   await waitFor(`${count} deliveries`, () => deliveries(child).length >= count, 30_000);
   const signalledAt = Date.now();
   child.signal('SIGKILL');
-  await child.exitWithin(5000);
+  await child.exit(5000);
   return signalledAt;
 }
 
@@ -130,7 +130,7 @@ function noBadMessages(...children: Child[]): void {
 describe('durable consumer across processes', () => {
   it('continues exactly where it left off after SIGKILL mid-stream; the producer waits for it meanwhile', async () => {
     const ring = uniqueName('durable-kill');
-    const pub = closeAfterTest(Publication.create(ring, { capacity: CAPACITY })) as ReliablePublication;
+    const pub = closeAfterTest(Publication.create(ring, { capacity: CAPACITY }));
     const total = 3000; // ~20 laps of the ring
     const first = startConsumer(ring, 'bridge-a');
     expect(await first.report('joined')).toMatchObject({ opened: 'created', name: 'bridge-a', position: 0 });
@@ -164,7 +164,7 @@ describe('durable consumer across processes', () => {
 
   it('is evicted once away past durableTimeoutMs; the next open says so, onEvicted restart rejoins', async () => {
     const ring = uniqueName('durable-timeout');
-    const pub = closeAfterTest(Publication.create(ring, { capacity: CAPACITY })) as ReliablePublication;
+    const pub = closeAfterTest(Publication.create(ring, { capacity: CAPACITY }));
     const first = startConsumer(ring, 'slow', { durableTimeoutMs: 400 });
     await first.report('joined');
     const producing = offerRange(pub, SEED, 1, 0, 2000, 30_000);
@@ -226,7 +226,7 @@ describe('durable consumer across processes', () => {
     // The first producer runs into the slot, then dies without closing.
     await waitFor('the first producer held back', () => ringInfo(ring).producerPosition > committed, 10_000);
     producer.signal('SIGKILL');
-    await producer.exitWithin(5000);
+    await producer.exit(5000);
 
     const pub = closeAfterTest(Publication.attach(ring)) as ReliablePublication;
     const tail = pub.position;

@@ -16,7 +16,7 @@ import {
   type ReliableSubscription,
   type SubscriptionOptions,
 } from '../../lib/index';
-import { closeAfterTest, privateShmDir, uniqueRingName } from '../helpers/ring-env';
+import { closeAfterTest, privateShmDir, uniqueName } from '../helpers/ring-env';
 
 const CAPACITY = 4096;
 
@@ -61,8 +61,8 @@ function thrown(action: () => unknown): Error & { code?: string } {
 
 describe('Subscription.open with a durable name', () => {
   it('resumes at its committed position after a close, and the producer waits for it meanwhile', () => {
-    const name = uniqueRingName('durable-resume');
-    const pub = closeAfterTest(Publication.create(name, { capacity: CAPACITY })) as ReliablePublication;
+    const name = uniqueName('durable-resume');
+    const pub = closeAfterTest(Publication.create(name, { capacity: CAPACITY }));
     const first = open(name, { durable: 'bridge-a', from: 'earliest' });
     expect(first.durable).toEqual({
       name: 'bridge-a',
@@ -94,7 +94,7 @@ describe('Subscription.open with a durable name', () => {
   });
 
   it('refuses a second live open of the same name, and an ordinary consumer never takes a durable slot', () => {
-    const name = uniqueRingName('durable-unique');
+    const name = uniqueName('durable-unique');
     closeAfterTest(Publication.create(name, { capacity: CAPACITY, maxConsumers: 2 }));
     const holder = open(name, { durable: 'one' });
     const err = thrown(() => Subscription.open(name, { durable: 'one' }));
@@ -114,8 +114,8 @@ describe('Subscription.open with a durable name', () => {
   });
 
   it('with autoCommit false, publishes only what commit() says, and rewind() delivers the rest again', () => {
-    const name = uniqueRingName('durable-commit');
-    const pub = closeAfterTest(Publication.create(name, { capacity: CAPACITY })) as ReliablePublication;
+    const name = uniqueName('durable-commit');
+    const pub = closeAfterTest(Publication.create(name, { capacity: CAPACITY }));
     const sub = open(name, { durable: 'manual', autoCommit: false, from: 'earliest' });
     const start = sub.committedPosition;
     const positions = offerAll(pub, 0, 6);
@@ -139,10 +139,8 @@ describe('Subscription.open with a durable name', () => {
   });
 
   it('never publishes a position inside a fragmented message', () => {
-    const name = uniqueRingName('durable-fragments');
-    const pub = closeAfterTest(
-      Publication.create(name, { capacity: 16384, maxFramePayload: 64 }),
-    ) as ReliablePublication;
+    const name = uniqueName('durable-fragments');
+    const pub = closeAfterTest(Publication.create(name, { capacity: 16384, maxFramePayload: 64 }));
     const sub = open(name, { durable: 'frag', from: 'earliest' });
     const start = sub.position;
     const big = new Uint8Array(2000).fill(7); // 32 frames
@@ -161,8 +159,8 @@ describe('Subscription.open with a durable name', () => {
   });
 
   it('is evicted once away past durableTimeoutMs while it holds the producer back; the next open says so', async () => {
-    const name = uniqueRingName('durable-expire');
-    const pub = closeAfterTest(Publication.create(name, { capacity: CAPACITY })) as ReliablePublication;
+    const name = uniqueName('durable-expire');
+    const pub = closeAfterTest(Publication.create(name, { capacity: CAPACITY }));
     const sub = open(name, { durable: 'slow', durableTimeoutMs: 200 });
     const left = sub.position;
     sub.close();
@@ -194,10 +192,8 @@ describe('Subscription.open with a durable name', () => {
   });
 
   it('is evicted like any consumer when it stalls while attached; its next open says when', async () => {
-    const name = uniqueRingName('durable-stall');
-    const pub = closeAfterTest(
-      Publication.create(name, { capacity: CAPACITY, evictionTimeoutMs: 100 }),
-    ) as ReliablePublication;
+    const name = uniqueName('durable-stall');
+    const pub = closeAfterTest(Publication.create(name, { capacity: CAPACITY, evictionTimeoutMs: 100 }));
     const sub = open(name, { durable: 'stalled' });
     const before = Date.now();
     const deadline = before + 5000;
@@ -215,7 +211,7 @@ describe('Subscription.open with a durable name', () => {
   });
 
   it('is deleted by Subscription.removeDurable, unless attached', () => {
-    const name = uniqueRingName('durable-remove');
+    const name = uniqueName('durable-remove');
     closeAfterTest(Publication.create(name, { capacity: CAPACITY }));
     const sub = open(name, { durable: 'gone' });
     expect(thrown(() => Subscription.removeDurable(name, 'gone')).code).toBe(ErrorCode.DURABLE_IN_USE);
@@ -253,7 +249,7 @@ describe('Subscription.open with a durable name', () => {
     expect(() => Subscription.open('x', { autoCommit: 1 as unknown as boolean })).toThrow(
       'autoCommit must be a boolean: autoCommit=1',
     );
-    const name = uniqueRingName('durable-broadcast');
+    const name = uniqueName('durable-broadcast');
     closeAfterTest(Publication.create(name, { capacity: CAPACITY, mode: 'broadcast' }));
     expect(thrown(() => Subscription.open(name, { durable: 'a' })).code).toBe(ErrorCode.INVALID_STATE);
     expect(L.DURABLE_NAME_MAX_LENGTH).toBe(64);
