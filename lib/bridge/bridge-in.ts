@@ -1,0 +1,386 @@
+/**
+ * `bridgeIn`: the producer of a local ring, fed from NATS.
+ *
+ * - With `durable`: a JetStream durable (pull) consumer. Each message is written into the ring as its own batch,
+ *   and before the batch commits the ring's upstream record (lib/bridge/upstream-sequence.ts) is given the
+ *   message's stream sequence: the ring itself remembers, atomically with its records, the last upstream message it
+ *   holds. Only after the commit is the message acknowledged to JetStream. After a crash the next run reads that
+ *   sequence back and acknowledges without writing every redelivered message at or below it: nothing is written
+ *   twice, nothing skipped. A full ring back-pressures the consumer (the bridge stops taking messages).
+ * - Without: a core NATS subscription, at most once. Messages wait in a bounded queue while the ring is full;
+ *   past it they are dropped and counted.
+ */
+import type { JsMsg } from '@nats-io/jetstream';
+import type { Msg, MsgHdrs } from '@nats-io/transport-node';
+import { ErrorCode, ShmringError } from '../errors';
+import { OfferResult } from '../offer-result';
+import { Publication } from '../publication';
+import type { ReliablePublication } from '../reliable-publication';
+import type { CreateRingOptions } from '../rings';
+import { emptyStats, removeStatus, statusPath, writeStatus, type BridgeStatus } from './bridge-status';
+import { Header, type Bridge, type BridgeCommonOptions } from './bridge-common';
+import { ConnectionState, connectNats, loadNats, sleep, type NatsConnection, type NatsModules } from './nats-client';
+import { readUpstreamMark, upstreamId, UpstreamMarkWriter } from './upstream-sequence';
+
+export interface BridgeInOptions extends BridgeCommonOptions {
+  /** JetStream durable consumer name: reliable, resumable. Without it, a core NATS subscription (at most once). */
+  durable?: string;
+  /** The stream to consume; default: the stream that captures `subject`. */
+  stream?: string;
+  /** Options of the ring when the bridge has to create it (it attaches to an existing one). Default reliable, 1 MiB. */
+  create?: Omit<CreateRingOptions, 'dir'>;
+  /** Producer's eviction timeout for stalled ring consumers (ms). Default: the library's. */
+  evictionTimeoutMs?: number;
+  /** Core mode: messages held while the ring is full before newer ones are dropped. Default 65 536. */
+  maxQueued?: number;
+  /** JetStream: messages the consumer buffers ahead. Default 1024. */
+  prefetch?: number;
+}
+
+/** Acknowledge (ack-all consumers) after this many messages or this long, whichever comes first. */
+const ACK_EVERY = 64;
+const ACK_INTERVAL_MS = 50;
+
+/** Starts a bridge from NATS into the ring `options.ring` (created when missing); resolves once it runs. */
+export async function bridgeIn(options: BridgeInOptions): Promise<Bridge> {
+  const nats = await loadNats();
+  const stop = new AbortController();
+  const log = options.onEvent ?? (() => undefined);
+  const nc = await connectNats(nats, {
+    servers: options.servers,
+    retry: options.retry,
+    signal: stop.signal,
+    name: `shmring bridge in ${options.ring}`,
+    onEvent: log,
+  });
+  let pub: ReliablePublication | null = null;
+  try {
+    pub = attachOrCreate(options);
+    const runner =
+      options.durable === undefined
+        ? new CoreIn(nats, nc, pub, options, stop.signal, log)
+        : await JetStreamIn.start(nats, nc, pub, options, stop.signal, log);
+    return runner.launch(stop);
+  } catch (err) {
+    pub?.close();
+    await nc.close();
+    throw err;
+  }
+}
+
+function attachOrCreate(options: BridgeInOptions): ReliablePublication {
+  const producerOptions = { evictionTimeoutMs: options.evictionTimeoutMs };
+  let pub;
+  try {
+    pub = Publication.attach(options.ring, { dir: options.dir, openTimeoutMs: 1000, ...producerOptions });
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENOENT') throw err;
+    pub = Publication.create(options.ring, { ...options.create, dir: options.dir, ...producerOptions });
+  }
+  if (pub.mode !== 'reliable') {
+    pub.close();
+    throw new ShmringError(
+      ErrorCode.BRIDGE_CONFIG,
+      `bridgeIn writes reliable rings only; ${options.ring} is a broadcast ring (use bridgeOut's side for broadcast)`,
+    );
+  }
+  return pub;
+}
+
+/** The type id a message carries in its header (from a bridgeOut), else 1. */
+function typeIdOf(headers: MsgHdrs | undefined): number {
+  const text = headers?.get(Header.TYPE_ID);
+  const typeId = text === undefined || text === '' ? 1 : Number(text);
+  return Number.isInteger(typeId) && typeId >= 0 && typeId <= 0xfffffe ? typeId : 1;
+}
+
+abstract class InRunner {
+  readonly stats = emptyStats();
+  protected readonly connection: ConnectionState;
+  private statusFile: string | null = null;
+  private readonly startedAt = Date.now();
+
+  constructor(
+    protected readonly nc: NatsConnection,
+    protected readonly pub: ReliablePublication,
+    protected readonly options: BridgeInOptions,
+    protected readonly signal: AbortSignal,
+    protected readonly log: (event: string) => void,
+  ) {
+    this.connection = new ConnectionState(nc, log);
+  }
+
+  protected abstract run(): Promise<void>;
+  protected abstract describe(): Pick<BridgeStatus, 'name' | 'transport' | 'stream'>;
+
+  launch(stop: AbortController): Bridge {
+    const o = this.options;
+    if (o.statusFile === true) this.statusFile = statusPath(o.dir ?? '/dev/shm', o.ring, 'in', this.describe().name);
+    const timer = setInterval(() => this.writeStatus(), 1000);
+    this.writeStatus();
+    const done = this.run().finally(async () => {
+      clearInterval(timer);
+      this.pub.close();
+      if (this.statusFile !== null) removeStatus(this.statusFile);
+      await this.nc.close().catch(() => undefined);
+    });
+    done.catch(() => undefined); // reported through `done`
+    return {
+      stats: this.stats,
+      done,
+      close: async () => {
+        stop.abort();
+        await done.catch(() => undefined);
+      },
+    };
+  }
+
+  private writeStatus(): void {
+    this.stats.connected = this.connection.connected;
+    this.stats.reconnects = this.connection.reconnects;
+    if (this.statusFile === null) return;
+    const o = this.options;
+    writeStatus(this.statusFile, {
+      direction: 'in',
+      ring: o.ring,
+      ...this.describe(),
+      subject: o.subject,
+      servers: Array.isArray(o.servers) ? o.servers : [o.servers],
+      pid: process.pid,
+      startedAt: this.startedAt,
+      updatedAt: Date.now(),
+      stats: this.stats,
+    });
+  }
+
+  /**
+   * Offers `data` into the ring, waiting (back-pressure) while it is full. With `mark`, the message is its own batch
+   * and the upstream record names `sequence` before the batch commits. False when the bridge was stopped first.
+   */
+  protected async write(
+    data: Uint8Array,
+    typeId: number,
+    mark: UpstreamMarkWriter | null,
+    id: number,
+    sequence: number,
+  ) {
+    let wait = 1;
+    for (;;) {
+      if (data.length > this.pub.maxMessageLength) {
+        this.stats.rejected++;
+        this.log(`message of ${data.length} bytes is longer than the ring's max message ${this.pub.maxMessageLength}`);
+        return true;
+      }
+      let result: number;
+      if (mark === null) {
+        result = this.pub.offer(data, typeId);
+      } else {
+        this.pub.beginBatch();
+        result = this.pub.offer(data, typeId);
+        if (result >= 0) mark.write(id, result, sequence);
+        this.pub.commitBatch();
+      }
+      if (result >= 0) {
+        this.stats.messages++;
+        this.stats.bytes += data.length;
+        return true;
+      }
+      if (result === OfferResult.CLOSED) throw new ShmringError(ErrorCode.CLOSED, 'the ring producer was closed');
+      if (this.signal.aborted) return false;
+      await sleep(wait, this.signal);
+      wait = Math.min(wait * 2, 50);
+    }
+  }
+}
+
+/** JetStream durable consumer → ring, exactly once into the ring. */
+class JetStreamIn extends InRunner {
+  private unacked: JsMsg | null = null;
+  private unackedCount = 0;
+
+  private constructor(
+    private readonly nats: NatsModules,
+    nc: NatsConnection,
+    pub: ReliablePublication,
+    options: BridgeInOptions,
+    private readonly stream: string,
+    private readonly ackAll: boolean,
+    private readonly id: number,
+    private lastSequence: number,
+    private readonly mark: UpstreamMarkWriter,
+    signal: AbortSignal,
+    log: (event: string) => void,
+  ) {
+    super(nc, pub, options, signal, log);
+    this.stats.lastUpstreamSequence = lastSequence;
+  }
+
+  static async start(
+    nats: NatsModules,
+    nc: NatsConnection,
+    pub: ReliablePublication,
+    options: BridgeInOptions,
+    signal: AbortSignal,
+    log: (event: string) => void,
+  ): Promise<JetStreamIn> {
+    let jsm;
+    try {
+      jsm = await nats.jetstream.jetstreamManager(nc);
+    } catch (err) {
+      throw new ShmringError(
+        ErrorCode.BRIDGE_CONFIG,
+        `JetStream is not available on that server: ${(err as Error).message}`,
+      );
+    }
+    let stream = options.stream;
+    if (stream === undefined) {
+      try {
+        stream = await jsm.streams.find(options.subject);
+      } catch {
+        throw new ShmringError(ErrorCode.BRIDGE_CONFIG, `no JetStream stream captures subject ${options.subject}`);
+      }
+    }
+    const streamInfo = await jsm.streams.info(stream);
+    // A sequence means something only for the stream it came from: one deleted and re-created starts again at 1.
+    const id = upstreamId(`${stream}@${streamInfo.created}`);
+    const recovered = readUpstreamMark(pub.memory.buffer, pub.position);
+    const lastSequence = recovered !== null && recovered.upstreamId === id ? recovered.sequence : 0;
+    if (recovered !== null && recovered.upstreamId !== id) {
+      log(`the ring's last upstream sequence ${recovered.sequence} belongs to another stream: not used`);
+    }
+    const durable = options.durable as string;
+    let consumerInfo;
+    try {
+      consumerInfo = await jsm.consumers.info(stream, durable);
+    } catch {
+      const { AckPolicy, DeliverPolicy } = nats.jetstream;
+      consumerInfo = await jsm.consumers.add(stream, {
+        durable_name: durable,
+        ack_policy: AckPolicy.All,
+        filter_subject: options.subject,
+        max_ack_pending: 20_000,
+        ...(lastSequence > 0
+          ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSequence + 1 }
+          : { deliver_policy: DeliverPolicy.All }),
+      });
+    }
+    const ackAll = consumerInfo.config.ack_policy === nats.jetstream.AckPolicy.All;
+    const mark = new UpstreamMarkWriter(pub.memory.buffer, recovered);
+    return new JetStreamIn(nats, nc, pub, options, stream, ackAll, id, lastSequence, mark, signal, log);
+  }
+
+  protected describe(): Pick<BridgeStatus, 'name' | 'transport' | 'stream'> {
+    return { name: this.options.durable as string, transport: 'jetstream', stream: this.stream };
+  }
+
+  protected async run(): Promise<void> {
+    const js = this.nats.jetstream.jetstream(this.nc);
+    const consumer = await js.consumers.get(this.stream, this.options.durable as string);
+    const messages = await consumer.consume({ max_messages: this.options.prefetch ?? 1024 });
+    const onAbort = (): void => void messages.close().catch(() => undefined);
+    this.signal.addEventListener('abort', onAbort, { once: true });
+    const ackTimer = setInterval(() => this.flushAck(), ACK_INTERVAL_MS);
+    try {
+      for await (const m of messages) {
+        if (this.signal.aborted) break;
+        if (m.seq <= this.lastSequence) {
+          // Already in the ring (a redelivery after a restart): acknowledge, never write it twice.
+          this.stats.skipped++;
+          this.ack(m);
+          continue;
+        }
+        if (!(await this.write(m.data, typeIdOf(m.headers), this.mark, this.id, m.seq))) break;
+        this.lastSequence = m.seq;
+        this.stats.lastUpstreamSequence = m.seq;
+        this.ack(m);
+      }
+    } finally {
+      clearInterval(ackTimer);
+      this.signal.removeEventListener('abort', onAbort);
+      this.flushAck();
+      await messages.close().catch(() => undefined);
+    }
+  }
+
+  /** Acknowledges after the ring commit only; an ack-all consumer once per ACK_EVERY messages (or per interval). */
+  private ack(m: JsMsg): void {
+    if (!this.ackAll) {
+      m.ack();
+      return;
+    }
+    this.unacked = m;
+    if (++this.unackedCount >= ACK_EVERY) this.flushAck();
+  }
+
+  private flushAck(): void {
+    if (this.unacked === null) return;
+    this.unacked.ack();
+    this.unacked = null;
+    this.unackedCount = 0;
+  }
+}
+
+const EMPTY_SLOT = null as unknown as Msg;
+
+/** Core NATS subscription → ring, at most once. */
+class CoreIn extends InRunner {
+  private readonly queue: Msg[] = [];
+  /** Index of the next queued message to write. */
+  private head = 0;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    _nats: NatsModules,
+    nc: NatsConnection,
+    pub: ReliablePublication,
+    options: BridgeInOptions,
+    signal: AbortSignal,
+    log: (event: string) => void,
+  ) {
+    super(nc, pub, options, signal, log);
+  }
+
+  protected describe(): Pick<BridgeStatus, 'name' | 'transport' | 'stream'> {
+    return { name: 'core', transport: 'core', stream: null };
+  }
+
+  protected async run(): Promise<void> {
+    const maxQueued = this.options.maxQueued ?? 65_536;
+    const sub = this.nc.subscribe(this.options.subject, {
+      callback: (err, m) => {
+        if (err !== null) return;
+        if (this.queue.length - this.head >= maxQueued) {
+          this.stats.dropped++;
+          return;
+        }
+        this.queue.push(m);
+        const wake = this.wake;
+        this.wake = null;
+        wake?.();
+      },
+    });
+    const onAbort = (): void => this.wake?.();
+    this.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      while (!this.signal.aborted) {
+        if (this.head === this.queue.length) {
+          this.queue.length = 0;
+          this.head = 0;
+          await new Promise<void>((resolve) => (this.wake = resolve));
+          continue;
+        }
+        // write() waits while the ring is full; the queue grows meanwhile, up to maxQueued.
+        const m = this.queue[this.head];
+        this.queue[this.head++] = EMPTY_SLOT;
+        if (!(await this.write(m.data, typeIdOf(m.headers), null, 0, 0))) break;
+        if (this.head >= 4096 && this.head * 2 >= this.queue.length) {
+          this.queue.splice(0, this.head);
+          this.head = 0;
+        }
+      }
+    } finally {
+      this.signal.removeEventListener('abort', onAbort);
+      sub.unsubscribe();
+    }
+  }
+}
