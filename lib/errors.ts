@@ -19,6 +19,8 @@ export const ErrorCode = {
   NO_CONSUMER_SLOT: 'ERR_SHMRING_NO_CONSUMER_SLOT',
   /** The consumer was evicted by the producer (it stalled past the timeout) and may have missed data. */
   EVICTED: 'ERR_SHMRING_EVICTED',
+  /** A durable consumer name is already attached to a live process (one process per name at a time). */
+  DURABLE_IN_USE: 'ERR_SHMRING_DURABLE_IN_USE',
   /** `commit()`/`abort()` on a claim that is not pending (double commit). */
   CLAIM_NOT_PENDING: 'ERR_SHMRING_CLAIM_NOT_PENDING',
   /** An operation that needs a pending claim or batch state it is not in (e.g. offer while batching is off). */

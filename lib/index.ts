@@ -4,6 +4,7 @@ export { Subscription, type SubscriptionOptions } from './subscription';
 export { ReliablePublication, type ProducerOptions, type ProducerStats } from './reliable-publication';
 export { BroadcastPublication } from './broadcast-publication';
 export { ReliableSubscription, type StartFrom } from './reliable-subscription';
+export type { DurableOptions, DurableStatus, DurableInfo, OnEvicted } from './durable-consumer';
 export { BroadcastSubscription } from './broadcast-subscription';
 export type { Message, WaitOptions } from './subscription-base';
 export { Claim } from './claim';

@@ -19,7 +19,8 @@ export const PAGE_LENGTH = 4096;
 
 /** "SHMR" read as a little-endian uint32. */
 export const MAGIC = 0x524d4853;
-export const VERSION_MAJOR = 1;
+/** 2: durable consumer slots (a 1.x producer would reap a detached durable consumer, so 1.x must refuse 2.x rings). */
+export const VERSION_MAJOR = 2;
 export const VERSION_MINOR = 0;
 /** The layout version word: major in the high 16 bits, minor in the low 16 bits. Never 0 (0 = not ready). */
 export const LAYOUT_VERSION = (VERSION_MAJOR << 16) | VERSION_MINOR;
@@ -189,6 +190,25 @@ export const MAX_CAPACITY = 1 << 30;
 export const MAX_CONSUMERS_LIMIT = 1024;
 export const DEFAULT_MAX_CONSUMERS = 16;
 export const DEFAULT_MAX_FRAME_PAYLOAD = 64 * 1024;
+
+/*
+ * Durable consumer fields, consumer slot bytes 32..127 (reliable mode). A slot whose name length is not 0 belongs to
+ * a named durable consumer: it keeps its state and position when its process goes away, no other consumer takes it,
+ * and the producer never reaps it, only evicts it once it was away durableTimeoutMs (see docs/FORMAT.md).
+ *   +32 durable timeout, ms (int32 >= 1)
+ *   +36 durable name length, bytes (0 = not durable); written last when a slot is named
+ *   +40 detached since, ms since the epoch (int64; 0 = attached, or its death not noticed yet)
+ *   +48 evicted at, ms since the epoch (int64; meaningful only while the state is evicted)
+ *   +64 durable name, UTF-8, at most DURABLE_NAME_MAX_LENGTH bytes
+ * Naming a slot, and looking a name up, happens under an OFD write lock on file byte DURABLE_NAMES_LOCK_BYTE.
+ */
+export const SLOT_DURABLE_TIMEOUT_OFFSET = 32;
+export const SLOT_DURABLE_NAME_LENGTH_OFFSET = 36;
+export const SLOT_DETACHED_SINCE_OFFSET = 40;
+export const SLOT_EVICTED_AT_OFFSET = 48;
+export const SLOT_DURABLE_NAME_OFFSET = 64;
+export const DURABLE_NAME_MAX_LENGTH = 64;
+export const DURABLE_NAMES_LOCK_BYTE = CONSUMER_LOCK_BYTE_BASE + MAX_CONSUMERS_LIMIT;
 
 /** Rounds `value` up to a multiple of the power of two `alignment`. */
 export function align(value: number, alignment: number): number {

@@ -7,6 +7,7 @@
  * until its record is committed, because the producer zeroes the ring ahead of its tail in bulk (cleanAhead).
  */
 import { Claim, type ClaimOwner } from './claim';
+import { expireAwayDurable, isDurableSlot } from './durable-consumer';
 import { ErrorCode, ShmringError, closedError } from './errors';
 import * as L from './layout';
 import { OfferResult } from './offer-result';
@@ -426,6 +427,15 @@ export class ReliablePublication implements ClaimOwner {
       if (position >= blockingBelow) continue;
       const nextGeneration = ((state >>> 8) + 1) << 8;
       if (!this.memory.isLocked(L.CONSUMER_LOCK_BYTE_BASE + slot)) {
+        // A durable consumer that went away keeps its place until its own timeout: never reaped, evicted then.
+        if (isDurableSlot(i32, slot)) {
+          this.blockedSince[slot] = 0;
+          if (expireAwayDurable(this.memory.buffer, slot, state, now)) {
+            this.stats.evictedConsumers++;
+            changed = true;
+          }
+          continue;
+        }
         if (Atomics.compareExchange(i32, base + 2, state, nextGeneration | L.SLOT_FREE) === state) {
           this.stats.reapedConsumers++;
           changed = true;

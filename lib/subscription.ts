@@ -3,13 +3,23 @@
  * `ReliableSubscription` (own slot, zero copy), a broadcast ring a `BroadcastSubscription` (copy + validate).
  */
 import { BroadcastSubscription } from './broadcast-subscription';
+import { durableRequest, removeDurableSlot, type DurableOptions, type DurableRequest } from './durable-consumer';
+import { ErrorCode, ShmringError } from './errors';
 import { ReliableSubscription, type StartFrom } from './reliable-subscription';
 import { receiveRingFd } from './ring-server';
 import { openRingFromFd, openRingMemory, type NewRing, type OpenRingOptions } from './rings';
 
-export interface SubscriptionOptions extends OpenRingOptions {
-  /** 'latest' (default): messages published from now on; 'earliest': the oldest the ring still guarantees. */
+export interface SubscriptionOptions extends OpenRingOptions, DurableOptions {
+  /**
+   * 'latest' (default): messages published from now on; 'earliest': the oldest the ring still guarantees. A durable
+   * consumer that resumes ignores it.
+   */
   from?: StartFrom;
+  /**
+   * Reliable rings: true (default) publishes the position after each `poll` batch; false only in `sub.commit()`, so
+   * that what was delivered and not committed is delivered again after a restart (or `sub.rewind()`).
+   */
+  autoCommit?: boolean;
 }
 
 /** A consumer of a ring; narrow with `sub.mode`. */
@@ -22,12 +32,31 @@ function checkFrom(from: unknown): void {
   }
 }
 
+/** Validates the options before the ring is opened. */
+function checkOptions(options: SubscriptionOptions): DurableRequest | null {
+  checkFrom(options.from);
+  if (options.autoCommit !== undefined && typeof options.autoCommit !== 'boolean') {
+    throw new TypeError(`autoCommit must be a boolean: autoCommit=${String(options.autoCommit)}`);
+  }
+  return durableRequest(options);
+}
+
 /** Joins `ring`; any failure (no free slot, a corrupt checkpoint...) closes its memory and fd. */
-function subscriberFor(ring: NewRing, from: StartFrom | undefined): Subscription {
+function subscriberFor(ring: NewRing, options: SubscriptionOptions, durable: DurableRequest | null): Subscription {
   try {
-    return ring.descriptor.mode === 'broadcast'
-      ? new BroadcastSubscription(ring.memory, ring.descriptor, from)
-      : new ReliableSubscription(ring.memory, ring.descriptor, from);
+    if (ring.descriptor.mode === 'broadcast') {
+      if (durable !== null || options.autoCommit === false) {
+        throw new ShmringError(
+          ErrorCode.INVALID_STATE,
+          `durable consumers and autoCommit: false need a reliable ring, this one is broadcast: ${ring.memory.path}`,
+        );
+      }
+      return new BroadcastSubscription(ring.memory, ring.descriptor, options.from);
+    }
+    return new ReliableSubscription(ring.memory, ring.descriptor, options.from, {
+      durable,
+      autoCommit: options.autoCommit,
+    });
   } catch (err) {
     ring.memory.close();
     throw err;
@@ -36,14 +65,29 @@ function subscriberFor(ring: NewRing, from: StartFrom | undefined): Subscription
 
 /** Opens `/dev/shm/<name>` (O_NOFOLLOW, header validated) and joins it as a consumer. */
 function open(name: string, options: SubscriptionOptions = {}): Subscription {
-  checkFrom(options.from);
-  return subscriberFor(openRingMemory(name, options), options.from);
+  const durable = checkOptions(options);
+  return subscriberFor(openRingMemory(name, options), options, durable);
 }
 
 /** Joins a ring from a file descriptor (e.g. a memfd received over a Unix socket or inherited from a parent). */
 function fromFd(fd: number, options: SubscriptionOptions = {}): Subscription {
-  checkFrom(options.from);
-  return subscriberFor(openRingFromFd(fd, options), options.from);
+  const durable = checkOptions(options);
+  return subscriberFor(openRingFromFd(fd, options), options, durable);
+}
+
+/**
+ * Deletes durable consumer `durable` of ring `name`: its slot and position are freed. Returns false when the ring has
+ * no such durable consumer; throws ERR_SHMRING_DURABLE_IN_USE while a process is attached to it.
+ */
+function removeDurable(name: string, durable: string, options: OpenRingOptions = {}): boolean {
+  const request = durableRequest({ durable }) as DurableRequest;
+  const ring = openRingMemory(name, options);
+  try {
+    if (ring.descriptor.mode === 'broadcast') return false;
+    return removeDurableSlot(ring.memory, ring.descriptor.maxConsumers, request);
+  } finally {
+    ring.memory.close();
+  }
 }
 
 /** Fetches a ring's fd from a producer's `pub.serve(socketPath)` and joins it. */
@@ -55,4 +99,4 @@ async function connect(
   return fromFd(fd, options);
 }
 
-export const Subscription = { open, fromFd, connect };
+export const Subscription = { open, fromFd, connect, removeDurable };
