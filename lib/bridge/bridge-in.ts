@@ -193,6 +193,13 @@ abstract class InRunner {
   }
 }
 
+/** A message read from the stream directly (to fill a delivery gap). */
+interface StoredMessage {
+  seq: number;
+  data: Uint8Array;
+  typeId: number;
+}
+
 /** JetStream durable consumer → ring, exactly once into the ring. */
 class JetStreamIn extends InRunner {
   private unacked: JsMsg | null = null;
@@ -289,6 +296,10 @@ class JetStreamIn extends InRunner {
           this.ack(m);
           continue;
         }
+        // A consumer delivers in stream order except redeliveries: messages delivered before a disconnect and lost
+        // on the way come again only after the ack wait, behind newer ones. Whatever lies between the ring's last
+        // sequence and this one is read from the stream first, so the ring stays in stream order without a gap.
+        if (this.lastSequence > 0 && m.seq > this.lastSequence + 1 && !(await this.fillGap(m.seq))) break;
         if (!(await this.write(m.data, typeIdOf(m.headers), this.mark, this.id, m.seq))) break;
         this.lastSequence = m.seq;
         this.stats.lastUpstreamSequence = m.seq;
@@ -300,6 +311,60 @@ class JetStreamIn extends InRunner {
       this.flushAck();
       await messages.close().catch(() => undefined);
     }
+  }
+
+  /**
+   * Writes the stream's messages on the subject with sequences after the ring's last and before `before`, in order,
+   * read directly from the stream (retried while NATS is away). False when the bridge was stopped first.
+   */
+  private async fillGap(before: number): Promise<boolean> {
+    let wait = 50;
+    while (!this.signal.aborted) {
+      let next: StoredMessage | null;
+      try {
+        next = await this.nextStored(this.lastSequence + 1);
+      } catch (err) {
+        this.stats.retries++;
+        this.log(`reading the stream to fill a delivery gap failed, will retry: ${(err as Error).message}`);
+        await sleep(wait, this.signal);
+        wait = Math.min(wait * 2, 2000);
+        continue;
+      }
+      if (next === null || next.seq >= before) return true;
+      if (!(await this.write(next.data, next.typeId, this.mark, this.id, next.seq))) return false;
+      this.lastSequence = next.seq;
+      this.stats.lastUpstreamSequence = next.seq;
+      this.stats.fetched++;
+    }
+    return false;
+  }
+
+  /** The stream's first message on the subject at or after `seq` (JetStream's message-get API), or null. */
+  private async nextStored(seq: number): Promise<StoredMessage | null> {
+    const reply = await this.nc.request(
+      `$JS.API.STREAM.MSG.GET.${this.stream}`,
+      JSON.stringify({ seq, next_by_subj: this.options.subject }),
+      { timeout: 5000 },
+    );
+    const answer = reply.json<{
+      error?: { code: number; description: string };
+      message?: { seq: number; data?: string; hdrs?: string };
+    }>();
+    if (answer.error !== undefined) {
+      if (answer.error.code === 404) return null;
+      throw new Error(answer.error.description);
+    }
+    const message = answer.message;
+    if (message === undefined || !Number.isSafeInteger(message.seq)) throw new Error('malformed message-get answer');
+    const data = new Uint8Array(Buffer.from(message.data ?? '', 'base64'));
+    const headers = Buffer.from(message.hdrs ?? '', 'base64').toString('latin1');
+    const typeLine = headers.split('\r\n').find((l) => l.toLowerCase().startsWith(`${Header.TYPE_ID.toLowerCase()}:`));
+    const typeId = typeLine === undefined ? 1 : Number(typeLine.slice(Header.TYPE_ID.length + 1).trim());
+    return {
+      seq: message.seq,
+      data,
+      typeId: Number.isInteger(typeId) && typeId >= 0 && typeId <= 0xfffffe ? typeId : 1,
+    };
   }
 
   /** Acknowledges after the ring commit only; an ack-all consumer once per ACK_EVERY messages (or per interval). */

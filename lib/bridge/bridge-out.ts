@@ -159,6 +159,15 @@ class ReliableOut extends OutRunner {
   private readonly positions: number[] = [];
   private readonly lengths: number[] = [];
   private readonly acks: Array<Promise<PubAck> | null> = [];
+  private readonly ids: string[] = [];
+  /**
+   * Message id of the stream's last message as far as this bridge knows (its last acknowledged publish, or what the
+   * stream held at start). Each publish expects the stream's last message id to be its predecessor's: a window's
+   * message whose predecessor was lost is refused instead of stored out of order (de-duplication comes first, so a
+   * retried message already stored is acknowledged as a duplicate).
+   */
+  private committedId: string | null = null;
+  private previousId: string | null = null;
   private readonly publish: MessageHandler;
   /** Ring messages at or before this position are in the stream already (found at start): committed unpublished. */
   private skipUpTo = -1;
@@ -179,8 +188,12 @@ class ReliableOut extends OutRunner {
     // One closure for the bridge's life, not one per message.
     this.publish = (buffer, offset, length, typeId) => {
       const position = this.sub.messagePosition;
+      const msgID = `${this.ringId}:${position}`;
       this.positions.push(position);
       this.lengths.push(length);
+      this.ids.push(msgID);
+      const previous = this.previousId;
+      this.previousId = msgID;
       if (position <= this.skipUpTo) {
         this.acks.push(null);
         return;
@@ -191,9 +204,8 @@ class ReliableOut extends OutRunner {
       headers.set(Header.POSITION, String(position));
       headers.set(Header.TYPE_ID, String(typeId));
       const data = buffer.slice(offset, offset + length);
-      this.acks.push(
-        this.js.publish(this.options.subject, data, { msgID: `${this.ringId}:${position}`, headers, timeout }),
-      );
+      const expect = previous === null ? undefined : { lastMsgID: previous };
+      this.acks.push(this.js.publish(this.options.subject, data, { msgID, headers, timeout, expect }));
     };
   }
 
@@ -220,6 +232,8 @@ class ReliableOut extends OutRunner {
     const runner = new ReliableOut(nats, nc, options, js, stream, sub, ringId, signal, log);
     try {
       runner.skipUpTo = await lastStoredPosition(nats, nc, stream, options.subject, ringId);
+      runner.committedId = await lastStoredMsgId(nats, nc, stream);
+      runner.previousId = runner.committedId;
     } catch (err) {
       sub.close();
       throw err;
@@ -281,11 +295,14 @@ class ReliableOut extends OutRunner {
         if (ack.seq > this.stats.lastUpstreamSequence) this.stats.lastUpstreamSequence = ack.seq;
       }
       committed = this.positions[i];
+      this.committedId = this.ids[i];
     }
     acks.length = 0;
     this.positions.length = 0;
     this.lengths.length = 0;
+    this.ids.length = 0;
     if (committed >= 0) this.sub.commit(committed);
+    if (failure !== null) this.previousId = this.committedId; // the retry starts after the last stored message
     if (failure !== null) this.log(`publish to JetStream failed, will retry: ${(failure as Error).message}`);
     return failure === null;
   }
@@ -389,6 +406,19 @@ async function ensureStream(nats: NatsModules, nc: NatsConnection, options: Brid
     });
   }
   return name;
+}
+
+/** The message id of the stream's last message (null when empty or it has none). */
+async function lastStoredMsgId(nats: NatsModules, nc: NatsConnection, stream: string): Promise<string | null> {
+  const jsm = await nats.jetstream.jetstreamManager(nc);
+  const last = (await jsm.streams.info(stream)).state.last_seq;
+  if (last === 0) return null;
+  try {
+    const message = await jsm.streams.getMessage(stream, { seq: last });
+    return message?.header.get('Nats-Msg-Id') || null;
+  } catch {
+    return null; // deleted meanwhile: no expectation for the first publish
+  }
 }
 
 /** The ring position in the subject's last stored message, when that message came from this ring; else -1. */

@@ -22,6 +22,8 @@ export interface BridgeStats {
   duplicates: number;
   /** bridgeIn: upstream messages skipped because the ring already held them (redeliveries after a restart). */
   skipped: number;
+  /** bridgeIn: messages read from the stream directly to fill a delivery gap (redeliveries overtaken by newer ones). */
+  fetched: number;
   /** Broadcast bridgeOut: times the ring lapped the bridge, and the ring bytes it lost that way. */
   lapped: number;
   lostBytes: number;
@@ -44,6 +46,7 @@ export function emptyStats(): BridgeStats {
     lastUpstreamSequence: 0,
     duplicates: 0,
     skipped: 0,
+    fetched: 0,
     lapped: 0,
     lostBytes: 0,
     dropped: 0,

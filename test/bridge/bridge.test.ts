@@ -1,0 +1,155 @@
+/**
+ * The NATS bridge with a real nats-server (JetStream, temporary store) on a free loopback port, and real processes:
+ * producer → ring A → `shmring bridge out` → NATS → `shmring bridge in` → ring B → consumer, every message carrying
+ * its sequence number and a checksum.
+ *
+ * Acceptable outcomes:
+ * - reliable (JetStream): exactly the produced messages, once each, in order, intact — whatever was killed on the
+ *   way (each bridge kill -9'd and restarted, the server kill -9'd and restarted); the stream holds each message once.
+ * - broadcast (core NATS): every delivered message intact, in order, never twice; messages lost while the server was
+ *   down, and bridge out counted ring laps for them.
+ * The cross-host version of the same pipeline (two network namespaces and a veth pair) is netns.test.ts.
+ */
+import fs from 'fs';
+import { describe, expect, it } from 'vitest';
+import { readStatuses } from '../../lib/bridge/bridge-status';
+import { createRing } from '../../lib/rings';
+import { runPipeline } from '../helpers/bridge-pipeline';
+import { CLI, freePort, natsServerAvailable, NatsServer, startProcess } from '../helpers/nats-env';
+import { SHM_DIR, uniqueRingName } from '../helpers/ring-env';
+
+/** Messages per pipeline run in `npm test` (test/stress/bridge.stress.ts runs 1 M across namespaces). */
+const COUNT = 20_000;
+
+function cli(args: string[]) {
+  return startProcess(process.execPath, [CLI, ...args], { label: `shmring ${args.slice(0, 2).join(' ')}` });
+}
+
+describe.skipIf(!natsServerAvailable())('NATS bridge (real nats-server on loopback)', () => {
+  it('reliable: loses and duplicates nothing through kill -9 of each bridge and of the server', async () => {
+    const server = await NatsServer.start();
+    const result = await runPipeline({
+      mode: 'reliable',
+      count: COUNT,
+      server,
+      urlA: server.url,
+      urlB: server.url,
+      chaos: [
+        { at: 0.2, what: 'kill-bridge-out' },
+        { at: 0.45, what: 'kill-bridge-in' },
+        { at: 0.7, what: 'kill-nats' },
+      ],
+      deadlineMs: 90_000,
+    });
+    const c = result.consumer;
+    expect(c.error).toBeNull();
+    expect(c.timedOut).toBe(false);
+    expect(c.reasons).toEqual([]);
+    expect({ received: c.received, corrupt: c.corrupt, duplicates: c.duplicates, outOfOrder: c.outOfOrder }).toEqual({
+      received: COUNT,
+      corrupt: 0,
+      duplicates: 0,
+      outOfOrder: 0,
+    });
+    expect(result.chaosFired).toEqual(['kill-bridge-out', 'kill-bridge-in', 'kill-nats']);
+    // De-duplication held at the stream too: one stored message per ring message.
+    expect(result.streamMessages).toBe(COUNT);
+    expect(result.ringBUpstream).toBe(COUNT);
+  }, 120_000);
+
+  it('broadcast: delivers intact messages in order, loses while NATS is down, and counts the laps', async () => {
+    const server = await NatsServer.start();
+    const result = await runPipeline({
+      mode: 'broadcast',
+      count: COUNT,
+      server,
+      urlA: server.url,
+      urlB: server.url,
+      paceEvery: 20,
+      chaos: [{ at: 0.4, what: 'kill-nats' }],
+      deadlineMs: 90_000,
+    });
+    const c = result.consumer as typeof result.consumer & { lostBySeqGap: number; last: number };
+    expect(c.error).toBeNull();
+    expect({ corrupt: c.corrupt, duplicates: c.duplicates, outOfOrder: c.outOfOrder }).toEqual({
+      corrupt: 0,
+      duplicates: 0,
+      outOfOrder: 0,
+    });
+    expect(c.received).toBeGreaterThan(COUNT / 4);
+    expect(c.lostBySeqGap).toBeGreaterThan(0);
+    // While the server was away bridge out stopped reading: ring A lapped it, and it counted that.
+    expect(result.bridgeOut?.stats.lapped).toBeGreaterThan(0);
+    expect(result.bridgeOut?.stats.lostBytes).toBeGreaterThan(0);
+    expect(result.bridgeOut?.stats.reconnects).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('fails with one line and exit code 1 when NATS is down at start', async () => {
+    const ring = uniqueRingName('bridge-down');
+    createRing(ring, { capacity: 4096 });
+    const port = await freePort();
+    const p = cli(['bridge', 'out', ring, '--nats', `nats://127.0.0.1:${port}`, '--subject', 'x']);
+    const status = await p.exited;
+    expect(status.code).toBe(1);
+    const stderr = p.errLines.filter((l) => l !== '');
+    expect(stderr).toHaveLength(1);
+    expect(stderr[0]).toMatch(
+      new RegExp(`^shmring bridge: cannot connect to NATS at nats://127\\.0\\.0\\.1:${port}: `),
+    );
+  }, 30_000);
+
+  it('with --retry, waits for a server that starts later, then bridges; stat shows it', async () => {
+    const ring = uniqueRingName('bridge-retry');
+    const port = await freePort();
+    const p = cli([
+      'bridge',
+      'in',
+      ring,
+      '--nats',
+      `nats://127.0.0.1:${port}`,
+      '--subject',
+      `retry.${process.pid}`,
+      '--retry',
+    ]);
+    await p.waitLine('retrying', 15_000, true);
+    expect(fs.existsSync(`${SHM_DIR}/${ring}`)).toBe(false); // nothing is created before NATS answers
+    await NatsServer.start({ port });
+    await p.waitLine('running', 20_000, true);
+    const stat = cli(['stat', ring]);
+    expect((await stat.exited).code).toBe(0);
+    expect(stat.lines.join('\n')).toMatch(
+      new RegExp(`bridge {4}in <- retry\\.${process.pid} \\(core NATS\\), pid ${p.process.pid} alive, connected`),
+    );
+    expect(readStatuses(SHM_DIR, ring)).toHaveLength(1);
+    p.process.kill('SIGTERM');
+    expect((await p.exited).code).toBe(0);
+    expect(readStatuses(SHM_DIR, ring)).toHaveLength(0); // removed at a clean stop
+  }, 60_000);
+});
+
+describe('NATS bridge without the NATS client installed', () => {
+  it('does not load the client with the library, and says what to install when a bridge starts', async () => {
+    // A child whose module resolution cannot find @nats-io/*, as in a project that did not install them.
+    const script = `
+      const Module = require('module');
+      const resolve = Module._resolveFilename;
+      Module._resolveFilename = function (request, ...rest) {
+        if (request.startsWith('@nats-io/')) {
+          const err = new Error("Cannot find module '" + request + "'");
+          err.code = 'MODULE_NOT_FOUND';
+          throw err;
+        }
+        return resolve.call(this, request, ...rest);
+      };
+      const shmring = require(${JSON.stringify(`${__dirname}/../../dist/lib/index.js`)});
+      const loaded = Object.keys(require.cache).filter((k) => k.includes('@nats-io')).length;
+      shmring.bridgeIn({ ring: 'never-created', servers: 'nats://127.0.0.1:1', subject: 'x' }).catch((err) => {
+        console.log('result ' + JSON.stringify({ loaded, code: err.code, message: err.message }));
+      });`;
+    const p = startProcess(process.execPath, ['-e', script], { label: 'no-nats' });
+    const result = await p.json<{ loaded: number; code: string; message: string }>('result ');
+    expect(result.loaded).toBe(0);
+    expect(result.code).toBe('ERR_SHMRING_NATS_CLIENT_MISSING');
+    expect(result.message).toContain('npm install @nats-io/transport-node@3 @nats-io/jetstream@3');
+  });
+});
