@@ -15,6 +15,11 @@ export const Header = {
   POSITION: 'Shmring-Position',
   /** The message's type id in the ring. */
   TYPE_ID: 'Shmring-Type-Id',
+  /**
+   * Core NATS: the position of the message bridge out published before this one. A receiver whose last message had
+   * another position knows messages were lost on the way (NATS down, a slow subscriber) and counts the gap.
+   */
+  PREVIOUS: 'Shmring-Previous',
 } as const;
 
 /** Options of both directions. */

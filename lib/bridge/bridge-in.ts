@@ -390,6 +390,8 @@ const EMPTY_SLOT = null as unknown as Msg;
 /** Core NATS subscription → ring, at most once. */
 class CoreIn extends InRunner {
   private readonly queue: Msg[] = [];
+  /** Position (Header.POSITION) of the last message received, -1 before the first. */
+  private lastPosition = -1;
   /** Index of the next queued message to write. */
   private head = 0;
   private wake: (() => void) | null = null;
@@ -409,11 +411,24 @@ class CoreIn extends InRunner {
     return { name: 'core', transport: 'core', stream: null };
   }
 
+  /** Counts a break in the chain of positions: messages bridge out published that never arrived here. */
+  private checkChain(headers: MsgHdrs | undefined): void {
+    const position = Number(headers?.get(Header.POSITION) ?? NaN);
+    if (!Number.isSafeInteger(position)) return;
+    const previous = Number(headers?.get(Header.PREVIOUS) || NaN);
+    if (this.lastPosition >= 0 && Number.isSafeInteger(previous) && previous !== this.lastPosition) {
+      this.stats.gaps++;
+      if (previous > this.lastPosition) this.stats.lostBytes += previous - this.lastPosition;
+    }
+    this.lastPosition = position;
+  }
+
   protected async run(): Promise<void> {
     const maxQueued = this.options.maxQueued ?? 65_536;
     const sub = this.nc.subscribe(this.options.subject, {
       callback: (err, m) => {
         if (err !== null) return;
+        this.checkChain(m.headers);
         if (this.queue.length - this.head >= maxQueued) {
           this.stats.dropped++;
           return;

@@ -313,6 +313,8 @@ class BroadcastOut extends OutRunner {
   private readonly sub: BroadcastSubscription;
   private readonly publish: MessageHandler;
   private sinceFlush = 0;
+  /** Position of the last message published: the next one names it (Header.PREVIOUS) so losses on the way show. */
+  private lastPublished = -1;
 
   constructor(
     nats: NatsModules,
@@ -332,8 +334,10 @@ class BroadcastOut extends OutRunner {
       headers.set(Header.RING, this.options.ring);
       headers.set(Header.POSITION, String(this.sub.position));
       headers.set(Header.TYPE_ID, String(typeId));
+      if (this.lastPublished >= 0) headers.set(Header.PREVIOUS, String(this.lastPublished));
       try {
         this.nc.publish(this.options.subject, buffer.slice(offset, offset + length), { headers });
+        this.lastPublished = this.sub.position;
         this.stats.messages++;
         this.stats.bytes += length;
       } catch (err) {

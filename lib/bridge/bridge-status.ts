@@ -24,8 +24,11 @@ export interface BridgeStats {
   skipped: number;
   /** bridgeIn: messages read from the stream directly to fill a delivery gap (redeliveries overtaken by newer ones). */
   fetched: number;
-  /** Broadcast bridgeOut: times the ring lapped the bridge, and the ring bytes it lost that way. */
+  /** Broadcast bridgeOut: times the ring lapped the bridge. */
   lapped: number;
+  /** Core bridgeIn: breaks in the chain of positions bridge out published (messages lost on the way through NATS). */
+  gaps: number;
+  /** Ring bytes lost: lapped in the ring (bridgeOut), or missing between two received messages (core bridgeIn). */
   lostBytes: number;
   /** Core-NATS bridgeIn: messages dropped because the ring stayed full past the bridge's queue. */
   dropped: number;
@@ -48,6 +51,7 @@ export function emptyStats(): BridgeStats {
     skipped: 0,
     fetched: 0,
     lapped: 0,
+    gaps: 0,
     lostBytes: 0,
     dropped: 0,
     rejected: 0,

@@ -120,8 +120,8 @@ function bridgeLines(s: StatSample): string[] {
     const st = b.stats;
     const losses =
       b.transport === 'core'
-        ? `, lapped ${st.lapped} (${formatBytes(st.lostBytes)} lost), dropped ${st.dropped}`
-        : `, duplicates ${st.duplicates}, skipped ${st.skipped}`;
+        ? `, lapped ${st.lapped}, gaps ${st.gaps} (${formatBytes(st.lostBytes)} lost), dropped ${st.dropped}`
+        : `, duplicates ${st.duplicates}, skipped ${st.skipped}, gap-filled ${st.fetched}`;
     lines.push(
       `bridge    ${b.direction} ${arrow} (${via}), pid ${b.pid} ${alive}, ${st.connected ? 'connected' : 'NATS away'}: ` +
         `${st.messages} messages, ${formatBytes(st.bytes)}, last upstream seq ${st.lastUpstreamSequence}${losses}, ` +
