@@ -151,6 +151,11 @@ export function markDetached(buffer: SharedArrayBuffer, slot: number): void {
   storeMillis(buffer, slot, L.SLOT_DETACHED_SINCE_OFFSET, Date.now());
 }
 
+/** The producer is about to evict the slot: when, for its next open to tell (ignored unless the swap succeeds). */
+export function markEvicted(buffer: SharedArrayBuffer, slot: number, now: number): void {
+  storeMillis(buffer, slot, L.SLOT_EVICTED_AT_OFFSET, now);
+}
+
 /** When the producer evicted the slot (ms since the epoch), 0 when unknown. */
 export function evictedAtOf(buffer: SharedArrayBuffer, slot: number): number {
   return loadMillis(buffer, slot, L.SLOT_EVICTED_AT_OFFSET);
@@ -197,7 +202,7 @@ export function expireAwayDurable(buffer: SharedArrayBuffer, slot: number, state
   }
   const timeoutMs = Atomics.load(i32, field(slot, L.SLOT_DURABLE_TIMEOUT_OFFSET));
   if (now - since < timeoutMs) return false;
-  storeMillis(buffer, slot, L.SLOT_EVICTED_AT_OFFSET, now);
+  markEvicted(buffer, slot, now);
   return Atomics.compareExchange(i32, stateIndex, state, (((state >>> 8) + 1) << 8) | L.SLOT_EVICTED) === state;
 }
 

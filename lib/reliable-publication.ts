@@ -7,7 +7,7 @@
  * until its record is committed, because the producer zeroes the ring ahead of its tail in bulk (cleanAhead).
  */
 import { Claim, type ClaimOwner } from './claim';
-import { expireAwayDurable, isDurableSlot } from './durable-consumer';
+import { expireAwayDurable, isDurableSlot, markEvicted } from './durable-consumer';
 import { ErrorCode, ShmringError, closedError } from './errors';
 import * as L from './layout';
 import { OfferResult } from './offer-result';
@@ -447,6 +447,7 @@ export class ReliablePublication implements ClaimOwner {
         this.blockedAt[slot] = position;
         this.anyBlocked = true;
       } else if (now - this.blockedSince[slot] >= this.evictionTimeoutMs) {
+        if (isDurableSlot(i32, slot)) markEvicted(this.memory.buffer, slot, now);
         if (Atomics.compareExchange(i32, base + 2, state, nextGeneration | L.SLOT_EVICTED) === state) {
           this.stats.evictedConsumers++;
           this.blockedSince[slot] = 0;

@@ -6,6 +6,7 @@
  */
 import { readStatuses, type BridgeStatus } from '../bridge/bridge-status';
 import { readUpstreamMark, type UpstreamMark } from '../bridge/upstream-sequence';
+import type { DurableInfo } from '../durable-consumer';
 import * as L from '../layout';
 import { loadPosition } from '../position';
 import { openRingMemory, ringInfo, type OpenRingOptions, type RingInfo } from '../rings';
@@ -25,6 +26,8 @@ export interface ConsumerState {
   lag: number | null;
   /** `lag` as a percentage of the capacity (100 = the producer is blocked by this consumer); null when evicted. */
   lagPercent: number | null;
+  /** A durable consumer's name, timeout, and since when it is away (null while attached or not yet noticed). */
+  durable: DurableInfo | null;
 }
 
 /** The producer's side of a snapshot. */

@@ -16,7 +16,7 @@ import {
   type Parsed,
 } from './common';
 import { pidAlive } from '../bridge/bridge-status';
-import { readRingState, type RingState } from './ring-state';
+import { readRingState, type ConsumerState, type RingState } from './ring-state';
 
 /** `shmring stat`: its synopsis, help and options. */
 export const spec: CommandSpec = {
@@ -98,6 +98,16 @@ function yesNo(value: boolean): string {
   return value ? 'yes' : 'no';
 }
 
+/**
+ * A durable consumer's whereabouts: 'attached', 'away 12 s' (since it closed, or since the producer found it dead),
+ * 'away' when no one noticed its death yet (the producer notices once the consumer holds it back).
+ */
+function durableWhereabouts(c: ConsumerState, sampledAt: number): string {
+  if (c.alive) return 'attached';
+  const since = c.durable?.detachedSince ?? null;
+  return since === null ? 'away' : `away ${formatAge(Math.max(0, sampledAt - since))}`;
+}
+
 function producerLine(s: RingState): string {
   const p = s.producer;
   const who = p.state === 'none' && !p.alive ? 'none attached yet' : `${p.alive ? 'alive' : 'dead'}, pid ${p.pid}`;
@@ -154,6 +164,8 @@ export function formatStat(s: StatSample, watching: boolean): string {
     lines.push('consumers none');
   } else {
     const header = ['SLOT', 'PID', 'ALIVE', 'STATE', 'POSITION', 'LAG', 'LAG%'];
+    const durable = s.consumers.some((c) => c.durable !== null);
+    if (durable) header.push('DURABLE', 'TIMEOUT', 'DETACHED');
     if (watching) header.push('RATE', 'IDLE');
     lines.push(
       table(
@@ -168,6 +180,13 @@ export function formatStat(s: StatSample, watching: boolean): string {
             `${c.lag ?? '-'}`,
             `${c.lagPercent ?? '-'}`,
           ];
+          if (durable) {
+            row.push(
+              c.durable?.name ?? '-',
+              c.durable === null ? '-' : formatAge(c.durable.timeoutMs),
+              c.durable === null ? '-' : durableWhereabouts(c, s.sampledAt),
+            );
+          }
           if (watching) {
             const rate = s.rates?.consumers[`${c.slot}`];
             row.push(
@@ -192,8 +211,10 @@ export function formatStatLine(s: StatSample): string {
   ];
   for (const c of s.consumers) {
     const lag = c.lag === null ? 'evicted' : `lag ${c.lag} (${c.lagPercent}%)`;
+    const durable =
+      c.durable === null ? '' : ` durable ${JSON.stringify(c.durable.name)} ${durableWhereabouts(c, s.sampledAt)}`;
     parts.push(
-      `slot ${c.slot} ${c.alive ? 'alive' : 'dead'} position ${c.position} ${lag} ` +
+      `slot ${c.slot} ${c.alive ? 'alive' : 'dead'}${durable} position ${c.position} ${lag} ` +
         `rate ${rate(s.rates?.consumers[`${c.slot}`])}`,
     );
   }

@@ -109,7 +109,7 @@ describe('Subscription.open with a durable name', () => {
     expect(full.message).toBe(
       'all consumer slots are taken by live consumers: maxConsumers=2 (1 of them kept by durable consumers that are away: Subscription.removeDurable frees one)',
     );
-    expect(Subscription.open(name, { durable: 'one' }).durable?.opened).toBe('resumed');
+    expect(open(name, { durable: 'one' }).durable?.opened).toBe('resumed');
   });
 
   it('with autoCommit false, publishes only what commit() says, and rewind() delivers the rest again', () => {
@@ -190,6 +190,27 @@ describe('Subscription.open with a durable name', () => {
     expect(restarted.position).toBe(pub.position);
     expect(pub.offer(message(1))).toBeGreaterThan(0);
     expect(drain(restarted).map(([s]) => s)).toEqual([1]);
+  });
+
+  it('is evicted like any consumer when it stalls while attached; its next open says when', async () => {
+    const name = uniqueRingName('durable-stall');
+    const pub = closeAfterTest(
+      Publication.create(name, { capacity: CAPACITY, evictionTimeoutMs: 100 }),
+    ) as ReliablePublication;
+    const sub = open(name, { durable: 'stalled' });
+    const before = Date.now();
+    const deadline = before + 5000;
+    while (pub.stats.evictedConsumers === 0 && Date.now() < deadline) {
+      if (pub.offer(message(0)) < 0) await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    expect(pub.stats).toEqual({ reapedConsumers: 0, evictedConsumers: 1 });
+    expect(thrown(() => sub.poll(() => undefined)).code).toBe(ErrorCode.EVICTED);
+    sub.close();
+    const err = thrown(() => Subscription.open(name, { durable: 'stalled' }));
+    expect(err.code).toBe(ErrorCode.EVICTED);
+    const evictedAt = ringInfo(name).consumers[0].durable?.evictedAt ?? 0;
+    expect(evictedAt).toBeGreaterThanOrEqual(before + 100);
+    expect(err.message).toContain(`evicted by the producer at ${new Date(evictedAt).toISOString()}`);
   });
 
   it('is deleted by Subscription.removeDurable, unless attached', () => {
