@@ -129,6 +129,35 @@ describe.skipIf(!natsServerAvailable())('NATS bridge (real nats-server on loopba
   }, 60_000);
 });
 
+describe('shmring bridge usage', () => {
+  it.each([
+    [['bridge', 'out'], 'shmring bridge: missing out|in and NAME (see shmring bridge --help)'],
+    [
+      ['bridge', 'sideways', 'r', '--nats', 'nats://x', '--subject', 's'],
+      'shmring bridge: direction must be one of out, in: direction=sideways (see shmring bridge --help)',
+    ],
+    [['bridge', 'out', 'r', '--subject', 's'], 'shmring bridge: missing --nats URL (see shmring bridge --help)'],
+    [['bridge', 'in', 'r', '--nats', 'nats://x'], 'shmring bridge: missing --subject S (see shmring bridge --help)'],
+    [
+      ['bridge', 'in', 'r', '--nats', 'nats://x', '--subject', 's', '--jetstream', 'S'],
+      'shmring bridge: --jetstream and --from are options of bridge out (bridge in takes --stream) (see shmring bridge --help)',
+    ],
+  ])('refuses %j with exit 2 and one line', async (argv, line) => {
+    const p = cli(argv);
+    expect((await p.exited).code).toBe(2);
+    expect(p.errLines.filter((l) => l !== '')).toEqual([line]);
+  });
+
+  it('documents itself in --help', async () => {
+    const p = cli(['bridge', '--help']);
+    expect((await p.exited).code).toBe(0);
+    expect(p.lines[0]).toBe(
+      'Usage: shmring bridge out|in NAME --nats URL --subject S [--jetstream STREAM] [--durable D] [--retry]',
+    );
+    expect(p.lines.join('\n')).toContain('--retry');
+  });
+});
+
 describe('NATS bridge without the NATS client installed', () => {
   it('does not load the client with the library, and says what to install when a bridge starts', async () => {
     // A child whose module resolution cannot find @nats-io/*, as in a project that did not install them.
