@@ -305,6 +305,13 @@ class JetStreamIn extends InRunner {
         this.stats.lastUpstreamSequence = m.seq;
         this.ack(m);
       }
+      if (!this.signal.aborted) {
+        // Not stopped by us: the consumer was deleted or the stream went away. Say so rather than idle.
+        throw new ShmringError(
+          ErrorCode.BRIDGE_CONFIG,
+          `JetStream stopped delivering: consumer ${this.options.durable} of stream ${this.stream} is gone`,
+        );
+      }
     } finally {
       clearInterval(ackTimer);
       this.signal.removeEventListener('abort', onAbort);

@@ -7,7 +7,16 @@
 import { bridgeIn } from '../bridge/bridge-in';
 import { bridgeOut } from '../bridge/bridge-out';
 import type { Bridge } from '../bridge/bridge-common';
-import { ExitCode, parseChoice, parseSize, usage, type CommandSpec, type Output, type Parsed } from './common';
+import {
+  ExitCode,
+  parseChoice,
+  parseDuration,
+  parseSize,
+  usage,
+  type CommandSpec,
+  type Output,
+  type Parsed,
+} from './common';
 
 /** `shmring bridge`: its synopsis, help and options. */
 export const spec: CommandSpec = {
@@ -29,6 +38,11 @@ export const spec: CommandSpec = {
     stream: { type: 'string', value: 'STREAM', help: 'in: stream to consume (default: the one capturing S)' },
     durable: { type: 'string', value: 'D', help: 'out: the ring durable consumer; in: the JetStream durable' },
     capacity: { type: 'string', value: 'SIZE', help: 'in: capacity of a ring the bridge creates (default 1m)' },
+    'eviction-timeout': {
+      type: 'string',
+      value: 'DURATION',
+      help: 'in: evict a ring consumer stalled this long (default 10s)',
+    },
     from: { type: 'string', value: 'FROM', help: "out: where a new ring consumer starts: 'earliest' or 'latest'" },
     retry: { type: 'boolean', help: 'keep retrying with back-off while NATS is down at start' },
     quiet: { type: 'boolean', short: 'q', help: 'do not print connection events' },
@@ -45,8 +59,8 @@ export async function run(args: Parsed, output: Output): Promise<number> {
   if (typeof v.subject !== 'string' || v.subject === '') throw usage('bridge', 'missing --subject S');
   const servers = v.nats.split(',').map((s) => s.trim());
   const str = (name: string): string | undefined => (typeof v[name] === 'string' ? (v[name] as string) : undefined);
-  if (direction === 'out' && (str('stream') !== undefined || str('capacity') !== undefined)) {
-    throw usage('bridge', '--stream and --capacity are options of bridge in');
+  if (direction === 'out' && ['stream', 'capacity', 'eviction-timeout'].some((o) => str(o) !== undefined)) {
+    throw usage('bridge', '--stream, --capacity and --eviction-timeout are options of bridge in');
   }
   if (direction === 'in' && (str('jetstream') !== undefined || str('from') !== undefined)) {
     throw usage('bridge', '--jetstream and --from are options of bridge out (bridge in takes --stream)');
@@ -67,6 +81,10 @@ export async function run(args: Parsed, output: Output): Promise<number> {
           durable: str('durable'),
           stream: str('stream'),
           create: capacity === undefined ? undefined : { capacity },
+          evictionTimeoutMs:
+            str('eviction-timeout') === undefined
+              ? undefined
+              : parseDuration('bridge', '--eviction-timeout', str('eviction-timeout') as string),
         });
   onEvent?.(`running: ring ${ring} ${direction === 'out' ? '->' : '<-'} NATS subject ${v.subject}; Ctrl-C stops`);
   const stop = (): void => void bridge.close();
