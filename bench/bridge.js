@@ -12,7 +12,8 @@
 // Throughput: `count` messages as fast as they go, first send to last receive (core NATS may drop some: the
 // `delivered` column; a run ends 3 s after the last message arrived). Latency: a paced run (`rate`
 // messages/s), each message stamped with its intended send time (CLOCK_MONOTONIC, system-wide), so a stall delays
-// every sample behind it (no coordinated omission); p50/p99 in µs. Flags: --quick (fewer messages), --json FILE.
+// every sample behind it (no coordinated omission); p50/p99 in µs. Flags: --quick (fewer messages), --json FILE,
+// --filter REGEX (rows whose "<path> <payload>B" matches, e.g. 'core' or 'JetStream 32B').
 const { spawn } = require('child_process');
 const fs = require('fs');
 const net = require('net');
@@ -319,6 +320,8 @@ async function measure(kind, size, count, rate, url, seq) {
 async function main() {
   const quick = args.includes('--quick');
   const jsonAt = args.indexOf('--json');
+  const filterAt = args.indexOf('--filter');
+  const filter = filterAt >= 0 ? new RegExp(args[filterAt + 1]) : null;
   const binary = natsServerBinary();
   if (binary === null) {
     console.error('bench:bridge needs nats-server (apt-get install -y nats-server)');
@@ -336,6 +339,7 @@ async function main() {
     for (const size of [32, 1024]) {
       const count = quick ? 5_000 : size === 32 ? 100_000 : 50_000;
       for (const kind of ['bridged JetStream', 'direct JetStream', 'bridged core', 'direct core']) {
+        if (filter !== null && !filter.test(`${kind} ${size}B`)) continue;
         // Unpaced: core NATS (at most once) may drop what a subscriber cannot keep up with; `delivered` says how much.
         const throughput = await measure(kind, size, count, 0, url, seq++);
         const latency = await measure(kind, size, quick ? 1_000 : 5_000, 1000, url, seq++);

@@ -329,14 +329,16 @@ class BroadcastOut extends OutRunner {
       from: options.from ?? 'latest',
       openTimeoutMs: 1000,
     }) as BroadcastSubscription;
+    // One headers object for the bridge's life: core publish encodes it at once, and each message overwrites its fields.
+    const headers = nats.transport.headers();
+    headers.set(Header.RING, options.ring);
+    const publishOptions = { headers };
     this.publish = (buffer, offset, length, typeId) => {
-      const headers = nats.transport.headers();
-      headers.set(Header.RING, this.options.ring);
       headers.set(Header.POSITION, String(this.sub.position));
       headers.set(Header.TYPE_ID, String(typeId));
       if (this.lastPublished >= 0) headers.set(Header.PREVIOUS, String(this.lastPublished));
       try {
-        this.nc.publish(this.options.subject, buffer.slice(offset, offset + length), { headers });
+        this.nc.publish(this.options.subject, buffer.slice(offset, offset + length), publishOptions);
         this.lastPublished = this.sub.position;
         this.stats.messages++;
         this.stats.bytes += length;
