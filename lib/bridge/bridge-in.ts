@@ -17,9 +17,10 @@ import { OfferResult } from '../offer-result';
 import { Publication } from '../publication';
 import type { ReliablePublication } from '../reliable-publication';
 import type { CreateRingOptions } from '../rings';
-import { emptyStats, removeStatus, statusPath, writeStatus, type BridgeStatus } from './bridge-status';
+import { BridgeRunner } from './bridge-runner';
+import type { BridgeStatus } from './bridge-status';
 import { Header, type Bridge, type BridgeCommonOptions } from './bridge-common';
-import { ConnectionState, connectNats, loadNats, sleep, type NatsConnection, type NatsModules } from './nats-client';
+import { connectNats, loadNats, sleep, type NatsConnection, type NatsModules } from './nats-client';
 import { readUpstreamMark, upstreamId, UpstreamMarkWriter } from './upstream-sequence';
 
 export interface BridgeInOptions extends BridgeCommonOptions {
@@ -94,63 +95,19 @@ function typeIdOf(headers: MsgHdrs | undefined): number {
   return Number.isInteger(typeId) && typeId >= 0 && typeId <= 0xfffffe ? typeId : 1;
 }
 
-abstract class InRunner {
-  readonly stats = emptyStats();
-  protected readonly connection: ConnectionState;
-  private statusFile: string | null = null;
-  private readonly startedAt = Date.now();
-
+abstract class InRunner extends BridgeRunner {
   constructor(
-    protected readonly nc: NatsConnection,
+    nc: NatsConnection,
     protected readonly pub: ReliablePublication,
     protected readonly options: BridgeInOptions,
-    protected readonly signal: AbortSignal,
-    protected readonly log: (event: string) => void,
+    signal: AbortSignal,
+    log: (event: string) => void,
   ) {
-    this.connection = new ConnectionState(nc, log);
+    super('in', nc, options, signal, log);
   }
 
-  protected abstract run(): Promise<void>;
-  protected abstract describe(): Pick<BridgeStatus, 'name' | 'transport' | 'stream'>;
-
-  launch(stop: AbortController): Bridge {
-    const o = this.options;
-    if (o.statusFile === true) this.statusFile = statusPath(o.dir ?? '/dev/shm', o.ring, 'in', this.describe().name);
-    const timer = setInterval(() => this.writeStatus(), 1000);
-    this.writeStatus();
-    const done = this.run().finally(async () => {
-      clearInterval(timer);
-      this.pub.close();
-      if (this.statusFile !== null) removeStatus(this.statusFile);
-      await this.nc.close().catch(() => undefined);
-    });
-    done.catch(() => undefined); // reported through `done`
-    return {
-      stats: this.stats,
-      done,
-      close: async () => {
-        stop.abort();
-        await done.catch(() => undefined);
-      },
-    };
-  }
-
-  private writeStatus(): void {
-    this.stats.connected = this.connection.connected;
-    this.stats.reconnects = this.connection.reconnects;
-    if (this.statusFile === null) return;
-    const o = this.options;
-    writeStatus(this.statusFile, {
-      direction: 'in',
-      ring: o.ring,
-      ...this.describe(),
-      subject: o.subject,
-      servers: Array.isArray(o.servers) ? o.servers : [o.servers],
-      pid: process.pid,
-      startedAt: this.startedAt,
-      updatedAt: Date.now(),
-      stats: this.stats,
-    });
+  protected closeRing(): void {
+    this.pub.close();
   }
 
   /**

@@ -19,15 +19,9 @@ import type { BroadcastSubscription } from '../broadcast-subscription';
 import type { ReliableSubscription } from '../reliable-subscription';
 import { ringInfo } from '../rings';
 import { Subscription } from '../subscription';
-import {
-  emptyStats,
-  removeStatus,
-  statusPath,
-  writeStatus,
-  type BridgeStats,
-  type BridgeStatus,
-} from './bridge-status';
-import { ConnectionState, connectNats, loadNats, sleep, type NatsConnection, type NatsModules } from './nats-client';
+import { BridgeRunner } from './bridge-runner';
+import type { BridgeStatus } from './bridge-status';
+import { connectNats, loadNats, sleep, type NatsConnection, type NatsModules } from './nats-client';
 import { Header, ringIdOf, type Bridge, type BridgeCommonOptions } from './bridge-common';
 
 export interface BridgeOutOptions extends BridgeCommonOptions {
@@ -77,6 +71,11 @@ export async function bridgeOut(options: BridgeOutOptions): Promise<Bridge> {
           `${maxPayload}: raise max_payload or use a ring with a smaller capacity`,
       );
     }
+    if (!jetstream && options.jetstream !== undefined) {
+      log(
+        `${options.ring} is a broadcast ring: it goes to core NATS (at most once), not to stream ${options.jetstream}`,
+      );
+    }
     const runner = jetstream
       ? await ReliableOut.start(nats, nc, options, info.createdAt, info.creatorPid, stop.signal, log)
       : new BroadcastOut(nats, nc, options, stop.signal, log);
@@ -87,75 +86,8 @@ export async function bridgeOut(options: BridgeOutOptions): Promise<Bridge> {
   }
 }
 
-/** What both modes share: the connection, counters, the status file, the run loop's life cycle. */
-abstract class OutRunner {
-  readonly stats: BridgeStats = emptyStats();
-  protected readonly connection: ConnectionState;
-  private statusFile: string | null = null;
-  private readonly startedAt = Date.now();
-
-  constructor(
-    protected readonly nc: NatsConnection,
-    protected readonly options: BridgeOutOptions,
-    protected readonly signal: AbortSignal,
-    protected readonly log: (event: string) => void,
-  ) {
-    this.connection = new ConnectionState(nc, log);
-  }
-
-  protected abstract run(): Promise<void>;
-  protected abstract closeRing(): void;
-  protected abstract describe(): Pick<BridgeStatus, 'name' | 'transport' | 'stream'>;
-
-  launch(stop: AbortController): Bridge {
-    const o = this.options;
-    if (o.statusFile === true) this.statusFile = statusPath(o.dir ?? '/dev/shm', o.ring, 'out', this.describe().name);
-    const timer = setInterval(() => this.writeStatus(), 1000);
-    this.writeStatus();
-    const done = this.run().finally(async () => {
-      clearInterval(timer);
-      this.closeRing();
-      if (this.statusFile !== null) removeStatus(this.statusFile);
-      await this.nc.close().catch(() => undefined);
-    });
-    done.catch(() => undefined); // reported through `done`
-    return {
-      stats: this.stats,
-      done,
-      close: async () => {
-        stop.abort();
-        await done.catch(() => undefined);
-      },
-    };
-  }
-
-  private writeStatus(): void {
-    this.stats.connected = this.connection.connected;
-    this.stats.reconnects = this.connection.reconnects;
-    if (this.statusFile === null) return;
-    const o = this.options;
-    writeStatus(this.statusFile, {
-      direction: 'out',
-      ring: o.ring,
-      ...this.describe(),
-      subject: o.subject,
-      servers: Array.isArray(o.servers) ? o.servers : [o.servers],
-      pid: process.pid,
-      startedAt: this.startedAt,
-      updatedAt: Date.now(),
-      stats: this.stats,
-    });
-  }
-
-  /** Waits before another attempt: until NATS is back, at most `ms`. */
-  protected async backOff(ms: number): Promise<void> {
-    if (this.connection.connected) await sleep(ms, this.signal);
-    else await Promise.race([this.connection.whenConnected(ms), sleep(ms, this.signal)]);
-  }
-}
-
 /** Reliable ring → JetStream, acked and de-duplicated. */
-class ReliableOut extends OutRunner {
+class ReliableOut extends BridgeRunner {
   private readonly positions: number[] = [];
   private readonly lengths: number[] = [];
   private readonly acks: Array<Promise<PubAck> | null> = [];
@@ -175,7 +107,7 @@ class ReliableOut extends OutRunner {
   private constructor(
     private readonly nats: NatsModules,
     nc: NatsConnection,
-    options: BridgeOutOptions,
+    private readonly options: BridgeOutOptions,
     private readonly js: JetStreamClient,
     private readonly stream: string,
     private readonly sub: ReliableSubscription,
@@ -183,7 +115,7 @@ class ReliableOut extends OutRunner {
     signal: AbortSignal,
     log: (event: string) => void,
   ) {
-    super(nc, options, signal, log);
+    super('out', nc, options, signal, log);
     const timeout = options.ackTimeoutMs ?? 5000;
     // One closure for the bridge's life, not one per message.
     this.publish = (buffer, offset, length, typeId) => {
@@ -256,7 +188,7 @@ class ReliableOut extends OutRunner {
     while (!this.signal.aborted) {
       const count = this.sub.poll(this.publish, window);
       if (count === 0) {
-        await this.sub.wait({ signal: this.signal, timeoutMs: 500 }).catch(() => false);
+        await this.idle();
         continue;
       }
       if (await this.settle()) {
@@ -268,6 +200,10 @@ class ReliableOut extends OutRunner {
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
     }
+  }
+
+  private idle(): Promise<void> {
+    return idleOn(this.sub, this.signal);
   }
 
   /**
@@ -309,7 +245,7 @@ class ReliableOut extends OutRunner {
 }
 
 /** Broadcast ring → core NATS, at most once; lapped bytes counted. */
-class BroadcastOut extends OutRunner {
+class BroadcastOut extends BridgeRunner {
   private readonly sub: BroadcastSubscription;
   private readonly publish: MessageHandler;
   private sinceFlush = 0;
@@ -319,11 +255,11 @@ class BroadcastOut extends OutRunner {
   constructor(
     nats: NatsModules,
     nc: NatsConnection,
-    options: BridgeOutOptions,
+    private readonly options: BridgeOutOptions,
     signal: AbortSignal,
     log: (event: string) => void,
   ) {
-    super(nc, options, signal, log);
+    super('out', nc, options, signal, log);
     this.sub = Subscription.open(options.ring, {
       dir: options.dir,
       from: options.from ?? 'latest',
@@ -375,9 +311,19 @@ class BroadcastOut extends OutRunner {
         // The server's answer paces the bridge: a NATS slower than the ring shows as laps, not as client memory.
         await Promise.race([this.nc.flush().catch(() => undefined), sleep(2000, this.signal)]);
       }
-      if (count === 0) await this.sub.wait({ signal: this.signal, timeoutMs: 500 }).catch(() => false);
+      if (count === 0) await idleOn(this.sub, this.signal);
     }
   }
+}
+
+/**
+ * Waits for the ring's next message. `wait` returns at once while the ring's producer is closed (or gone) and nothing
+ * is left: then sleep instead, so the loop never spins without giving timers and signals a turn (a new producer may
+ * attach later; the bridge keeps waiting for it).
+ */
+async function idleOn(sub: ReliableSubscription | BroadcastSubscription, signal: AbortSignal): Promise<void> {
+  const ready = await sub.wait({ signal, timeoutMs: 500 }).catch(() => false);
+  if (!ready && !signal.aborted) await sleep(50, signal);
 }
 
 /** The stream the bridge publishes to: the named one (created when missing) or the one capturing the subject. */

@@ -13,6 +13,7 @@
 import fs from 'fs';
 import { describe, expect, it } from 'vitest';
 import { readStatuses } from '../../lib/bridge/bridge-status';
+import { Publication } from '../../lib/publication';
 import { createRing } from '../../lib/rings';
 import { runPipeline } from '../helpers/bridge-pipeline';
 import { CLI, freePort, natsServerAvailable, NatsServer, startProcess } from '../helpers/nats-env';
@@ -20,6 +21,12 @@ import { SHM_DIR, uniqueRingName } from '../helpers/ring-env';
 
 /** Messages per pipeline run in `npm test` (test/stress/bridge.stress.ts runs 1 M across namespaces). */
 const COUNT = 20_000;
+
+/** CPU seconds (user + system) process `pid` has used, from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
 
 function cli(args: string[]) {
   return startProcess(process.execPath, [CLI, ...args], { label: `shmring ${args.slice(0, 2).join(' ')}` });
@@ -85,6 +92,31 @@ describe.skipIf(!natsServerAvailable())('NATS bridge (real nats-server on loopba
     expect(counted).toBeGreaterThan(0);
     expect((result.bridgeOut?.stats.lostBytes ?? 0) + (result.bridgeIn?.stats.lostBytes ?? 0)).toBeGreaterThan(0);
   }, 120_000);
+
+  it.each(['reliable', 'broadcast'] as const)(
+    'bridge out (%s ring) idles without spinning once the producer closed, and stops at SIGTERM with exit 0',
+    async (mode) => {
+      const server = await NatsServer.start();
+      const ring = uniqueRingName(`bridge-idle-${mode}`);
+      const pub = Publication.create(ring, { mode, capacity: 4096 });
+      const args = ['bridge', 'out', ring, '--nats', server.url, '--subject', `idle.${mode}.${process.pid}`];
+      const p = cli(mode === 'reliable' ? [...args, '--jetstream', `IDLE_${process.pid}`] : args);
+      await p.waitLine('running', 20_000, true);
+      pub.offer(new Uint8Array([1, 2, 3]));
+      pub.close(); // from now on sub.wait() answers at once: the loop must still sleep
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const cpu = cpuSeconds(p.process.pid as number);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(cpuSeconds(p.process.pid as number) - cpu).toBeLessThan(0.3);
+      p.process.kill('SIGTERM');
+      const status = await Promise.race([
+        p.exited,
+        new Promise((resolve) => setTimeout(() => resolve('hung'), 10_000)),
+      ]);
+      expect(status).toEqual({ code: 0, signal: null });
+    },
+    60_000,
+  );
 
   it('fails with one line and exit code 1 when NATS is down at start', async () => {
     const ring = uniqueRingName('bridge-down');
