@@ -3,64 +3,36 @@
  * peers can share the region. It never waits for consumers; slow ones are lapped and detect it.
  *
  * Per message: tail-intent := new tail (an atomic store: a full fence), then length, type, payload and latest :=
- * record start (plain, as in Agrona), then tail := new tail (an atomic store). Counters are int64 stored as in position.ts (low word only while the
- * high word is unchanged), so an 8-byte reader never sees a torn value.
+ * record start (plain, as in Agrona), then tail := new tail (an atomic store). Counters are int64 stored as in
+ * position.ts (low word only while the high word is unchanged), so an 8-byte reader never sees a torn value.
  */
 import { ErrorCode, ShmringError, closedError } from './errors';
 import * as L from './layout';
 import { OfferResult } from './offer-result';
 import { loadPosition, storePosition, storePositionPlain } from './position';
-import { markProducerActive, markProducerClosed, type RingDescriptor, type RingMemory } from './ring-file';
-import { RingServer } from './ring-server';
+import { PublicationBase } from './publication-base';
+import type { RingDescriptor, RingMemory } from './ring-file';
 
 const WAKE_REQUESTED_INDEX = L.int32Index(L.WAKE_REQUESTED_OFFSET);
-const WAKE_SEQUENCE_INDEX = L.int32Index(L.WAKE_SEQUENCE_OFFSET);
 const MAX_BROADCAST_TYPE_ID = 0x7fffffff;
 
-export class BroadcastPublication {
+export class BroadcastPublication extends PublicationBase {
   readonly mode = 'broadcast' as const;
-  readonly capacity: number;
-  readonly maxMessageLength: number;
-  readonly memory: RingMemory;
-  private readonly i32: Int32Array;
-  private readonly i64: BigInt64Array;
-  private readonly u8: Uint8Array;
-  private readonly dataOffset: number;
-  private readonly mask: number;
   private readonly tailIntentIndex: number;
   private readonly tailIndex: number;
   private readonly latestIndex: number;
-  private tailPosition = 0;
   private batching = false;
   private batchLatest = -1;
-  private closed = false;
 
   /** @internal Use `Publication.create` / `Publication.attach`. The caller holds the producer lock. */
   constructor(memory: RingMemory, d: RingDescriptor) {
-    this.memory = memory;
-    this.i32 = new Int32Array(memory.buffer);
-    this.i64 = new BigInt64Array(memory.buffer);
-    // Payload bytes go through the plain-ArrayBuffer alias (memcpy speed); atomics stay on the SharedArrayBuffer.
-    this.u8 = new Uint8Array(memory.alias ?? memory.buffer);
-    this.dataOffset = d.dataOffset;
-    this.capacity = d.capacity;
-    this.mask = d.capacity - 1;
-    this.maxMessageLength = d.maxMessageLength;
-    const trailer = d.dataOffset + d.capacity;
+    super(memory, d);
+    const trailer = L.broadcastTrailerOffset(d.dataOffset, d.capacity);
     this.tailIntentIndex = L.int32Index(trailer + L.TAIL_INTENT_COUNTER_OFFSET);
     this.tailIndex = L.int32Index(trailer + L.TAIL_COUNTER_OFFSET);
     this.latestIndex = L.int32Index(trailer + L.LATEST_COUNTER_OFFSET);
     // A previous transmitter may have died between tail-intent and tail: continue from the committed tail.
-    this.tailPosition = loadPosition(this.i32, this.tailIndex);
-    markProducerActive(this.i32);
-  }
-
-  get position(): number {
-    return this.tailPosition;
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
+    this.start(loadPosition(this.i32, this.tailIndex));
   }
 
   /**
@@ -74,8 +46,8 @@ export class BroadcastPublication {
       return this.rejectOffer(length, typeId);
     }
     const recordOffset = this.reserve(length);
-    this.u8.set(message, recordOffset + L.HEADER_LENGTH);
-    this.i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2] = typeId;
+    this.u8.set(message, L.payloadOffset(recordOffset));
+    this.i32[L.recordTypeIndex(recordOffset)] = typeId;
     this.publish(length);
     return this.tailPosition;
   }
@@ -88,12 +60,12 @@ export class BroadcastPublication {
       return this.rejectOffer(length, typeId);
     }
     const recordOffset = this.reserve(length);
-    let at = recordOffset + L.HEADER_LENGTH;
+    let at = L.payloadOffset(recordOffset);
     for (let i = 0; i < parts.length; i++) {
       this.u8.set(parts[i], at);
       at += parts[i].length;
     }
-    this.i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2] = typeId;
+    this.i32[L.recordTypeIndex(recordOffset)] = typeId;
     this.publish(length);
     return this.tailPosition;
   }
@@ -118,29 +90,29 @@ export class BroadcastPublication {
 
   /** Announces the new tail (tail-intent) and, at the end of the ring, writes the padding record. */
   private reserve(length: number): number {
-    const aligned = (length + L.HEADER_LENGTH + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
+    const aligned = L.alignedRecordLength(L.recordLengthFor(length));
     let tail = this.tailPosition;
     let index = tail & this.mask;
     const toEnd = this.capacity - index;
     if (aligned > toEnd) {
       storePosition(this.i32, this.i64, this.tailIntentIndex, tail + toEnd + aligned);
       const paddingOffset = this.dataOffset + index;
-      this.i32[paddingOffset >> 2] = toEnd;
-      this.i32[(paddingOffset + L.TYPE_FIELD_OFFSET) >> 2] = L.BROADCAST_PADDING_TYPE;
+      this.i32[L.recordLengthIndex(paddingOffset)] = toEnd;
+      this.i32[L.recordTypeIndex(paddingOffset)] = L.BROADCAST_PADDING_TYPE;
       tail += toEnd;
       index = 0;
     } else {
       storePosition(this.i32, this.i64, this.tailIntentIndex, tail + aligned);
     }
     const recordOffset = this.dataOffset + index;
-    this.i32[recordOffset >> 2] = length + L.HEADER_LENGTH;
+    this.i32[L.recordLengthIndex(recordOffset)] = L.recordLengthFor(length);
     this.tailPosition = tail + aligned;
     return recordOffset;
   }
 
   /** latest := the record just written (it ends at the tail), then tail; deferred while a batch is open. */
   private publish(length: number): void {
-    const recordStart = this.tailPosition - ((length + L.HEADER_LENGTH + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT);
+    const recordStart = this.tailPosition - L.alignedRecordLength(L.recordLengthFor(length));
     if (this.batching) {
       this.batchLatest = recordStart;
       return;
@@ -160,11 +132,6 @@ export class BroadcastPublication {
     }
   }
 
-  wakeConsumers(): void {
-    Atomics.add(this.i32, WAKE_SEQUENCE_INDEX, 1);
-    this.memory.wake(L.WAKE_SEQUENCE_OFFSET);
-  }
-
   private rejectOffer(length: number, typeId: number): number {
     if (this.closed) return OfferResult.CLOSED;
     if (!Number.isInteger(typeId) || typeId < 1 || typeId > MAX_BROADCAST_TYPE_ID) {
@@ -176,25 +143,8 @@ export class BroadcastPublication {
     );
   }
 
-  /**
-   * Hands this ring's file descriptor to each consumer that connects to `socketPath` (for anonymous rings made by
-   * `Publication.createAnonymous`; works for file rings too). Consumers join with `Subscription.connect`.
-   */
-  serve(socketPath: string): Promise<RingServer> {
-    if (this.closed) throw closedError('publication');
-    return RingServer.listen(this.memory, socketPath);
-  }
-
-  close(): void {
-    if (this.closed) return;
+  /** close(): an open batch is published. */
+  protected flushBeforeClose(): void {
     if (this.batching) this.commitBatch();
-    this.closed = true;
-    markProducerClosed(this.i32);
-    this.wakeConsumers();
-    this.memory.close();
-  }
-  /** `using pub = Publication.create(...)` closes it at the end of the block. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

@@ -8,8 +8,7 @@ import * as L from './layout';
 import type { MessageHandler } from './message-handler';
 import { loadPosition } from './position';
 import type { RingDescriptor, RingMemory } from './ring-file';
-import { SubscriptionBase } from './subscription-base';
-import type { StartFrom } from './reliable-subscription';
+import { SubscriptionBase, type StartFrom } from './subscription-base';
 
 const WAKE_REQUESTED_INDEX = L.int32Index(L.WAKE_REQUESTED_OFFSET);
 /**
@@ -21,6 +20,8 @@ const WORD_COPY_LIMIT = 256;
 const MAX_RUN = 256;
 /** Scratch bytes for a run (at least the largest message). */
 const RUN_SCRATCH_LENGTH = 64 * 1024;
+/** Copies land 8-aligned in the scratch, so the word copy may overshoot a payload by up to 7 bytes. */
+const SCRATCH_ALIGNMENT = 8;
 
 export class BroadcastSubscription extends SubscriptionBase {
   readonly mode = 'broadcast' as const;
@@ -57,12 +58,14 @@ export class BroadcastSubscription extends SubscriptionBase {
     this.mask = d.capacity - 1;
     // Agrona's limit, not the header's: any transmitter (a JVM one too) may send capacity/8 bytes.
     this.maxMessageLength = L.maxMessageLengthFor(d.capacity);
-    const trailer = d.dataOffset + d.capacity;
+    const trailer = L.broadcastTrailerOffset(d.dataOffset, d.capacity);
     this.tailIntentIndex = L.int32Index(trailer + L.TAIL_INTENT_COUNTER_OFFSET);
     this.tailIndex = L.int32Index(trailer + L.TAIL_COUNTER_OFFSET);
     this.latestIndex = L.int32Index(trailer + L.LATEST_COUNTER_OFFSET);
     // Room for a run of small messages, and always for the largest one (+ word-copy overshoot).
-    this.scratch = new Uint8Array(Math.max(L.align(this.maxMessageLength, 8), RUN_SCRATCH_LENGTH) + 8);
+    this.scratch = new Uint8Array(
+      Math.max(L.align(this.maxMessageLength, SCRATCH_ALIGNMENT), RUN_SCRATCH_LENGTH) + SCRATCH_ALIGNMENT,
+    );
     this.runMeta = new Int32Array(3 * MAX_RUN);
     this.scratch32 = new Int32Array(this.scratch.buffer);
     // Agrona starts a receiver at `latest`. Nothing older can be found safely once the ring has wrapped, so
@@ -102,9 +105,9 @@ export class BroadcastSubscription extends SubscriptionBase {
       while (delivered + count < limit && tail > cursor && count < MAX_RUN) {
         const index = cursor & this.mask;
         const recordOffset = this.dataOffset + index;
-        const length = i32[recordOffset >> 2];
-        const typeId = i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2];
-        const aligned = (length + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
+        const length = i32[L.recordLengthIndex(recordOffset)];
+        const typeId = i32[L.recordTypeIndex(recordOffset)];
+        const aligned = L.alignedRecordLength(length);
         if (
           length < L.HEADER_LENGTH ||
           aligned > this.capacity - index ||
@@ -123,13 +126,13 @@ export class BroadcastSubscription extends SubscriptionBase {
           cursor += aligned;
           continue;
         }
-        const payload = length - L.HEADER_LENGTH;
+        const payload = L.payloadLengthOf(length);
         if (used + payload > this.scratch.length) break; // scratch full: deliver this run first
-        this.copyOut(recordOffset + L.HEADER_LENGTH, payload, used);
+        this.copyOut(L.payloadOffset(recordOffset), payload, used);
         meta[3 * count] = used;
         meta[3 * count + 1] = payload;
         meta[3 * count + 2] = typeId;
-        used = (used + payload + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
+        used = L.align(used + payload, SCRATCH_ALIGNMENT);
         count++;
         cursor += aligned;
       }
@@ -196,9 +199,9 @@ export class BroadcastSubscription extends SubscriptionBase {
     if (length <= WORD_COPY_LIMIT) {
       const source = this.i32;
       const target = this.scratch32;
-      const first = from >> 2;
-      const at = to >> 2;
-      const words = (length + 3) >> 2;
+      const first = L.int32Index(from);
+      const at = L.int32Index(to);
+      const words = L.int32Index(L.align(length, 4));
       for (let i = 0; i < words; i++) target[at + i] = source[first + i];
     } else {
       this.scratch.set(this.u8.subarray(from, from + length), to);

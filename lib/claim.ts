@@ -5,10 +5,12 @@
  */
 import { ErrorCode, ShmringError } from './errors';
 
-/** What a claim needs from its publication. */
+/** What a claim needs from its publication (kept off the publication's public API). */
 export interface ClaimOwner {
-  commitClaim(recordOffset: number, recordLength: number): void;
-  abortClaim(recordOffset: number, recordLength: number): void;
+  /** Commits the record at `recordOffset` (header included) whose payload is `payloadLength` bytes. */
+  commit(recordOffset: number, payloadLength: number): void;
+  /** Turns that record into padding. */
+  abort(recordOffset: number, payloadLength: number): void;
 }
 
 export class Claim {
@@ -45,7 +47,7 @@ export class Claim {
     const recordOffset = this.recordOffset;
     if (recordOffset < 0) throw claimDone();
     this.recordOffset = -1;
-    this.owner.commitClaim(recordOffset, this.length);
+    this.owner.commit(recordOffset, this.length);
   }
 
   /** Turns the claimed space into padding that consumers skip. Throws if already committed or aborted. */
@@ -53,7 +55,7 @@ export class Claim {
     const recordOffset = this.recordOffset;
     if (recordOffset < 0) throw claimDone();
     this.recordOffset = -1;
-    this.owner.abortClaim(recordOffset, this.length);
+    this.owner.abort(recordOffset, this.length);
   }
 }
 

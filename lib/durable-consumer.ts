@@ -6,13 +6,15 @@
  */
 import { ErrorCode, ShmringError } from './errors';
 import * as L from './layout';
-import { sleepSync, type RingMemory } from './ring-file';
+import type { RingMemory } from './ring-file';
 
 /** How long a durable consumer may stay away while it holds the producer back, unless the options say otherwise. */
 export const DEFAULT_DURABLE_TIMEOUT_MS = 60_000;
 const MAX_DURABLE_TIMEOUT_MS = 0x7fffffff;
 /** Naming a slot takes microseconds: a lock held this long belongs to a process that is stopped. */
 const NAMES_LOCK_TIMEOUT_MS = 2000;
+/** A private word to sleep on between attempts at the names lock (Atomics.wait on it only ever times out). */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /** What an open does when its durable consumer was evicted while away: throw ERR_SHMRING_EVICTED, or rejoin. */
 export type OnEvicted = 'throw' | 'restart';
@@ -85,24 +87,14 @@ export function durableRequest(options: DurableOptions): DurableRequest | null {
   return { name, bytes, timeoutMs, onEvicted };
 }
 
-/** Int32 index of a field of consumer slot `slot`. */
-function field(slot: number, offset: number): number {
-  return L.int32Index(L.consumerSlotOffset(slot) + offset);
-}
-
-/** BigInt64 index of an 8-byte field of consumer slot `slot` (slots are 128-byte aligned, the fields 8-byte). */
-function field64(slot: number, offset: number): number {
-  return (L.consumerSlotOffset(slot) + offset) >> 3;
-}
-
 /** True when the slot carries a durable name (any non-zero length: a garbage length is kept away from as well). */
 export function isDurableSlot(i32: Int32Array, slot: number): boolean {
-  return Atomics.load(i32, field(slot, L.SLOT_DURABLE_NAME_LENGTH_OFFSET)) !== 0;
+  return Atomics.load(i32, L.slotFieldIndex(slot, L.SLOT_DURABLE_NAME_LENGTH_OFFSET)) !== 0;
 }
 
 /** The slot's durable name, or null when it has none or a length no name has. */
 export function durableNameOf(buffer: SharedArrayBuffer, slot: number): string | null {
-  const length = Atomics.load(new Int32Array(buffer), field(slot, L.SLOT_DURABLE_NAME_LENGTH_OFFSET));
+  const length = Atomics.load(new Int32Array(buffer), L.slotFieldIndex(slot, L.SLOT_DURABLE_NAME_LENGTH_OFFSET));
   if (length <= 0 || length > L.DURABLE_NAME_MAX_LENGTH) return null;
   return Buffer.from(buffer, L.consumerSlotOffset(slot) + L.SLOT_DURABLE_NAME_OFFSET, length).toString('utf8');
 }
@@ -112,7 +104,7 @@ export function findDurableSlot(buffer: SharedArrayBuffer, maxConsumers: number,
   const i32 = new Int32Array(buffer);
   const u8 = new Uint8Array(buffer);
   for (let slot = 0; slot < maxConsumers; slot++) {
-    if (Atomics.load(i32, field(slot, L.SLOT_DURABLE_NAME_LENGTH_OFFSET)) !== bytes.length) continue;
+    if (Atomics.load(i32, L.slotFieldIndex(slot, L.SLOT_DURABLE_NAME_LENGTH_OFFSET)) !== bytes.length) continue;
     const start = L.consumerSlotOffset(slot) + L.SLOT_DURABLE_NAME_OFFSET;
     let same = true;
     for (let i = 0; i < bytes.length && same; i++) same = u8[start + i] === bytes[i];
@@ -125,25 +117,25 @@ export function findDurableSlot(buffer: SharedArrayBuffer, maxConsumers: number,
 export function nameSlot(buffer: SharedArrayBuffer, slot: number, request: DurableRequest): void {
   const i32 = new Int32Array(buffer);
   new Uint8Array(buffer).set(request.bytes, L.consumerSlotOffset(slot) + L.SLOT_DURABLE_NAME_OFFSET);
-  Atomics.store(i32, field(slot, L.SLOT_DURABLE_TIMEOUT_OFFSET), request.timeoutMs);
-  Atomics.store(i32, field(slot, L.SLOT_DURABLE_NAME_LENGTH_OFFSET), request.bytes.length);
+  Atomics.store(i32, L.slotFieldIndex(slot, L.SLOT_DURABLE_TIMEOUT_OFFSET), request.timeoutMs);
+  Atomics.store(i32, L.slotFieldIndex(slot, L.SLOT_DURABLE_NAME_LENGTH_OFFSET), request.bytes.length);
 }
 
 /** Reads an ms timestamp field; 0 (unknown) for anything that is not a plausible one. */
 function loadMillis(buffer: SharedArrayBuffer, slot: number, offset: number): number {
-  const value = Number(Atomics.load(new BigInt64Array(buffer), field64(slot, offset)));
+  const value = Number(Atomics.load(new BigInt64Array(buffer), L.slotField64Index(slot, offset)));
   return value > 0 && value <= Number.MAX_SAFE_INTEGER ? value : 0;
 }
 
 function storeMillis(buffer: SharedArrayBuffer, slot: number, offset: number, value: number): void {
-  Atomics.store(new BigInt64Array(buffer), field64(slot, offset), BigInt(value));
+  Atomics.store(new BigInt64Array(buffer), L.slotField64Index(slot, offset), BigInt(value));
 }
 
 /** The slot's consumer is back (the caller holds its lock and won its state word): it is attached again. */
 export function markAttached(buffer: SharedArrayBuffer, slot: number, timeoutMs: number): void {
   storeMillis(buffer, slot, L.SLOT_DETACHED_SINCE_OFFSET, 0);
   storeMillis(buffer, slot, L.SLOT_EVICTED_AT_OFFSET, 0);
-  Atomics.store(new Int32Array(buffer), field(slot, L.SLOT_DURABLE_TIMEOUT_OFFSET), timeoutMs);
+  Atomics.store(new Int32Array(buffer), L.slotFieldIndex(slot, L.SLOT_DURABLE_TIMEOUT_OFFSET), timeoutMs);
 }
 
 /** The slot's consumer closes: from now on it is away (its lock is released right after). */
@@ -174,7 +166,7 @@ export function durableInfo(
   const evictedAt = loadMillis(buffer, slot, L.SLOT_EVICTED_AT_OFFSET);
   return {
     name,
-    timeoutMs: Atomics.load(new Int32Array(buffer), field(slot, L.SLOT_DURABLE_TIMEOUT_OFFSET)),
+    timeoutMs: Atomics.load(new Int32Array(buffer), L.slotFieldIndex(slot, L.SLOT_DURABLE_TIMEOUT_OFFSET)),
     detachedSince: alive || detachedSince === 0 ? null : detachedSince,
     evictedAt: state === L.SLOT_EVICTED && evictedAt !== 0 ? evictedAt : null,
   };
@@ -188,7 +180,7 @@ export function durableInfo(
  */
 export function expireAwayDurable(buffer: SharedArrayBuffer, slot: number, state: number, now: number): boolean {
   const i32 = new Int32Array(buffer);
-  const stateIndex = field(slot, L.SLOT_STATE_OFFSET);
+  const stateIndex = L.slotStateIndex(slot);
   const since = loadMillis(buffer, slot, L.SLOT_DETACHED_SINCE_OFFSET);
   if (since === 0 || since > now) {
     // Not noticed yet (a kill), or a clock that went back: the clock starts now.
@@ -196,14 +188,19 @@ export function expireAwayDurable(buffer: SharedArrayBuffer, slot: number, state
     // A consumer resuming meanwhile bumped the state word and clears the field after that; when our store may have
     // come after its clear, take it back.
     if (Atomics.load(i32, stateIndex) !== state) {
-      Atomics.compareExchange(new BigInt64Array(buffer), field64(slot, L.SLOT_DETACHED_SINCE_OFFSET), BigInt(now), 0n);
+      Atomics.compareExchange(
+        new BigInt64Array(buffer),
+        L.slotField64Index(slot, L.SLOT_DETACHED_SINCE_OFFSET),
+        BigInt(now),
+        0n,
+      );
     }
     return false;
   }
-  const timeoutMs = Atomics.load(i32, field(slot, L.SLOT_DURABLE_TIMEOUT_OFFSET));
+  const timeoutMs = Atomics.load(i32, L.slotFieldIndex(slot, L.SLOT_DURABLE_TIMEOUT_OFFSET));
   if (now - since < timeoutMs) return false;
   markEvicted(buffer, slot, now);
-  return Atomics.compareExchange(i32, stateIndex, state, (((state >>> 8) + 1) << 8) | L.SLOT_EVICTED) === state;
+  return Atomics.compareExchange(i32, stateIndex, state, L.nextSlotWord(state, L.SLOT_EVICTED)) === state;
 }
 
 /** Runs `action` holding the ring's durable-names lock (name lookups and naming are serialised by it). */
@@ -218,7 +215,7 @@ export function withDurableNamesLock<T>(memory: RingMemory, action: () => T): T 
         memory.path ?? undefined,
       );
     }
-    sleepSync(1);
+    Atomics.wait(PAUSE, 0, 0, 1); // 1 ms without spinning
   }
   try {
     return action();
@@ -248,12 +245,12 @@ export function removeDurableSlot(memory: RingMemory, maxConsumers: number, requ
     try {
       const i32 = new Int32Array(memory.buffer);
       // Nameless first: should we die here, the slot is an ordinary dead consumer's, which the producer reaps.
-      Atomics.store(i32, field(slot, L.SLOT_DURABLE_NAME_LENGTH_OFFSET), 0);
-      const stateIndex = field(slot, L.SLOT_STATE_OFFSET);
+      Atomics.store(i32, L.slotFieldIndex(slot, L.SLOT_DURABLE_NAME_LENGTH_OFFSET), 0);
+      const stateIndex = L.slotStateIndex(slot);
       // Only the producer changes the word of a slot whose lock we hold (an eviction): a few attempts settle it.
       for (let attempt = 0; attempt < 16; attempt++) {
         const state = Atomics.load(i32, stateIndex);
-        if (Atomics.compareExchange(i32, stateIndex, state, (((state >>> 8) + 1) << 8) | L.SLOT_FREE) === state) break;
+        if (Atomics.compareExchange(i32, stateIndex, state, L.nextSlotWord(state, L.SLOT_FREE)) === state) break;
       }
       return true;
     } finally {

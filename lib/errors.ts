@@ -23,7 +23,10 @@ export const ErrorCode = {
   DURABLE_IN_USE: 'ERR_SHMRING_DURABLE_IN_USE',
   /** `commit()`/`abort()` on a claim that is not pending (double commit). */
   CLAIM_NOT_PENDING: 'ERR_SHMRING_CLAIM_NOT_PENDING',
-  /** An operation that needs a pending claim or batch state it is not in (e.g. offer while batching is off). */
+  /**
+   * A call the publication's state does not allow: `beginBatch` while a batch is open, `commitBatch` with none open,
+   * or `offer`/`tryClaim`/`commitBatch` while a claim is pending.
+   */
   INVALID_STATE: 'ERR_SHMRING_INVALID_STATE',
   /** The object was closed. */
   CLOSED: 'ERR_SHMRING_CLOSED',
@@ -72,7 +75,7 @@ export function corrupt(what: string, value: number, path?: string): ShmringErro
   return new ShmringError(ErrorCode.CORRUPT, `ring is corrupt: ${what}=${value}`, path);
 }
 
-/** Throws unless the object is still open. */
+/** The error for a call on an object after its `close()` (the caller throws it). */
 export function closedError(what: string): ShmringError {
   return new ShmringError(ErrorCode.CLOSED, `${what} is closed`);
 }

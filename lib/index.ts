@@ -3,10 +3,10 @@ export { Publication, type PublicationOptions, type AttachOptions } from './publ
 export { Subscription, type SubscriptionOptions } from './subscription';
 export { ReliablePublication, type ProducerOptions, type ProducerStats } from './reliable-publication';
 export { BroadcastPublication } from './broadcast-publication';
-export { ReliableSubscription, type StartFrom } from './reliable-subscription';
+export { ReliableSubscription } from './reliable-subscription';
 export type { DurableOptions, DurableStatus, DurableInfo, OnEvicted } from './durable-consumer';
 export { BroadcastSubscription } from './broadcast-subscription';
-export type { Message, WaitOptions } from './subscription-base';
+export type { Message, StartFrom, WaitOptions } from './subscription-base';
 export { Claim } from './claim';
 export { OfferResult, type OfferResultValue } from './offer-result';
 export type { MessageHandler } from './message-handler';

@@ -1,13 +1,15 @@
 /**
  * The ring file's binary layout: constants and pure helpers only (Agrona's descriptor style). This is the one
  * place the code knows an offset; `docs/FORMAT.md` is the human spec and `test/layout.test.ts` pins every number
- * here to the numbers written there. All integers are little-endian. This module imports nothing.
+ * here to the numbers written there. Offsets are built cumulatively from the field before. All integers are
+ * little-endian. This module imports nothing.
  *
  * File sections (each starts on a 128-byte line so words written by different processes never share one):
  *
  *   0      descriptor line   written once by the creator; LAYOUT_VERSION last (the "ready" signal)
  *   128    producer line     written by the producer only
- *   256    wake line         futex word + sleeper count (consumers and producer)
+ *   256    wake line         futex word + wake-requested flag (consumers and producer)
+ *   384    reserved line     zero; kept for future header fields
  *   512    consumer slots    CONSUMER_SLOT_LENGTH each, one per consumer (maxConsumers of them)
  *   dataOffset (page aligned) data region: `capacity` bytes, + a 128-byte trailer in broadcast mode
  */
@@ -16,6 +18,9 @@
 export const LINE_LENGTH = 128;
 /** The data region starts on a page boundary (so an Agrona UnsafeBuffer can wrap it at that file offset). */
 export const PAGE_LENGTH = 4096;
+/** Bytes of an int32 and of an int64 field (Agrona's SIZE_OF_INT, SIZE_OF_LONG). */
+const SIZE_OF_INT32 = 4;
+const SIZE_OF_INT64 = 8;
 
 /** "SHMR" read as a little-endian uint32. */
 export const MAGIC = 0x524d4853;
@@ -59,18 +64,19 @@ export const MODE_BROADCAST = 2;
  *   |                          creator pid                          | 48
  *   +---------------------------------------------------------------+
  */
-export const MAGIC_OFFSET = 0;
-export const VERSION_OFFSET = 4;
-export const MODE_OFFSET = 8;
-export const FLAGS_OFFSET = 12;
-export const CAPACITY_OFFSET = 16;
-export const MAX_MESSAGE_LENGTH_OFFSET = 20;
-export const MAX_FRAME_PAYLOAD_OFFSET = 24;
-export const MAX_CONSUMERS_OFFSET = 28;
-export const DATA_OFFSET_OFFSET = 32;
-export const FILE_LENGTH_OFFSET = 36;
-export const CREATED_AT_OFFSET = 40;
-export const CREATOR_PID_OFFSET = 48;
+export const DESCRIPTOR_LINE_OFFSET = 0;
+export const MAGIC_OFFSET = DESCRIPTOR_LINE_OFFSET;
+export const VERSION_OFFSET = MAGIC_OFFSET + SIZE_OF_INT32;
+export const MODE_OFFSET = VERSION_OFFSET + SIZE_OF_INT32;
+export const FLAGS_OFFSET = MODE_OFFSET + SIZE_OF_INT32;
+export const CAPACITY_OFFSET = FLAGS_OFFSET + SIZE_OF_INT32;
+export const MAX_MESSAGE_LENGTH_OFFSET = CAPACITY_OFFSET + SIZE_OF_INT32;
+export const MAX_FRAME_PAYLOAD_OFFSET = MAX_MESSAGE_LENGTH_OFFSET + SIZE_OF_INT32;
+export const MAX_CONSUMERS_OFFSET = MAX_FRAME_PAYLOAD_OFFSET + SIZE_OF_INT32;
+export const DATA_OFFSET_OFFSET = MAX_CONSUMERS_OFFSET + SIZE_OF_INT32;
+export const FILE_LENGTH_OFFSET = DATA_OFFSET_OFFSET + SIZE_OF_INT32;
+export const CREATED_AT_OFFSET = FILE_LENGTH_OFFSET + SIZE_OF_INT32;
+export const CREATOR_PID_OFFSET = CREATED_AT_OFFSET + SIZE_OF_INT64;
 
 /*
  * Producer line (offset 128), written only by the producer:
@@ -80,11 +86,11 @@ export const CREATOR_PID_OFFSET = 48;
  *   +12 producer epoch: incremented by every producer that attaches (takeover after a crash included)
  *   +16 producer pid (informational; liveness is the kernel lock at PRODUCER_LOCK_BYTE)
  */
-export const PRODUCER_LINE_OFFSET = LINE_LENGTH;
+export const PRODUCER_LINE_OFFSET = DESCRIPTOR_LINE_OFFSET + LINE_LENGTH;
 export const TAIL_CHECKPOINT_OFFSET = PRODUCER_LINE_OFFSET;
-export const PRODUCER_STATE_OFFSET = PRODUCER_LINE_OFFSET + 8;
-export const PRODUCER_EPOCH_OFFSET = PRODUCER_LINE_OFFSET + 12;
-export const PRODUCER_PID_OFFSET = PRODUCER_LINE_OFFSET + 16;
+export const PRODUCER_STATE_OFFSET = TAIL_CHECKPOINT_OFFSET + SIZE_OF_INT64;
+export const PRODUCER_EPOCH_OFFSET = PRODUCER_STATE_OFFSET + SIZE_OF_INT32;
+export const PRODUCER_PID_OFFSET = PRODUCER_EPOCH_OFFSET + SIZE_OF_INT32;
 
 /*
  * Upstream record (producer line +64 .. +111): where a producer that copies messages from another system (the NATS
@@ -115,27 +121,32 @@ export const PRODUCER_STATE_CLOSED = 2;
  *       clears it and wakes. Reliable consumers mark the empty record slot instead (SLEEPING_MARK), which costs the
  *       producer nothing per message.
  */
-export const WAKE_LINE_OFFSET = 2 * LINE_LENGTH;
+export const WAKE_LINE_OFFSET = PRODUCER_LINE_OFFSET + LINE_LENGTH;
 export const WAKE_SEQUENCE_OFFSET = WAKE_LINE_OFFSET;
-export const WAKE_REQUESTED_OFFSET = WAKE_LINE_OFFSET + 4;
+export const WAKE_REQUESTED_OFFSET = WAKE_SEQUENCE_OFFSET + SIZE_OF_INT32;
+
+/** Reserved line (offset 384): all zero, kept for header fields a later minor version adds. */
+export const RESERVED_LINE_OFFSET = WAKE_LINE_OFFSET + LINE_LENGTH;
 
 /*
  * Consumer slot i at CONSUMER_SLOTS_OFFSET + i * CONSUMER_SLOT_LENGTH:
  *   +0  position (int64, two int32 halves): bytes consumed; written by the consumer once per poll batch
- *   +8  state word: generation << 8 | state; changed only with compareExchange
+ *   +8  state word: generation << 8 | state; changed only with compareExchange, always bumping the generation
  *   +12 pid of the consumer (informational)
  * A live consumer holds an OFD lock on file byte CONSUMER_LOCK_BYTE_BASE + i.
  */
-export const CONSUMER_SLOTS_OFFSET = 4 * LINE_LENGTH;
+export const CONSUMER_SLOTS_OFFSET = RESERVED_LINE_OFFSET + LINE_LENGTH;
 export const CONSUMER_SLOT_LENGTH = LINE_LENGTH;
 export const SLOT_POSITION_OFFSET = 0;
-export const SLOT_STATE_OFFSET = 8;
-export const SLOT_PID_OFFSET = 12;
+export const SLOT_STATE_OFFSET = SLOT_POSITION_OFFSET + SIZE_OF_INT64;
+export const SLOT_PID_OFFSET = SLOT_STATE_OFFSET + SIZE_OF_INT32;
 
 export const SLOT_FREE = 0;
 export const SLOT_ACTIVE = 1;
 export const SLOT_EVICTED = 2;
 export const SLOT_STATE_MASK = 0xff;
+/** The state word's generation sits above its 8-bit state. */
+export const SLOT_GENERATION_SHIFT = 8;
 
 /** Byte of the file the producer holds an exclusive OFD lock on (locks are advisory; no data is touched). */
 export const PRODUCER_LOCK_BYTE = 0;
@@ -157,12 +168,15 @@ export const CONSUMER_LOCK_BYTE_BASE = 1;
  * The type word is typeId | flags << 24; flags: BEGIN 0x80, END 0x40 (both = unfragmented).
  * A type word of -1 (all ones) is padding: skip `record length` bytes.
  */
-export const HEADER_LENGTH = 8;
-export const RECORD_ALIGNMENT = 8;
-export const LENGTH_FIELD_OFFSET = 0;
-export const TYPE_FIELD_OFFSET = 4;
-export const FLAGS_SHIFT = 24;
-export const TYPE_ID_MASK = 0xffffff;
+// Declared, then exported in one list: the record-word helpers below read them as module constants, which V8 folds
+// into the per-message code it inlines them in (a reference to an `export const` compiles to a load from `exports`).
+const LENGTH_FIELD_OFFSET = 0;
+const TYPE_FIELD_OFFSET = LENGTH_FIELD_OFFSET + SIZE_OF_INT32;
+const HEADER_LENGTH = TYPE_FIELD_OFFSET + SIZE_OF_INT32;
+const RECORD_ALIGNMENT = 8;
+const FLAGS_SHIFT = 24;
+const TYPE_ID_MASK = 0xffffff;
+export { LENGTH_FIELD_OFFSET, TYPE_FIELD_OFFSET, HEADER_LENGTH, RECORD_ALIGNMENT, FLAGS_SHIFT, TYPE_ID_MASK };
 export const MAX_TYPE_ID = TYPE_ID_MASK - 1;
 export const BEGIN_FLAG = 0x80;
 export const END_FLAG = 0x40;
@@ -179,17 +193,16 @@ export const SLEEPING_MARK = -1;
  * (int32 length = header + payload, unaligned; int32 type >= 1, -1 = padding; 8-byte aligned starts), then a
  * 128-byte trailer of int64 counters.
  */
-export const BROADCAST_TRAILER_LENGTH = 128;
+export const BROADCAST_TRAILER_LENGTH = LINE_LENGTH;
 export const TAIL_INTENT_COUNTER_OFFSET = 0;
-export const TAIL_COUNTER_OFFSET = 8;
-export const LATEST_COUNTER_OFFSET = 16;
+export const TAIL_COUNTER_OFFSET = TAIL_INTENT_COUNTER_OFFSET + SIZE_OF_INT64;
+export const LATEST_COUNTER_OFFSET = TAIL_COUNTER_OFFSET + SIZE_OF_INT64;
 export const BROADCAST_PADDING_TYPE = -1;
 
-export const MIN_CAPACITY = 4096;
+/** Limits every ring's header is validated against (policy defaults live with the options, in ring-file.ts). */
+export const MIN_CAPACITY = PAGE_LENGTH;
 export const MAX_CAPACITY = 1 << 30;
 export const MAX_CONSUMERS_LIMIT = 1024;
-export const DEFAULT_MAX_CONSUMERS = 16;
-export const DEFAULT_MAX_FRAME_PAYLOAD = 64 * 1024;
 
 /*
  * Durable consumer fields, consumer slot bytes 32..127 (reliable mode). A slot whose name length is not 0 belongs to
@@ -202,12 +215,14 @@ export const DEFAULT_MAX_FRAME_PAYLOAD = 64 * 1024;
  *   +64 durable name, UTF-8, at most DURABLE_NAME_MAX_LENGTH bytes
  * Naming a slot, and looking a name up, happens under an OFD write lock on file byte DURABLE_NAMES_LOCK_BYTE.
  */
-export const SLOT_DURABLE_TIMEOUT_OFFSET = 32;
-export const SLOT_DURABLE_NAME_LENGTH_OFFSET = 36;
-export const SLOT_DETACHED_SINCE_OFFSET = 40;
-export const SLOT_EVICTED_AT_OFFSET = 48;
-export const SLOT_DURABLE_NAME_OFFSET = 64;
-export const DURABLE_NAME_MAX_LENGTH = 64;
+// Slot bytes 16..31 (two int64 words) belong to another concern; the durable fields start at 32.
+export const SLOT_DURABLE_TIMEOUT_OFFSET = SLOT_PID_OFFSET + SIZE_OF_INT32 + 2 * SIZE_OF_INT64;
+export const SLOT_DURABLE_NAME_LENGTH_OFFSET = SLOT_DURABLE_TIMEOUT_OFFSET + SIZE_OF_INT32;
+export const SLOT_DETACHED_SINCE_OFFSET = SLOT_DURABLE_NAME_LENGTH_OFFSET + SIZE_OF_INT32;
+export const SLOT_EVICTED_AT_OFFSET = SLOT_DETACHED_SINCE_OFFSET + SIZE_OF_INT64;
+// 8 bytes reserved, then the name runs to the end of the slot.
+export const SLOT_DURABLE_NAME_OFFSET = SLOT_EVICTED_AT_OFFSET + 2 * SIZE_OF_INT64;
+export const DURABLE_NAME_MAX_LENGTH = CONSUMER_SLOT_LENGTH - SLOT_DURABLE_NAME_OFFSET;
 export const DURABLE_NAMES_LOCK_BYTE = CONSUMER_LOCK_BYTE_BASE + MAX_CONSUMERS_LIMIT;
 
 /** Rounds `value` up to a multiple of the power of two `alignment`. */
@@ -240,7 +255,103 @@ export function maxMessageLengthFor(capacity: number): number {
   return capacity >>> 3;
 }
 
-/** Converts a byte offset to an Int32Array index: the one place that does `>> 2`. */
+/**
+ * Converts a byte offset to an Int32Array index. Only this module does `>> 2`: here, and inline in the record-word
+ * helpers below.
+ */
 export function int32Index(byteOffset: number): number {
   return byteOffset >> 2;
+}
+
+/*
+ * Records, for the per-message path. A record offset is the record's byte offset in the mapping (data offset + index
+ * in the ring). V8 inlines these helpers; they do their own arithmetic rather than call `int32Index`/`align`, whose
+ * type feedback (shared by every caller, file lengths past 2^30 included) would take them off the small-integer path.
+ */
+
+/** A record's length (header included) for a payload of `payloadLength` bytes. */
+export function recordLengthFor(payloadLength: number): number {
+  return payloadLength + HEADER_LENGTH;
+}
+
+/** The payload's length in a record of `recordLength` bytes. */
+export function payloadLengthOf(recordLength: number): number {
+  return recordLength - HEADER_LENGTH;
+}
+
+/** Where a record's payload starts. */
+export function payloadOffset(recordOffset: number): number {
+  return recordOffset + HEADER_LENGTH;
+}
+
+/** Index of a record's length word: the commit word (0 = not committed, SLEEPING_MARK = empty, a consumer sleeps). */
+export function recordLengthIndex(recordOffset: number): number {
+  return (recordOffset + LENGTH_FIELD_OFFSET) >> 2;
+}
+
+/** Index of a record's type word (typeId | flags << FLAGS_SHIFT in reliable mode, the type in broadcast mode). */
+export function recordTypeIndex(recordOffset: number): number {
+  return (recordOffset + TYPE_FIELD_OFFSET) >> 2;
+}
+
+/** The record's length rounded up to the record alignment: where the next record starts. */
+export function alignedRecordLength(recordLength: number): number {
+  return (recordLength + RECORD_ALIGNMENT - 1) & -RECORD_ALIGNMENT;
+}
+
+/** A reliable record's type word. */
+export function typeWord(typeId: number, flags: number): number {
+  return typeId | (flags << FLAGS_SHIFT);
+}
+
+/** The flags of a reliable record's type word. */
+export function typeWordFlags(word: number): number {
+  return word >>> FLAGS_SHIFT;
+}
+
+/** The type id of a reliable record's type word. */
+export function typeWordTypeId(word: number): number {
+  return word & TYPE_ID_MASK;
+}
+
+/** Where a broadcast ring's trailer starts: right after the data region. */
+export function broadcastTrailerOffset(dataOffset: number, capacity: number): number {
+  return dataOffset + capacity;
+}
+
+/* Consumer slot words (Int32Array indices) and the state word. */
+
+export function slotPositionIndex(slot: number): number {
+  return int32Index(consumerSlotOffset(slot) + SLOT_POSITION_OFFSET);
+}
+
+export function slotStateIndex(slot: number): number {
+  return int32Index(consumerSlotOffset(slot) + SLOT_STATE_OFFSET);
+}
+
+export function slotPidIndex(slot: number): number {
+  return int32Index(consumerSlotOffset(slot) + SLOT_PID_OFFSET);
+}
+
+/** Int32Array index of the int32 field at byte `offset` of consumer slot `slot`. */
+export function slotFieldIndex(slot: number, offset: number): number {
+  return int32Index(consumerSlotOffset(slot) + offset);
+}
+
+/** BigInt64Array index of the int64 field at byte `offset` (a multiple of 8) of consumer slot `slot`. */
+export function slotField64Index(slot: number, offset: number): number {
+  return (consumerSlotOffset(slot) + offset) >> 3;
+}
+
+/** The state (SLOT_FREE, SLOT_ACTIVE, SLOT_EVICTED) of a slot's state word. */
+export function slotState(word: number): number {
+  return word & SLOT_STATE_MASK;
+}
+
+/**
+ * The word that moves a slot from `word` to `state`: the generation goes up by one with every change (wrapping at
+ * 2^24), so a slot freed and taken again is never confused with its previous owner.
+ */
+export function nextSlotWord(word: number, state: number): number {
+  return (((word >>> SLOT_GENERATION_SHIFT) + 1) << SLOT_GENERATION_SHIFT) | state;
 }

@@ -8,7 +8,8 @@
  */
 import { corrupt } from './errors';
 
-const TWO_POW_32 = 4294967296;
+/** 2^32: the weight of a 64-bit word's high int32 half. */
+export const TWO_POW_32 = 4294967296;
 const MAX_TORN_READ_RETRIES = 16;
 /**
  * The largest high word a position may have: positions stay below 2^53 - 2^32, so a position plus a walk of up to a

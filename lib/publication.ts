@@ -70,7 +70,7 @@ function attach(name: string, options: AttachOptions = {}): Publication {
 
 function createAnonymous(options: PublicationOptions & { mode: 'broadcast' }): BroadcastPublication;
 function createAnonymous(options?: PublicationOptions & { mode?: 'reliable' }): ReliablePublication;
-/** Creates a ring in a sealed memfd: no file, freed when the last process closes it; share it with `serveRing`. */
+/** Creates a ring in a sealed memfd: no file, freed when the last process closes it; share it with `pub.serve`. */
 function createAnonymous(options: PublicationOptions = {}): Publication {
   checkProducerOptions(options);
   return producerFor(createAnonymousRingMemory(options), options);

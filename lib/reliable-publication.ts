@@ -6,18 +6,18 @@
  * Invariant the consumers rely on: the slot at the tail always holds length 0 (or a sleeping consumer's mark)
  * until its record is committed, because the producer zeroes the ring ahead of its tail in bulk (cleanAhead).
  */
-import { Claim, type ClaimOwner } from './claim';
+import { Claim } from './claim';
 import { expireAwayDurable, isDurableSlot, markEvicted } from './durable-consumer';
 import { ErrorCode, ShmringError, closedError } from './errors';
 import * as L from './layout';
 import { OfferResult } from './offer-result';
 import { loadPosition, storePosition, tryLoadPosition } from './position';
-import { markProducerActive, markProducerClosed, type RingDescriptor, type RingMemory } from './ring-file';
-import { RingServer } from './ring-server';
+import { PublicationBase } from './publication-base';
+import { walkCommittedRecords } from './record-walk';
+import type { RingDescriptor, RingMemory } from './ring-file';
 
 const CHECKPOINT_INDEX = L.int32Index(L.TAIL_CHECKPOINT_OFFSET);
-const WAKE_SEQUENCE_INDEX = L.int32Index(L.WAKE_SEQUENCE_OFFSET);
-const UNFRAGMENTED_WORD = L.UNFRAGMENTED << L.FLAGS_SHIFT;
+const UNFRAGMENTED_WORD = L.typeWord(0, L.UNFRAGMENTED);
 /** Bytes zeroed ahead of the tail at a time (at most capacity / 8). */
 const CLEAN_CHUNK_LENGTH = 64 * 1024;
 /** A back-pressured producer looks at the clock once per this many failed limit refreshes (a power of two). */
@@ -38,24 +38,15 @@ export interface ProducerStats {
   evictedConsumers: number;
 }
 
-export class ReliablePublication implements ClaimOwner {
+export class ReliablePublication extends PublicationBase {
   readonly mode = 'reliable' as const;
-  readonly capacity: number;
-  readonly maxMessageLength: number;
   readonly maxFramePayload: number;
-  readonly memory: RingMemory;
   readonly stats: ProducerStats = { reapedConsumers: 0, evictedConsumers: 0 };
-  private readonly i32: Int32Array;
-  private readonly i64: BigInt64Array;
-  private readonly u8: Uint8Array;
-  private readonly dataOffset: number;
-  private readonly mask: number;
   private readonly maxConsumers: number;
   private readonly evictionTimeoutMs: number;
   private readonly claim: Claim;
   private readonly blockedSince: Float64Array;
   private readonly blockedAt: Float64Array;
-  private tailPosition = 0;
   private limitPosition = 0;
   /** See updateFastEnd: `offer` and `tryClaim` take the fast path while the record ends at or before this. */
   private fastEnd = -1;
@@ -72,40 +63,26 @@ export class ReliablePublication implements ClaimOwner {
   private pendingLength = 0;
   /** Position of an open batch's first record: the limit and the checkpoint must not pass it (see refreshLimit). */
   private batchStart = 0;
-  private closed = false;
 
   /** @internal Use `Publication.create` / `Publication.attach`. The caller holds the producer lock. */
   constructor(memory: RingMemory, d: RingDescriptor, options: ProducerOptions = {}) {
-    this.memory = memory;
-    this.i32 = new Int32Array(memory.buffer);
-    this.i64 = new BigInt64Array(memory.buffer);
-    // Payload bytes go through the plain-ArrayBuffer alias (memcpy speed); atomics stay on the SharedArrayBuffer.
-    this.u8 = new Uint8Array(memory.alias ?? memory.buffer);
-    this.dataOffset = d.dataOffset;
-    this.capacity = d.capacity;
-    this.mask = d.capacity - 1;
+    super(memory, d);
     this.maxConsumers = d.maxConsumers;
-    this.maxMessageLength = d.maxMessageLength;
     this.maxFramePayload = d.maxFramePayload;
     this.evictionTimeoutMs = options.evictionTimeoutMs ?? 10_000;
     this.blockedSince = new Float64Array(d.maxConsumers);
     this.blockedAt = new Float64Array(d.maxConsumers);
-    this.claim = new Claim(this.u8, this);
+    // The claim reaches commitClaim/abortClaim through this owner, made once: they stay off the public API.
+    this.claim = new Claim(this.u8, {
+      commit: (recordOffset, payloadLength) => this.commitClaim(recordOffset, payloadLength),
+      abort: (recordOffset, payloadLength) => this.abortClaim(recordOffset, payloadLength),
+    });
     this.cleanChunk = Math.min(d.capacity >>> 3, CLEAN_CHUNK_LENGTH);
-    this.tailPosition = this.recoverTail();
+    const tail = this.recoverTail();
     // Past the tail slot lie stale laps or a dead producer's uncommitted records: the first reserve cleans from
     // right after it (the tail slot itself reads 0 or a sleeping mark and is never touched).
-    this.cleanPosition = this.tailPosition + L.HEADER_LENGTH;
-    markProducerActive(this.i32);
-  }
-
-  /** The producer's position: bytes written since the ring was created. */
-  get position(): number {
-    return this.tailPosition;
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
+    this.cleanPosition = tail + L.HEADER_LENGTH;
+    this.start(tail);
   }
 
   /**
@@ -116,17 +93,17 @@ export class ReliablePublication implements ClaimOwner {
   offer(message: Uint8Array, typeId = 1): number {
     const length = message.length;
     const tail = this.tailPosition;
-    const next = tail + ((length + L.HEADER_LENGTH + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT);
+    const next = tail + L.alignedRecordLength(L.recordLengthFor(length));
     // One compare covers the limit, the cleaned region, the wrap, a pending claim and close (see fastEnd).
     // `typeId >>> 0 !== typeId` sends non-integers and values >= 2^32 (which `>>> 0` would wrap) to the checks.
     if (next > this.fastEnd || length > this.maxFramePayload || typeId >>> 0 !== typeId || typeId > L.MAX_TYPE_ID) {
       return this.offerSlow(message, typeId);
     }
     const recordOffset = this.dataOffset + (tail & this.mask);
-    this.u8.set(message, recordOffset + L.HEADER_LENGTH);
-    this.i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2] = typeId | UNFRAGMENTED_WORD;
+    this.u8.set(message, L.payloadOffset(recordOffset));
+    this.i32[L.recordTypeIndex(recordOffset)] = typeId | UNFRAGMENTED_WORD;
     this.tailPosition = next;
-    this.commit(recordOffset, length + L.HEADER_LENGTH);
+    this.commit(recordOffset, L.recordLengthFor(length));
     return next;
   }
 
@@ -137,7 +114,7 @@ export class ReliablePublication implements ClaimOwner {
    */
   tryClaim(length: number, typeId = 1): Claim | null {
     const tail = this.tailPosition;
-    const next = tail + ((length + L.HEADER_LENGTH + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT);
+    const next = tail + L.alignedRecordLength(L.recordLengthFor(length));
     if (
       next > this.fastEnd ||
       length >>> 0 !== length ||
@@ -148,7 +125,7 @@ export class ReliablePublication implements ClaimOwner {
       return this.tryClaimSlow(length, typeId);
     }
     const recordOffset = this.dataOffset + (tail & this.mask);
-    this.i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2] = typeId | UNFRAGMENTED_WORD;
+    this.i32[L.recordTypeIndex(recordOffset)] = typeId | UNFRAGMENTED_WORD;
     this.tailPosition = next;
     return this.armClaim(recordOffset, length);
   }
@@ -157,10 +134,10 @@ export class ReliablePublication implements ClaimOwner {
     if (this.claim.isPending) throw claimPending();
     checkLength(length, this.maxFramePayload, 'maxFramePayload');
     checkTypeId(typeId);
-    const recordOffset = this.reserve(length + L.HEADER_LENGTH);
+    const recordOffset = this.reserve(L.recordLengthFor(length));
     if (recordOffset === OfferResult.CLOSED) throw closedError('publication');
     if (recordOffset < 0) return null;
-    this.i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2] = typeId | UNFRAGMENTED_WORD;
+    this.i32[L.recordTypeIndex(recordOffset)] = typeId | UNFRAGMENTED_WORD;
     return this.armClaim(recordOffset, length);
   }
 
@@ -168,20 +145,20 @@ export class ReliablePublication implements ClaimOwner {
   private armClaim(recordOffset: number, length: number): Claim {
     this.fastEndBeforeClaim = this.fastEnd;
     this.fastEnd = -1;
-    return this.claim.arm(recordOffset, recordOffset + L.HEADER_LENGTH, length);
+    return this.claim.arm(recordOffset, L.payloadOffset(recordOffset), length);
   }
 
-  /** @internal Claim#commit. */
-  commitClaim(recordOffset: number, payloadLength: number): void {
+  /** Claim#commit. */
+  private commitClaim(recordOffset: number, payloadLength: number): void {
     this.fastEnd = this.fastEndBeforeClaim;
-    this.commit(recordOffset, payloadLength + L.HEADER_LENGTH);
+    this.commit(recordOffset, L.recordLengthFor(payloadLength));
   }
 
-  /** @internal Claim#abort: the claimed record becomes padding, which consumers skip. */
-  abortClaim(recordOffset: number, payloadLength: number): void {
+  /** Claim#abort: the claimed record becomes padding, which consumers skip. */
+  private abortClaim(recordOffset: number, payloadLength: number): void {
     this.fastEnd = this.fastEndBeforeClaim;
-    this.i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2] = L.PADDING_TYPE;
-    this.commit(recordOffset, payloadLength + L.HEADER_LENGTH);
+    this.i32[L.recordTypeIndex(recordOffset)] = L.PADDING_TYPE;
+    this.commit(recordOffset, L.recordLengthFor(payloadLength));
   }
 
   /**
@@ -241,7 +218,7 @@ export class ReliablePublication implements ClaimOwner {
     let needed = 0;
     for (let f = 0; f < frames; f++) {
       const payload = f === frames - 1 ? total - f * framePayload : framePayload;
-      const aligned = L.align(payload + L.HEADER_LENGTH, L.RECORD_ALIGNMENT);
+      const aligned = L.alignedRecordLength(L.recordLengthFor(payload));
       if (aligned > this.capacity - index) {
         needed += this.capacity - index;
         index = 0;
@@ -259,18 +236,18 @@ export class ReliablePublication implements ClaimOwner {
     let partOffset = 0;
     for (let f = 0; f < frames; f++) {
       const payload = f === frames - 1 ? total - f * framePayload : framePayload;
-      const recordOffset = this.reserve(payload + L.HEADER_LENGTH);
+      const recordOffset = this.reserve(L.recordLengthFor(payload));
       let flags = 0;
       if (f === 0) flags |= L.BEGIN_FLAG;
       if (f === frames - 1) flags |= L.END_FLAG;
-      this.i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2] = typeId | (flags << L.FLAGS_SHIFT);
+      this.i32[L.recordTypeIndex(recordOffset)] = L.typeWord(typeId, flags);
       let written = 0;
       while (written < payload) {
         const source = parts[part];
         const n = Math.min(source.length - partOffset, payload - written);
         if (n > 0) {
           const chunk = partOffset === 0 && n === source.length ? source : source.subarray(partOffset, partOffset + n);
-          this.u8.set(chunk, recordOffset + L.HEADER_LENGTH + written);
+          this.u8.set(chunk, L.payloadOffset(recordOffset) + written);
         }
         written += n;
         partOffset += n;
@@ -279,19 +256,19 @@ export class ReliablePublication implements ClaimOwner {
           partOffset = 0;
         }
       }
-      this.commit(recordOffset, payload + L.HEADER_LENGTH);
+      this.commit(recordOffset, L.recordLengthFor(payload));
     }
     if (openedBatch) this.commitBatch();
     return this.tailPosition;
   }
 
   /**
-   * Reserves a record of `recordLength` bytes (header included) at the tail, inserting padding when it would
-   * cross the end of the ring, and zeroes the slot after it. Returns its byte offset in the mapping, or a
-   * negative OfferResult.
+   * Reserves a record of `recordLength` bytes (header included) at the tail, inserting padding when it would cross
+   * the end of the ring, and makes sure the slot after it reads 0 (cleanAhead zeroes ahead of the tail in bulk).
+   * Returns its byte offset in the mapping, or a negative OfferResult.
    */
   private reserve(recordLength: number): number {
-    const aligned = (recordLength + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
+    const aligned = L.alignedRecordLength(recordLength);
     const tail = this.tailPosition;
     const index = tail & this.mask;
     const toEnd = this.capacity - index;
@@ -323,7 +300,7 @@ export class ReliablePublication implements ClaimOwner {
 
   private reserveAfterPadding(index: number, padding: number, aligned: number): number {
     const paddingOffset = this.dataOffset + index;
-    this.i32[(paddingOffset + L.TYPE_FIELD_OFFSET) >> 2] = L.PADDING_TYPE;
+    this.i32[L.recordTypeIndex(paddingOffset)] = L.PADDING_TYPE;
     this.commit(paddingOffset, padding);
     this.tailPosition += padding + aligned;
     this.updateFastEnd();
@@ -354,19 +331,15 @@ export class ReliablePublication implements ClaimOwner {
         this.pendingOffset = recordOffset;
         this.pendingLength = recordLength;
       } else {
-        this.i32[recordOffset >> 2] = recordLength;
+        this.i32[L.recordLengthIndex(recordOffset)] = recordLength;
       }
       return;
     }
     // exchange costs what a store costs (both are a locked xchg) and tells us whether a consumer marked this slot
     // SLEEPING before going to sleep on the futex: no extra atomic per message to find sleepers.
-    if (Atomics.exchange(this.i32, recordOffset >> 2, recordLength) === L.SLEEPING_MARK) this.wakeConsumers();
-  }
-
-  /** Wakes consumers sleeping on the futex word; called only when one announced that it sleeps. */
-  wakeConsumers(): void {
-    Atomics.add(this.i32, WAKE_SEQUENCE_INDEX, 1);
-    this.memory.wake(L.WAKE_SEQUENCE_OFFSET);
+    if (Atomics.exchange(this.i32, L.recordLengthIndex(recordOffset), recordLength) === L.SLEEPING_MARK) {
+      this.wakeConsumers();
+    }
   }
 
   /**
@@ -387,12 +360,11 @@ export class ReliablePublication implements ClaimOwner {
     const floor = tail - this.capacity;
     let min = tail;
     for (let slot = 0; slot < this.maxConsumers; slot++) {
-      const base = L.int32Index(L.consumerSlotOffset(slot));
-      if ((Atomics.load(i32, base + 2) & L.SLOT_STATE_MASK) !== L.SLOT_ACTIVE) continue;
+      if (L.slotState(Atomics.load(i32, L.slotStateIndex(slot))) !== L.SLOT_ACTIVE) continue;
       // Never trust a consumer's word beyond what is possible: it cannot be ahead of us or more than a ring behind.
       // A word that is no position at all (-Infinity) holds us back as far as a slot can, never throws: whether its
       // owner lives decides (checkBlockingConsumers reaps a dead one, evicts a live one after the timeout).
-      let position = tryLoadPosition(i32, base);
+      let position = tryLoadPosition(i32, L.slotPositionIndex(slot));
       if (position > tail) position = tail;
       if (position < floor) position = floor;
       if (position < min) min = position;
@@ -418,14 +390,13 @@ export class ReliablePublication implements ClaimOwner {
     const blockingBelow = required - this.capacity;
     let changed = false;
     for (let slot = 0; slot < this.maxConsumers; slot++) {
-      const base = L.int32Index(L.consumerSlotOffset(slot));
-      const state = Atomics.load(i32, base + 2);
-      if ((state & L.SLOT_STATE_MASK) !== L.SLOT_ACTIVE) continue;
+      const stateIndex = L.slotStateIndex(slot);
+      const state = Atomics.load(i32, stateIndex);
+      if (L.slotState(state) !== L.SLOT_ACTIVE) continue;
       // -Infinity for garbage: it blocks, so the lock below is asked before anything the slot says is trusted, and a
       // dead owner's slot is reaped whatever its words are.
-      const position = tryLoadPosition(i32, base);
+      const position = tryLoadPosition(i32, L.slotPositionIndex(slot));
       if (position >= blockingBelow) continue;
-      const nextGeneration = ((state >>> 8) + 1) << 8;
       if (!this.memory.isLocked(L.CONSUMER_LOCK_BYTE_BASE + slot)) {
         // A durable consumer that went away keeps its place until its own timeout: never reaped, evicted then.
         if (isDurableSlot(i32, slot)) {
@@ -436,7 +407,7 @@ export class ReliablePublication implements ClaimOwner {
           }
           continue;
         }
-        if (Atomics.compareExchange(i32, base + 2, state, nextGeneration | L.SLOT_FREE) === state) {
+        if (Atomics.compareExchange(i32, stateIndex, state, L.nextSlotWord(state, L.SLOT_FREE)) === state) {
           this.stats.reapedConsumers++;
           changed = true;
         }
@@ -448,7 +419,7 @@ export class ReliablePublication implements ClaimOwner {
         this.anyBlocked = true;
       } else if (now - this.blockedSince[slot] >= this.evictionTimeoutMs) {
         if (isDurableSlot(i32, slot)) markEvicted(this.memory.buffer, slot, now);
-        if (Atomics.compareExchange(i32, base + 2, state, nextGeneration | L.SLOT_EVICTED) === state) {
+        if (Atomics.compareExchange(i32, stateIndex, state, L.nextSlotWord(state, L.SLOT_EVICTED)) === state) {
           this.stats.evictedConsumers++;
           this.blockedSince[slot] = 0;
           changed = true;
@@ -468,49 +439,21 @@ export class ReliablePublication implements ClaimOwner {
    * reads 0. A record a dead producer claimed but never committed is never visible and is simply overwritten.
    */
   private recoverTail(): number {
-    const start = loadPosition(this.i32, CHECKPOINT_INDEX);
-    // Bounded by the bytes walked (at most one ring), whatever the records say.
-    let walked = 0;
-    while (walked < this.capacity) {
-      const index = (start + walked) & this.mask;
-      const length = Atomics.load(this.i32, (this.dataOffset + index) >> 2);
-      if (length === 0 || length === L.SLEEPING_MARK) break;
-      // Compare the length itself, not the aligned length: aligning a hostile length near 2^31 overflows to a
-      // negative number, which passed this check and walked the position backwards forever.
-      if (length < L.HEADER_LENGTH || length > this.capacity - index) break;
-      walked += L.align(length, L.RECORD_ALIGNMENT);
-    }
-    this.checkpoint = -1;
-    return start + walked;
+    // Any stop will do: at the tail, at an impossible length (nothing committed lies past it that a consumer could
+    // reach) or after a whole ring, the walk's end is where writing continues.
+    return walkCommittedRecords(this.i32, this.dataOffset, this.capacity, loadPosition(this.i32, CHECKPOINT_INDEX))
+      .position;
   }
 
-  /**
-   * Hands this ring's file descriptor to each consumer that connects to `socketPath` (for anonymous rings made by
-   * `Publication.createAnonymous`; works for file rings too). Consumers join with `Subscription.connect`.
-   */
-  serve(socketPath: string): Promise<RingServer> {
-    if (this.closed) throw closedError('publication');
-    return RingServer.listen(this.memory, socketPath);
-  }
-
-  /** Closes the producer: publishes the final checkpoint, marks the ring closed and releases the lock. */
-  close(): void {
-    if (this.closed) return;
+  /** close(): publishes the final checkpoint (the next producer continues from there). */
+  protected flushBeforeClose(): void {
     // A claim left pending would stay a hole (length 0) that consumers wait at forever, and the checkpoint stored
     // below is past it, so the next producer would never fill it: turn it into padding that consumers skip.
     if (this.claim.isPending) this.claim.abort();
     if (this.batching && this.pendingOffset >= 0) this.commitBatch();
-    this.closed = true;
     this.limitPosition = -1; // every later reserve goes to refreshLimit, which refuses
     this.fastEnd = -1;
     storePosition(this.i32, this.i64, CHECKPOINT_INDEX, this.tailPosition);
-    markProducerClosed(this.i32);
-    this.wakeConsumers();
-    this.memory.close();
-  }
-  /** `using pub = Publication.create(...)` closes it at the end of the block. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
 

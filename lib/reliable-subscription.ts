@@ -20,13 +20,12 @@ import { FragmentAssembler } from './fragment-assembler';
 import * as L from './layout';
 import type { MessageHandler } from './message-handler';
 import { loadPosition, storePosition, tryLoadPosition } from './position';
+import { WalkStop, walkCommittedRecords } from './record-walk';
 import type { RingDescriptor, RingMemory } from './ring-file';
-import { SubscriptionBase } from './subscription-base';
+import { SubscriptionBase, type StartFrom } from './subscription-base';
 
 const CHECKPOINT_INDEX = L.int32Index(L.TAIL_CHECKPOINT_OFFSET);
 const MAX_JOIN_ATTEMPTS = 10_000;
-
-export type StartFrom = 'latest' | 'earliest';
 
 /** @internal How `Subscription.open` joins a reliable ring. */
 export interface ReliableJoinOptions {
@@ -47,7 +46,7 @@ export class ReliableSubscription extends SubscriptionBase {
   private readonly mask: number;
   private readonly maxRecordLength: number;
   private slotNumber = -1;
-  private slotIndex = 0;
+  private positionIndex = 0;
   private stateIndex = 0;
   private readonly assembler: FragmentAssembler;
   private readonly autoCommit: boolean;
@@ -57,8 +56,8 @@ export class ReliableSubscription extends SubscriptionBase {
   private committed = 0;
   /** Position of the first fragment of the message being assembled (a published position never splits a message). */
   private messageStart = 0;
-  /** [0]: the position after the message being delivered (`messagePosition`); a typed array so storing never boxes. */
-  private readonly delivering = new Float64Array(1);
+  /** The position after the message being delivered (`messagePosition`). A number from the start: stores never box. */
+  private deliveringPosition = 0;
   private closed = false;
 
   /** @internal Use `Subscription.open` / `Subscription.connect`. */
@@ -101,7 +100,7 @@ export class ReliableSubscription extends SubscriptionBase {
 
   /** Inside a handler called by `poll`: the position just after the message delivered (what `offer` returned for it). */
   get messagePosition(): number {
-    return this.delivering[0];
+    return this.deliveringPosition;
   }
 
   /** The position last published: what a restarted durable consumer resumes at, and what holds the producer back. */
@@ -137,7 +136,6 @@ export class ReliableSubscription extends SubscriptionBase {
     const mask = this.mask;
     const capacity = this.capacity;
     const maxRecordLength = this.maxRecordLength;
-    const delivering = this.delivering;
     let position = this.consumerPosition;
     let delivered = 0;
     // Padding and fragments do not deliver one by one; the budget bounds how many such records one poll may pass.
@@ -146,7 +144,7 @@ export class ReliableSubscription extends SubscriptionBase {
       while (delivered < limit) {
         const index = position & mask;
         const recordOffset = dataOffset + index;
-        const length = Atomics.load(i32, recordOffset >> 2);
+        const length = Atomics.load(i32, L.recordLengthIndex(recordOffset));
         if (length <= 0) {
           if (length < 0 && length !== L.SLEEPING_MARK) throw corrupt('record length', length);
           break;
@@ -154,30 +152,30 @@ export class ReliableSubscription extends SubscriptionBase {
         // The length itself is checked (aligning a hostile length near 2^31 overflows to a negative number), and
         // before the position moves: a corrupt record is never skipped as if it had been consumed.
         if (length < L.HEADER_LENGTH || length > capacity - index) throw corrupt('record length', length);
-        const typeWord = i32[(recordOffset + L.TYPE_FIELD_OFFSET) >> 2];
-        const flags = typeWord >>> L.FLAGS_SHIFT;
+        const typeWord = i32[L.recordTypeIndex(recordOffset)];
+        const flags = L.typeWordFlags(typeWord);
         if (flags === L.UNFRAGMENTED && length <= maxRecordLength) {
           // The common case: one whole message. Moved before the handler runs: a handler that throws does not get
           // the same message again.
-          position += (length + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
+          position += L.alignedRecordLength(length);
           delivered++;
-          delivering[0] = position;
-          handler(u8, recordOffset + L.HEADER_LENGTH, length - L.HEADER_LENGTH, typeWord & L.TYPE_ID_MASK);
+          this.deliveringPosition = position;
+          handler(u8, L.payloadOffset(recordOffset), L.payloadLengthOf(length), L.typeWordTypeId(typeWord));
           continue;
         }
         if (typeWord !== L.PADDING_TYPE && length > maxRecordLength) throw corrupt('record length', length);
         if (typeWord !== L.PADDING_TYPE && (flags & ~L.UNFRAGMENTED) !== 0) throw corrupt('record flags', flags);
         if (--budget < 0) break; // before the position moves: this record is read by the next poll
         if (typeWord !== L.PADDING_TYPE && (flags & L.BEGIN_FLAG) !== 0) this.messageStart = position;
-        position += (length + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
+        position += L.alignedRecordLength(length);
         if (typeWord === L.PADDING_TYPE) continue;
-        delivering[0] = position;
+        this.deliveringPosition = position;
         if (
           this.assembler.onFragment(
             u8,
-            recordOffset + L.HEADER_LENGTH,
-            length - L.HEADER_LENGTH,
-            typeWord & L.TYPE_ID_MASK,
+            L.payloadOffset(recordOffset),
+            L.payloadLengthOf(length),
+            L.typeWordTypeId(typeWord),
             flags,
             handler,
           )
@@ -201,7 +199,7 @@ export class ReliableSubscription extends SubscriptionBase {
   private publish(position: number): void {
     const committed = this.assembler.isAssembling ? this.messageStart : position;
     if (committed !== this.committed) {
-      storePosition(this.i32, this.i64, this.slotIndex, committed);
+      storePosition(this.i32, this.i64, this.positionIndex, committed);
       this.committed = committed;
     }
   }
@@ -209,7 +207,8 @@ export class ReliableSubscription extends SubscriptionBase {
   /**
    * With `autoCommit: false`: publishes the position up to which messages are processed, `position` being a
    * `messagePosition` (default: everything delivered). A durable consumer resumes there; the producer may overwrite
-   * what lies before it. Positions at or below the committed one are ignored. Returns the committed position.
+   * what lies before it. Positions at or below the committed one are ignored. Call it outside `poll`. Returns the
+   * committed position.
    */
   commit(position: number = this.consumerPosition): number {
     if (Atomics.load(this.i32, this.stateIndex) !== this.stateWord) this.throwNotActive();
@@ -243,14 +242,15 @@ export class ReliableSubscription extends SubscriptionBase {
     let inMessage = false;
     while (at < position) {
       const index = at & this.mask;
-      const length = Atomics.load(this.i32, (this.dataOffset + index) >> 2);
+      const recordOffset = this.dataOffset + index;
+      const length = Atomics.load(this.i32, L.recordLengthIndex(recordOffset));
       if (length < L.HEADER_LENGTH || length > this.capacity - index) return false;
-      const typeWord = this.i32[(this.dataOffset + index + L.TYPE_FIELD_OFFSET) >> 2];
+      const typeWord = this.i32[L.recordTypeIndex(recordOffset)];
       if (typeWord !== L.PADDING_TYPE) {
-        if ((typeWord >>> L.FLAGS_SHIFT) & L.BEGIN_FLAG) inMessage = true;
-        if ((typeWord >>> L.FLAGS_SHIFT) & L.END_FLAG) inMessage = false;
+        if ((L.typeWordFlags(typeWord) & L.BEGIN_FLAG) !== 0) inMessage = true;
+        if ((L.typeWordFlags(typeWord) & L.END_FLAG) !== 0) inMessage = false;
       }
-      at += L.align(length, L.RECORD_ALIGNMENT);
+      at += L.alignedRecordLength(length);
     }
     return at === position && !inMessage;
   }
@@ -260,7 +260,7 @@ export class ReliableSubscription extends SubscriptionBase {
     // Any word but "empty" (0) or the sleeping mark counts, so that wait() returns and the next poll reports it: a
     // corrupt negative length (ERR_SHMRING_CORRUPT), or, once evicted, whatever payload now lies at our lapped
     // position (ERR_SHMRING_EVICTED). Not after close(), which changes the slot too (waitSync throws CLOSED).
-    const word = Atomics.load(this.i32, (this.dataOffset + (this.consumerPosition & this.mask)) >> 2);
+    const word = Atomics.load(this.i32, L.recordLengthIndex(this.dataOffset + (this.consumerPosition & this.mask)));
     return (
       (word !== 0 && word !== L.SLEEPING_MARK) ||
       (!this.closed && Atomics.load(this.i32, this.stateIndex) !== this.stateWord)
@@ -274,7 +274,7 @@ export class ReliableSubscription extends SubscriptionBase {
   protected announceSleep(): boolean {
     // Never mark once evicted: a lapped position reading 0 is inside a committed payload, not an empty slot.
     if (Atomics.load(this.i32, this.stateIndex) !== this.stateWord) return false;
-    const index = (this.dataOffset + (this.consumerPosition & this.mask)) >> 2;
+    const index = L.recordLengthIndex(this.dataOffset + (this.consumerPosition & this.mask));
     const previous = Atomics.compareExchange(this.i32, index, 0, L.SLEEPING_MARK);
     return previous === 0 || previous === L.SLEEPING_MARK;
   }
@@ -306,7 +306,7 @@ export class ReliableSubscription extends SubscriptionBase {
 
   private throwNotActive(): never {
     if (this.closed) throw closedError('subscription');
-    const state = Atomics.load(this.i32, this.stateIndex) & L.SLOT_STATE_MASK;
+    const state = L.slotState(Atomics.load(this.i32, this.stateIndex));
     throw new ShmringError(
       ErrorCode.EVICTED,
       state === L.SLOT_EVICTED
@@ -317,8 +317,8 @@ export class ReliableSubscription extends SubscriptionBase {
 
   private bindSlot(slot: number): void {
     this.slotNumber = slot;
-    this.slotIndex = L.int32Index(L.consumerSlotOffset(slot));
-    this.stateIndex = this.slotIndex + L.int32Index(L.SLOT_STATE_OFFSET);
+    this.positionIndex = L.slotPositionIndex(slot);
+    this.stateIndex = L.slotStateIndex(slot);
   }
 
   /**
@@ -372,25 +372,25 @@ export class ReliableSubscription extends SubscriptionBase {
     try {
       const i32 = this.i32;
       const state = Atomics.load(i32, this.stateIndex);
-      const next = (((state >>> 8) + 1) << 8) | L.SLOT_ACTIVE;
+      const next = L.nextSlotWord(state, L.SLOT_ACTIVE);
       // With its lock held, only the producer changes the word (evicting it): winning the swap keeps our place.
       if (
-        (state & L.SLOT_STATE_MASK) === L.SLOT_ACTIVE &&
+        L.slotState(state) === L.SLOT_ACTIVE &&
         Atomics.compareExchange(i32, this.stateIndex, state, next) === state
       ) {
         this.stateWord = next;
         this.consumerPosition = this.committed = this.resumePosition();
-        Atomics.store(i32, this.slotIndex + L.int32Index(L.SLOT_PID_OFFSET), process.pid);
+        Atomics.store(i32, L.slotPidIndex(found), process.pid);
         markAttached(buffer, found, request.timeoutMs);
         return status('resumed');
       }
-      if ((Atomics.load(i32, this.stateIndex) & L.SLOT_STATE_MASK) !== L.SLOT_EVICTED) {
+      if (L.slotState(Atomics.load(i32, this.stateIndex)) !== L.SLOT_EVICTED) {
         this.consumerPosition = this.join(from); // free: a removal or a naming that did not finish
         markAttached(buffer, found, request.timeoutMs);
         return status('created');
       }
       const evictedAt = evictedAtOf(buffer, found) || null;
-      const lost = tryLoadPosition(i32, this.slotIndex);
+      const lost = tryLoadPosition(i32, this.positionIndex);
       const evictedPosition = lost === -Infinity ? null : lost;
       if (request.onEvicted === 'throw') {
         throw new ShmringError(
@@ -398,8 +398,8 @@ export class ReliableSubscription extends SubscriptionBase {
           `durable consumer ${JSON.stringify(request.name)} was evicted by the producer` +
             `${evictedAt === null ? '' : ` at ${new Date(evictedAt).toISOString()}`} (away longer than its ` +
             `durableTimeoutMs, or stalled past the producer's evictionTimeoutMs): messages after position ` +
-            `${evictedPosition ?? '?'} were lost to it; open it with onEvicted: 'restart' to rejoin from 'from', or ` +
-            'remove it with Subscription.removeDurable',
+            `${evictedPosition ?? '?'} were lost to it; open it with onEvicted: 'restart' to rejoin at its from ` +
+            'position, or remove it with Subscription.removeDurable',
         );
       }
       this.consumerPosition = this.join(from);
@@ -413,7 +413,7 @@ export class ReliableSubscription extends SubscriptionBase {
 
   /** A resumed durable consumer's committed position, checked against what the producer can have done since. */
   private resumePosition(): number {
-    const position = loadPosition(this.i32, this.slotIndex);
+    const position = loadPosition(this.i32, this.positionIndex);
     const checkpoint = loadPosition(this.i32, CHECKPOINT_INDEX);
     // The slot held the producer back: its tail, and so its checkpoint, is at most a ring past the position.
     if (
@@ -434,13 +434,13 @@ export class ReliableSubscription extends SubscriptionBase {
   private join(from: StartFrom): number {
     const i32 = this.i32;
     let checkpoint = loadPosition(i32, CHECKPOINT_INDEX);
-    storePosition(i32, this.i64, this.slotIndex, checkpoint);
-    Atomics.store(i32, this.slotIndex + L.int32Index(L.SLOT_PID_OFFSET), process.pid);
+    storePosition(i32, this.i64, this.positionIndex, checkpoint);
+    Atomics.store(i32, L.slotPidIndex(this.slot), process.pid);
     for (let attempt = 0; ; attempt++) {
       // Only a producer evicting or reaping changes the word of a slot whose lock we hold: a word that never holds
       // still is another process writing garbage.
       const state = Atomics.load(i32, this.stateIndex);
-      const next = (((state >>> 8) + 1) << 8) | L.SLOT_ACTIVE;
+      const next = L.nextSlotWord(state, L.SLOT_ACTIVE);
       if (Atomics.compareExchange(i32, this.stateIndex, state, next) === state) {
         this.stateWord = next;
         break;
@@ -452,7 +452,7 @@ export class ReliableSubscription extends SubscriptionBase {
       if (again === checkpoint) break;
       if (again < checkpoint || attempt >= MAX_JOIN_ATTEMPTS) throw corrupt('tail checkpoint', again);
       checkpoint = again;
-      storePosition(i32, this.i64, this.slotIndex, checkpoint);
+      storePosition(i32, this.i64, this.positionIndex, checkpoint);
     }
     this.committed = checkpoint;
     if (from === 'earliest') return checkpoint;
@@ -461,30 +461,24 @@ export class ReliableSubscription extends SubscriptionBase {
     // would wait at the tail for it: both stall until the eviction timeout. Records from the checkpoint to the tail
     // could not be overwritten meanwhile (the slot held the producer at checkpoint + capacity).
     const tail = this.scanToTail(checkpoint);
-    storePosition(i32, this.i64, this.slotIndex, tail);
+    storePosition(i32, this.i64, this.positionIndex, tail);
     this.committed = tail;
     return tail;
   }
 
-  /** Walks committed records from `position` to the first slot that reads 0: the producer's tail. */
+  /** Walks committed records from `start` to the producer's tail; a walk that cannot end there is corruption. */
   private scanToTail(start: number): number {
-    // Bounded by the bytes walked, not by `position - start`: at most one ring, whatever the records say.
-    for (let walked = 0; walked < this.capacity;) {
-      const index = (start + walked) & this.mask;
-      const length = Atomics.load(this.i32, (this.dataOffset + index) >> 2);
-      if (length === 0 || length === L.SLEEPING_MARK) return start + walked;
-      // The length itself, not the aligned length (which overflows to a negative number near 2^31).
-      if (length < L.HEADER_LENGTH || length > this.capacity - index) throw corrupt('record length', length);
-      walked += L.align(length, L.RECORD_ALIGNMENT);
-    }
-    throw corrupt('records without end from checkpoint', start);
+    const walk = walkCommittedRecords(this.i32, this.dataOffset, this.capacity, start);
+    if (walk.stop === WalkStop.IMPOSSIBLE_LENGTH) throw corrupt('record length', walk.length);
+    if (walk.stop === WalkStop.RING_WALKED) throw corrupt('records without end from checkpoint', start);
+    return walk.position;
   }
 
   private releaseSlot(): void {
     const i32 = this.i32;
     const state = Atomics.load(i32, this.stateIndex);
     if (state === this.stateWord) {
-      Atomics.compareExchange(i32, this.stateIndex, state, (((state >>> 8) + 1) << 8) | L.SLOT_FREE);
+      Atomics.compareExchange(i32, this.stateIndex, state, L.nextSlotWord(state, L.SLOT_FREE));
     }
     this.memory.unlock(L.CONSUMER_LOCK_BYTE_BASE + this.slot);
   }

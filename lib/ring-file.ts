@@ -6,6 +6,7 @@
 import type { FutexResultValue, FutexWaiter } from './binding';
 import { ErrorCode, ShmringError, corrupt } from './errors';
 import * as L from './layout';
+import { TWO_POW_32 } from './position';
 
 /** The shared memory a ring lives in: a `Segment` (file or memfd), or a test double. */
 export interface RingMemory {
@@ -61,7 +62,10 @@ export interface RingDescriptor {
   version: string;
 }
 
+/** Defaults of the options that shape a new ring: policy, not format (the format's limits are in layout.ts). */
 const DEFAULT_CAPACITY = 1 << 20;
+export const DEFAULT_MAX_CONSUMERS = 16;
+const DEFAULT_MAX_FRAME_PAYLOAD = 64 * 1024;
 
 /**
  * The longest file a ring can be: the largest header and data region, rounded up to a 1 GiB huge page (a file on
@@ -115,7 +119,7 @@ export function describeNewRing(options: RingLayoutOptions = {}): RingDescriptor
   const capacity = options.capacity ?? DEFAULT_CAPACITY;
   checkInteger('capacity', capacity, L.MIN_CAPACITY, L.MAX_CAPACITY);
   if (!L.isPowerOfTwo(capacity)) throw new RangeError(`capacity must be a power of two: capacity=${capacity}`);
-  const maxConsumers = options.maxConsumers ?? L.DEFAULT_MAX_CONSUMERS;
+  const maxConsumers = options.maxConsumers ?? DEFAULT_MAX_CONSUMERS;
   checkInteger('maxConsumers', maxConsumers, 1, L.MAX_CONSUMERS_LIMIT);
   const largest = L.maxMessageLengthFor(capacity);
   const maxMessageLength = options.maxMessageLength ?? largest;
@@ -129,7 +133,7 @@ export function describeNewRing(options: RingLayoutOptions = {}): RingDescriptor
   const maxFramePayload =
     mode === 'broadcast'
       ? maxMessageLength
-      : (options.maxFramePayload ?? Math.min(L.DEFAULT_MAX_FRAME_PAYLOAD, maxMessageLength));
+      : (options.maxFramePayload ?? Math.min(DEFAULT_MAX_FRAME_PAYLOAD, maxMessageLength));
   checkInteger('maxFramePayload', maxFramePayload, 1, maxMessageLength);
   if (mode === 'broadcast' && options.maxFramePayload !== undefined && options.maxFramePayload !== maxMessageLength) {
     throw new RangeError(`broadcast rings do not fragment: maxFramePayload=${options.maxFramePayload}`);
@@ -162,8 +166,8 @@ export function writeHeader(buffer: SharedArrayBuffer, d: RingDescriptor): void 
   i32[at(L.MAX_CONSUMERS_OFFSET)] = d.maxConsumers;
   i32[at(L.DATA_OFFSET_OFFSET)] = d.dataOffset;
   i32[at(L.FILE_LENGTH_OFFSET)] = d.fileLength;
-  i32[at(L.CREATED_AT_OFFSET)] = (d.createdAt % 4294967296) | 0;
-  i32[at(L.CREATED_AT_OFFSET) + 1] = Math.floor(d.createdAt / 4294967296);
+  i32[at(L.CREATED_AT_OFFSET)] = (d.createdAt % TWO_POW_32) | 0;
+  i32[at(L.CREATED_AT_OFFSET) + 1] = Math.floor(d.createdAt / TWO_POW_32);
   i32[at(L.CREATOR_PID_OFFSET)] = d.creatorPid;
   Atomics.store(i32, at(L.VERSION_OFFSET), L.LAYOUT_VERSION);
 }
@@ -232,39 +236,10 @@ export function readDescriptor(buffer: SharedArrayBuffer, path: string | null): 
     maxConsumers,
     dataOffset,
     fileLength,
-    createdAt: (i32[at(L.CREATED_AT_OFFSET) + 1] >>> 0) * 4294967296 + (i32[at(L.CREATED_AT_OFFSET)] >>> 0),
+    createdAt: (i32[at(L.CREATED_AT_OFFSET) + 1] >>> 0) * TWO_POW_32 + (i32[at(L.CREATED_AT_OFFSET)] >>> 0),
     creatorPid: i32[at(L.CREATOR_PID_OFFSET)],
     version: versionString(version),
   };
-}
-
-/** Sleeps the calling thread without spinning (Atomics.wait on a private buffer). */
-export function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/**
- * Reads the descriptor, waiting until `deadline` (ms since epoch) for a creator that has not finished; the error
- * names the caller's whole `timeoutMs`.
- */
-export function awaitDescriptor(
-  buffer: SharedArrayBuffer,
-  path: string | null,
-  deadline: number,
-  timeoutMs: number,
-): RingDescriptor {
-  for (;;) {
-    const d = readDescriptor(buffer, path);
-    if (d !== null) return d;
-    if (Date.now() >= deadline) {
-      throw new ShmringError(
-        ErrorCode.NOT_READY,
-        `ring was not initialised within ${timeoutMs} ms: ${path ?? 'anonymous ring'}`,
-        path ?? undefined,
-      );
-    }
-    sleepSync(1);
-  }
 }
 
 /** A producer announces itself: epoch + 1 (one per attach, takeovers included), its pid, state active. */

@@ -72,6 +72,14 @@ export class RingServer {
   }
 }
 
+/**
+ * Serves a ring: listens on `socketPath` and hands `ring`'s fd to each consumer that connects (what `pub.serve` does).
+ * A free function, so the producers' per-message modules need no sockets.
+ */
+export function serveRing(ring: FdSender, socketPath: string): Promise<RingServer> {
+  return RingServer.listen(ring, socketPath);
+}
+
 function socketFd(socket: net.Socket): number {
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) throw new Error('cannot get the fd of an accepted socket');

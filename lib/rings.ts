@@ -8,18 +8,16 @@ import { ErrorCode, ShmringError, type SystemError } from './errors';
 import * as L from './layout';
 import { loadPosition } from './position';
 import {
-  awaitDescriptor,
   checkRingFileSize,
   describeNewRing,
   readDescriptor,
-  sleepSync,
   writeHeader,
   type RingDescriptor,
   type RingLayoutOptions,
   type RingMemory,
   type RingMode,
 } from './ring-file';
-import { Segment, type SegmentOptions } from './segment';
+import { DEFAULT_DIR, Segment, type SegmentOptions } from './segment';
 
 /** Where ring files live and how they are opened. */
 export interface LocationOptions {
@@ -113,6 +111,35 @@ export function openRingFromFd(fd: number, options: OpenRingOptions = {}): NewRi
   return adopt(segment, Date.now() + timeoutMs, timeoutMs);
 }
 
+/** Sleeps the calling thread without spinning (Atomics.wait on a private buffer): opening waits for a creator. */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Reads the descriptor, waiting until `deadline` (ms since epoch) for a creator that has not finished; the error
+ * names the caller's whole `timeoutMs`.
+ */
+function awaitDescriptor(
+  buffer: SharedArrayBuffer,
+  path: string | null,
+  deadline: number,
+  timeoutMs: number,
+): RingDescriptor {
+  for (;;) {
+    const d = readDescriptor(buffer, path);
+    if (d !== null) return d;
+    if (Date.now() >= deadline) {
+      throw new ShmringError(
+        ErrorCode.NOT_READY,
+        `ring was not initialised within ${timeoutMs} ms: ${path ?? 'anonymous ring'}`,
+        path ?? undefined,
+      );
+    }
+    sleepSync(1);
+  }
+}
+
 function adopt(memory: RingMemory, deadline: number, timeoutMs: number): NewRing {
   try {
     return { memory, descriptor: awaitDescriptor(memory.buffer, memory.path, deadline, timeoutMs) };
@@ -169,20 +196,19 @@ function describe({ memory, descriptor: d }: NewRing): RingInfo {
   const state = Atomics.load(i32, L.int32Index(L.PRODUCER_STATE_OFFSET));
   const positionIndex =
     d.mode === 'broadcast'
-      ? L.int32Index(d.dataOffset + d.capacity + L.TAIL_COUNTER_OFFSET)
+      ? L.int32Index(L.broadcastTrailerOffset(d.dataOffset, d.capacity) + L.TAIL_COUNTER_OFFSET)
       : L.int32Index(L.TAIL_CHECKPOINT_OFFSET);
   const consumers: RingInfo['consumers'] = [];
   for (let slot = 0; slot < d.maxConsumers; slot++) {
-    const base = L.int32Index(L.consumerSlotOffset(slot));
-    const slotState = Atomics.load(i32, base + L.int32Index(L.SLOT_STATE_OFFSET)) & L.SLOT_STATE_MASK;
+    const slotState = L.slotState(Atomics.load(i32, L.slotStateIndex(slot)));
     if (slotState !== L.SLOT_ACTIVE && slotState !== L.SLOT_EVICTED) continue;
     const alive = memory.isLocked(L.CONSUMER_LOCK_BYTE_BASE + slot);
     consumers.push({
       slot,
       state: slotState === L.SLOT_ACTIVE ? 'active' : 'evicted',
       alive,
-      position: loadPosition(i32, base),
-      pid: Atomics.load(i32, base + L.int32Index(L.SLOT_PID_OFFSET)),
+      position: loadPosition(i32, L.slotPositionIndex(slot)),
+      pid: Atomics.load(i32, L.slotPidIndex(slot)),
       durable: d.mode === 'reliable' ? durableInfo(memory.buffer, slot, slotState, alive) : null,
     });
   }
@@ -234,7 +260,7 @@ export interface RingListing {
 
 /** Lists the ring files in a directory (default /dev/shm); other files are skipped unless they look like rings. */
 export function listRings(options: LocationOptions = {}): RingListing[] {
-  const dir = options.dir ?? '/dev/shm';
+  const dir = options.dir ?? DEFAULT_DIR;
   Segment.checkDirectory(dir);
   const listings: RingListing[] = [];
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {

@@ -8,9 +8,7 @@ import { binding } from './binding';
 import { closedError, ErrorCode, noSpaceError, ShmringError, type SystemError } from './errors';
 import { checkDirectoryMode, checkFilesystem } from './filesystem-guard';
 import { FutexWaiter, futexWait, futexWake, type FutexResultValue } from './futex';
-
-/** Segment sizes are multiples of this. */
-export const PAGE_SIZE = 4096;
+import { PAGE_LENGTH } from './layout';
 
 /** Longest name accepted by {@link Segment.resolvePath}, in UTF-8 bytes. */
 export const MAX_NAME_BYTES = 200;
@@ -51,7 +49,8 @@ export interface FromFdOptions extends SegmentOptions {
   reopen?: boolean;
 }
 
-const DEFAULT_DIR = '/dev/shm';
+/** Where named segments (ring files) live unless a `dir` says otherwise. */
+export const DEFAULT_DIR = '/dev/shm';
 const DEFAULT_MODE = 0o600;
 const MARKER = Buffer.from('shmring');
 
@@ -348,8 +347,8 @@ function flag(value: unknown, what: string): boolean {
 }
 
 function checkSize(size: number): void {
-  if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
-    throw new RangeError(`size must be a positive multiple of the page size (${PAGE_SIZE}): size=${size}`);
+  if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_LENGTH !== 0) {
+    throw new RangeError(`size must be a positive multiple of the page size (${PAGE_LENGTH}): size=${size}`);
   }
 }
 

@@ -24,6 +24,10 @@ const MAX_SLEEP_MS = 1000;
  */
 const LINGER_TURNS = 4;
 
+/** Where a new subscription starts: 'latest' (messages published from now on) or 'earliest' (the oldest the ring
+ * still guarantees). */
+export type StartFrom = 'latest' | 'earliest';
+
 /** Options for `wait`. */
 export interface WaitOptions {
   /** Cancels the wait: the promise rejects with the signal's reason. */

@@ -5,9 +5,10 @@
 import { BroadcastSubscription } from './broadcast-subscription';
 import { durableRequest, removeDurableSlot, type DurableOptions, type DurableRequest } from './durable-consumer';
 import { ErrorCode, ShmringError } from './errors';
-import { ReliableSubscription, type StartFrom } from './reliable-subscription';
+import { ReliableSubscription } from './reliable-subscription';
 import { receiveRingFd } from './ring-server';
 import { openRingFromFd, openRingMemory, type NewRing, type OpenRingOptions } from './rings';
+import type { StartFrom } from './subscription-base';
 
 export interface SubscriptionOptions extends OpenRingOptions, DurableOptions {
   /**

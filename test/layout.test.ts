@@ -76,7 +76,12 @@ describe('docs/FORMAT.md offset table', () => {
   });
 
   it('has a row for every exported *_OFFSET and *_LENGTH constant (the line starts are in the section diagram)', () => {
-    const inSectionDiagram = new Set(['PRODUCER_LINE_OFFSET', 'WAKE_LINE_OFFSET']);
+    const inSectionDiagram = new Set([
+      'DESCRIPTOR_LINE_OFFSET',
+      'PRODUCER_LINE_OFFSET',
+      'WAKE_LINE_OFFSET',
+      'RESERVED_LINE_OFFSET',
+    ]);
     const documented = new Set(rows.map((r) => r.name));
     const missing = Object.keys(layout)
       .filter((name) => typeof layout[name] === 'number' && /_(OFFSET|LENGTH)$/.test(name))
@@ -109,13 +114,17 @@ describe('docs/FORMAT.md diagrams', () => {
       const label = /^\s+\| (.+?)\s*\|/.exec(lines[i + 1]);
       if (start !== null && label !== null) sections.set(label[1].replace(/\s*\(\d+ B\)$/, ''), Number(start[1]));
     }
-    expect(sections.get('descriptor line')).toBe(0);
+    expect(sections.get('descriptor line')).toBe(L.DESCRIPTOR_LINE_OFFSET);
     expect(sections.get('producer line')).toBe(L.PRODUCER_LINE_OFFSET);
     expect(sections.get('wake line')).toBe(L.WAKE_LINE_OFFSET);
     expect(sections.get('consumer slot 0')).toBe(L.CONSUMER_SLOTS_OFFSET);
     // The reserved line sits between the wake line and the slots: nothing of ours lives there.
-    expect(sections.get('(reserved, 128 B)')).toBe(L.WAKE_LINE_OFFSET + L.LINE_LENGTH);
-    expect(L.CONSUMER_SLOTS_OFFSET - L.WAKE_LINE_OFFSET).toBe(2 * L.LINE_LENGTH);
+    expect(sections.get('(reserved, 128 B)')).toBe(L.RESERVED_LINE_OFFSET);
+    // Each section is one line after the one before.
+    expect(L.PRODUCER_LINE_OFFSET - L.DESCRIPTOR_LINE_OFFSET).toBe(L.LINE_LENGTH);
+    expect(L.WAKE_LINE_OFFSET - L.PRODUCER_LINE_OFFSET).toBe(L.LINE_LENGTH);
+    expect(L.RESERVED_LINE_OFFSET - L.WAKE_LINE_OFFSET).toBe(L.LINE_LENGTH);
+    expect(L.CONSUMER_SLOTS_OFFSET - L.RESERVED_LINE_OFFSET).toBe(L.LINE_LENGTH);
   });
 
   it("draws the descriptor line with the constants' offsets", () => {
@@ -244,5 +253,35 @@ describe('layout helpers', () => {
     expect(L.maxMessageLengthFor(4096)).toBe(512);
     expect(L.maxMessageLengthFor(2 ** 30)).toBe(2 ** 27);
     expect(L.int32Index(L.WAKE_REQUESTED_OFFSET)).toBe(65);
+  });
+
+  it('record words: length and type indices, aligned length, the reliable type word', () => {
+    const recordOffset = 4096 + 24;
+    expect(L.recordLengthIndex(recordOffset)).toBe((4096 + 24) / 4);
+    expect(L.recordTypeIndex(recordOffset)).toBe((4096 + 24 + 4) / 4);
+    expect([8, 9, 15, 16, 17, 40].map(L.alignedRecordLength)).toEqual([8, 16, 16, 16, 24, 40]);
+    expect(L.recordLengthFor(5)).toBe(L.HEADER_LENGTH + 5);
+    expect(L.payloadLengthOf(L.HEADER_LENGTH + 5)).toBe(5);
+    expect(L.payloadOffset(recordOffset)).toBe(recordOffset + L.HEADER_LENGTH);
+    const word = L.typeWord(0xabcdef - 1, L.UNFRAGMENTED);
+    expect(word).toBe((0xc0 << 24) | (0xabcdef - 1));
+    expect(L.typeWordFlags(word)).toBe(L.UNFRAGMENTED);
+    expect(L.typeWordTypeId(word)).toBe(0xabcdef - 1);
+    expect(L.typeWord(7, L.BEGIN_FLAG) >>> 24).toBe(0x80);
+    expect(L.broadcastTrailerOffset(4096, 8192)).toBe(4096 + 8192);
+  });
+
+  it('slot words: indices of slot 3 and the state word, whose generation goes up with every change', () => {
+    expect(L.slotPositionIndex(3)).toBe((512 + 3 * 128 + 0) / 4);
+    expect(L.slotStateIndex(3)).toBe((512 + 3 * 128 + 8) / 4);
+    expect(L.slotPidIndex(3)).toBe((512 + 3 * 128 + 12) / 4);
+    const active = L.nextSlotWord(0, L.SLOT_ACTIVE);
+    expect(active).toBe((1 << 8) | L.SLOT_ACTIVE);
+    expect(L.slotState(active)).toBe(L.SLOT_ACTIVE);
+    const evicted = L.nextSlotWord(active, L.SLOT_EVICTED);
+    expect(evicted).toBe((2 << 8) | L.SLOT_EVICTED);
+    expect(L.slotState(evicted)).toBe(L.SLOT_EVICTED);
+    // The 24-bit generation wraps to 0 instead of spilling out of the word.
+    expect(L.nextSlotWord((0xffffff << 8) | L.SLOT_ACTIVE, L.SLOT_FREE)).toBe(L.SLOT_FREE);
   });
 });

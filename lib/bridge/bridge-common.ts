@@ -2,7 +2,7 @@
  * What both bridge directions share: their options, the handle they return, and the NATS headers a bridged message
  * carries.
  */
-import type { StartFrom } from '../reliable-subscription';
+import type { StartFrom } from '../subscription-base';
 import type { BridgeStats } from './bridge-status';
 
 /** NATS header names set by `bridgeOut` (and read by `bridgeIn`). */

@@ -5,6 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ErrorCode } from '../errors';
+import { DEFAULT_DIR } from '../segment';
 
 /** Process exit codes, documented in docs/cli.md. */
 export const ExitCode = {
@@ -71,9 +72,6 @@ export interface Parsed {
   values: Record<string, string | boolean | undefined> & CommonValues;
   positionals: string[];
 }
-
-/** Where ring files live unless `--dir` says otherwise (the library's default too). */
-export const DEFAULT_DIR = '/dev/shm';
 
 /** The `--help` text of a command. */
 export function helpText(spec: CommandSpec): string {

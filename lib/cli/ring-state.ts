@@ -9,6 +9,7 @@ import { readUpstreamMark, type UpstreamMark } from '../bridge/upstream-sequence
 import type { DurableInfo } from '../durable-consumer';
 import * as L from '../layout';
 import { loadPosition } from '../position';
+import { WalkStop, walkCommittedRecords } from '../record-walk';
 import { openRingMemory, ringInfo, type OpenRingOptions, type RingInfo } from '../rings';
 
 /** A consumer slot in use (reliable mode) with its lag behind the producer's tail. */
@@ -119,7 +120,7 @@ function readProducerCounters(
   try {
     const i32 = new Int32Array(ring.memory.buffer);
     if (info.mode === 'broadcast') {
-      const trailer = info.dataOffset + info.capacity;
+      const trailer = L.broadcastTrailerOffset(info.dataOffset, info.capacity);
       return {
         position: loadPosition(i32, L.int32Index(trailer + L.TAIL_COUNTER_OFFSET)),
         tailIntent: loadPosition(i32, L.int32Index(trailer + L.TAIL_INTENT_COUNTER_OFFSET)),
@@ -131,7 +132,10 @@ function readProducerCounters(
     // Every active consumer's position and the checkpoint are record boundaries at or behind the tail; the furthest
     // of them is the shortest walk.
     const start = info.consumers.reduce((p, c) => (c.state === 'active' ? Math.max(p, c.position) : p), checkpoint);
-    const position = walkToTail(i32, info, start);
+    // Holding no slot, the walk races the producer: anything odd (a length that cannot be, a walk longer than a
+    // ring) shows `start` instead.
+    const walk = walkCommittedRecords(i32, info.dataOffset, info.capacity, start);
+    const position = walk.stop === WalkStop.TAIL ? walk.position : start;
     const mark = readUpstreamMark(ring.memory.buffer, position);
     const upstream =
       mark === null ? null : { upstreamId: mark.upstreamId, sequence: mark.sequence, endPosition: mark.endPosition };
@@ -139,21 +143,4 @@ function readProducerCounters(
   } finally {
     ring.memory.close();
   }
-}
-
-/**
- * Walks committed records from `start` to the first length word that reads 0 (the producer zeroes ahead of its
- * tail). Holding no slot, the walk races the producer: anything odd (a length that cannot be, a walk longer than a
- * ring) returns `start` instead.
- */
-function walkToTail(i32: Int32Array, info: RingInfo, start: number): number {
-  const mask = info.capacity - 1;
-  for (let walked = 0; walked < info.capacity;) {
-    const index = (start + walked) & mask;
-    const length = Atomics.load(i32, L.int32Index(info.dataOffset + index));
-    if (length === 0 || length === L.SLEEPING_MARK) return start + walked;
-    if (length < L.HEADER_LENGTH || length > info.capacity - index) return start;
-    walked += L.align(length, L.RECORD_ALIGNMENT);
-  }
-  return start;
 }

@@ -4,7 +4,8 @@ import path from 'path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { binding } from '../../lib/binding';
 import { ErrorCode } from '../../lib/errors';
-import { PAGE_SIZE, Segment } from '../../lib/segment';
+import { PAGE_LENGTH } from '../../lib/layout';
+import { Segment } from '../../lib/segment';
 import { exitWithin, openFdCount, spawnFixture } from './helpers';
 
 const native = binding();
@@ -27,7 +28,7 @@ function closeLater(...fds: number[]): void {
 }
 
 function anonymous(): Segment {
-  const segment = Segment.createAnonymous(PAGE_SIZE);
+  const segment = Segment.createAnonymous(PAGE_LENGTH);
   cleanups.push(() => segment.close());
   return segment;
 }

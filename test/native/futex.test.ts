@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { binding, FutexResult } from '../../lib/binding';
 import { ErrorCode } from '../../lib/errors';
 import { checkFutexWord, FutexWaiter, futexWait, futexWake } from '../../lib/futex';
-import { PAGE_SIZE, Segment } from '../../lib/segment';
+import { PAGE_LENGTH } from '../../lib/layout';
+import { Segment } from '../../lib/segment';
 import { exitWithin, sleep, spawnFixture, uniqueName } from './helpers';
 
 const native = binding();
@@ -17,7 +18,7 @@ afterEach(() => {
 });
 
 function anonymous(): Segment {
-  const segment = Segment.createAnonymous(PAGE_SIZE);
+  const segment = Segment.createAnonymous(PAGE_LENGTH);
   cleanups.push(() => segment.close());
   return segment;
 }
@@ -55,7 +56,7 @@ describe('futexWait / futexWake (blocking)', () => {
 
   it('is woken by FUTEX_WAKE from another process', async () => {
     const name = uniqueName('futex');
-    const segment = Segment.create(name, PAGE_SIZE);
+    const segment = Segment.create(name, PAGE_LENGTH);
     cleanups.push(() => segment.close());
     const waker = spawnFixture('futex-waker.js', [name, '8']);
     // The waker only wakes (never changes the word), so WOKEN here can only come from its FUTEX_WAKE.
@@ -109,7 +110,7 @@ describe('FutexWaiter', () => {
 
   it('is woken by another process while the event loop keeps running', async () => {
     const name = uniqueName('waiter');
-    const segment = Segment.create(name, PAGE_SIZE);
+    const segment = Segment.create(name, PAGE_LENGTH);
     cleanups.push(() => segment.close());
     const waiter = waiterOn(segment.buffer, 12);
     const ticks = tickCounter();
@@ -184,7 +185,7 @@ describe('FutexWaiter', () => {
   });
 
   it('still cancels after the mapping under a pending wait was unmapped', async () => {
-    const segment = Segment.createAnonymous(PAGE_SIZE);
+    const segment = Segment.createAnonymous(PAGE_LENGTH);
     const waiter = waiterOn(segment.buffer, 0);
     const pending = waiter.waitAsync(0, -1);
     await sleep(20);
@@ -247,7 +248,7 @@ describe('a process with a FutexWaiter', () => {
 
   it('stays alive while a ref’d wait is pending, and exits once it completes', async () => {
     const name = uniqueName('pending');
-    const segment = Segment.create(name, PAGE_SIZE);
+    const segment = Segment.create(name, PAGE_LENGTH);
     cleanups.push(() => segment.close());
     const child = spawnFixture('waiter-exit.js', ['pending', name]);
     await child.line('ready');

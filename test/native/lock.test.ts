@@ -3,7 +3,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { binding } from '../../lib/binding';
-import { PAGE_SIZE, Segment } from '../../lib/segment';
+import { PAGE_LENGTH } from '../../lib/layout';
+import { Segment } from '../../lib/segment';
 import { spawnFixture, uniqueName, waitFor } from './helpers';
 
 const native = binding();
@@ -15,7 +16,7 @@ afterEach(() => {
 
 function create(tag: string): { name: string; segment: Segment } {
   const name = uniqueName(tag);
-  const segment = Segment.create(name, PAGE_SIZE);
+  const segment = Segment.create(name, PAGE_LENGTH);
   segments.push(segment);
   return { name, segment };
 }

@@ -6,7 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { binding } from '../../lib/binding';
 import { ErrorCode } from '../../lib/errors';
 import { TMPFS_MAGIC } from '../../lib/filesystem-guard';
-import { PAGE_SIZE, Segment } from '../../lib/segment';
+import { PAGE_LENGTH } from '../../lib/layout';
+import { Segment } from '../../lib/segment';
 import { openFdCount, removeAfterTest, uniqueName } from './helpers';
 
 const native = binding();
@@ -78,13 +79,13 @@ describe('Segment.create', () => {
 
   it('rejects bad options', () => {
     const name = uniqueName('opts');
-    expect(() => Segment.create(name, PAGE_SIZE, { mode: 0o10000 })).toThrow(
+    expect(() => Segment.create(name, PAGE_LENGTH, { mode: 0o10000 })).toThrow(
       new RangeError('mode must be an integer from 0 to 0o7777: mode=4096'),
     );
-    expect(() => Segment.create(name, PAGE_SIZE, { prefault: 'yes' as unknown as boolean })).toThrow(
+    expect(() => Segment.create(name, PAGE_LENGTH, { prefault: 'yes' as unknown as boolean })).toThrow(
       new TypeError('prefault must be a boolean: prefault=yes'),
     );
-    expect(() => Segment.create(name, PAGE_SIZE, null as unknown as object)).toThrow(
+    expect(() => Segment.create(name, PAGE_LENGTH, null as unknown as object)).toThrow(
       new TypeError('options must be an object: options=null'),
     );
     expect(fs.existsSync(Segment.resolvePath(name))).toBe(false);
@@ -92,19 +93,19 @@ describe('Segment.create', () => {
 
   it('creates a zero-filled file of exactly the size, mode 0600 by default, mapped as a SharedArrayBuffer', () => {
     const name = uniqueName('create');
-    const segment = Segment.create(name, 3 * PAGE_SIZE);
+    const segment = Segment.create(name, 3 * PAGE_LENGTH);
     try {
       const file = Segment.resolvePath(name);
       expect(segment.path).toBe(file);
-      expect(segment.size).toBe(3 * PAGE_SIZE);
+      expect(segment.size).toBe(3 * PAGE_LENGTH);
       expect(segment.buffer).toBeInstanceOf(SharedArrayBuffer);
-      expect(segment.buffer.byteLength).toBe(3 * PAGE_SIZE);
+      expect(segment.buffer.byteLength).toBe(3 * PAGE_LENGTH);
       expect(new Uint8Array(segment.buffer).every((b) => b === 0)).toBe(true);
       const st = fs.statSync(file);
-      expect(st.size).toBe(3 * PAGE_SIZE);
+      expect(st.size).toBe(3 * PAGE_LENGTH);
       expect(st.mode & 0o7777).toBe(0o600);
-      new Uint8Array(segment.buffer).set([1, 2, 3], PAGE_SIZE);
-      expect([...fs.readFileSync(file).subarray(PAGE_SIZE, PAGE_SIZE + 3)]).toEqual([1, 2, 3]);
+      new Uint8Array(segment.buffer).set([1, 2, 3], PAGE_LENGTH);
+      expect([...fs.readFileSync(file).subarray(PAGE_LENGTH, PAGE_LENGTH + 3)]).toEqual([1, 2, 3]);
     } finally {
       segment.close();
     }
@@ -114,7 +115,7 @@ describe('Segment.create', () => {
     const previous = process.umask(0o077);
     try {
       const name = uniqueName('mode');
-      Segment.create(name, PAGE_SIZE, { mode: 0o660 }).close();
+      Segment.create(name, PAGE_LENGTH, { mode: 0o660 }).close();
       expect(fs.statSync(Segment.resolvePath(name)).mode & 0o7777).toBe(0o660);
     } finally {
       process.umask(previous);
@@ -123,11 +124,11 @@ describe('Segment.create', () => {
 
   it('fails with EEXIST when the file exists, leaving it alone', () => {
     const name = uniqueName('exists');
-    const first = Segment.create(name, PAGE_SIZE);
+    const first = Segment.create(name, PAGE_LENGTH);
     try {
       new Int32Array(first.buffer)[0] = 7;
-      expect(thrown(() => Segment.create(name, 2 * PAGE_SIZE))).toMatchObject({ code: 'EEXIST', syscall: 'open' });
-      expect(fs.statSync(Segment.resolvePath(name)).size).toBe(PAGE_SIZE);
+      expect(thrown(() => Segment.create(name, 2 * PAGE_LENGTH))).toMatchObject({ code: 'EEXIST', syscall: 'open' });
+      expect(fs.statSync(Segment.resolvePath(name)).size).toBe(PAGE_LENGTH);
       expect(new Int32Array(first.buffer)[0]).toBe(7);
     } finally {
       first.close();
@@ -135,9 +136,9 @@ describe('Segment.create', () => {
   });
 
   it('can prefault and mlock the pages', () => {
-    const segment = Segment.create(uniqueName('mlock'), 4 * PAGE_SIZE, { prefault: true, mlock: true });
+    const segment = Segment.create(uniqueName('mlock'), 4 * PAGE_LENGTH, { prefault: true, mlock: true });
     try {
-      expect(segment.size).toBe(4 * PAGE_SIZE);
+      expect(segment.size).toBe(4 * PAGE_LENGTH);
       const address = fs
         .readFileSync('/proc/self/smaps', 'utf8')
         .split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)
@@ -153,7 +154,7 @@ describe('Segment.create', () => {
     () => {
       const dir = tiny.dir as string;
       const fds = openFdCount();
-      const err = thrown(() => Segment.create('big', 32 * PAGE_SIZE, { dir }));
+      const err = thrown(() => Segment.create('big', 32 * PAGE_LENGTH, { dir }));
       expect(err).toBeInstanceOf(Error);
       expect(err).toMatchObject({
         code: 'ENOSPC',
@@ -171,7 +172,7 @@ describe('Segment.create', () => {
       expect((err.cause as Record<string, unknown>).message).toBe('ENOSPC: no space left on device, posix_fallocate');
       expect(fs.readdirSync(dir)).toEqual([]);
       expect(openFdCount()).toBe(fds);
-      const fits = Segment.create('fits', 8 * PAGE_SIZE, { dir });
+      const fits = Segment.create('fits', 8 * PAGE_LENGTH, { dir });
       fits.close();
       Segment.unlink('fits', { dir });
     },
@@ -179,12 +180,12 @@ describe('Segment.create', () => {
 
   it.skipIf(tiny.dir === null)(`counts the bytes other files already hold as not free ${tiny.reason}`, () => {
     const dir = tiny.dir as string;
-    const held = Segment.create('held', 12 * PAGE_SIZE, { dir });
+    const held = Segment.create('held', 12 * PAGE_LENGTH, { dir });
     try {
-      expect(thrown(() => Segment.create('second', 8 * PAGE_SIZE, { dir }))).toMatchObject({
+      expect(thrown(() => Segment.create('second', 8 * PAGE_LENGTH, { dir }))).toMatchObject({
         code: 'ENOSPC',
-        bytesRequested: 8 * PAGE_SIZE,
-        bytesFree: 4 * PAGE_SIZE,
+        bytesRequested: 8 * PAGE_LENGTH,
+        bytesFree: 4 * PAGE_LENGTH,
         message: expect.stringContaining(`the ring needs 32768 bytes and ${dir} has 16384 bytes free`),
       });
       expect(fs.readdirSync(dir)).toEqual(['held']);
@@ -198,14 +199,14 @@ describe('Segment.create', () => {
     const dir = diskDir as string;
     const name = uniqueName('disk', dir);
     const file = path.join(dir, name);
-    expect(thrown(() => Segment.create(name, PAGE_SIZE, { dir }))).toMatchObject({
+    expect(thrown(() => Segment.create(name, PAGE_LENGTH, { dir }))).toMatchObject({
       code: ErrorCode.UNSUPPORTED_FILESYSTEM,
       path: file,
     });
     expect(fs.existsSync(file)).toBe(false);
-    const segment = Segment.create(name, PAGE_SIZE, { dir, allowAnyFilesystem: true });
+    const segment = Segment.create(name, PAGE_LENGTH, { dir, allowAnyFilesystem: true });
     segment.close();
-    expect(fs.statSync(file).size).toBe(PAGE_SIZE);
+    expect(fs.statSync(file).size).toBe(PAGE_LENGTH);
     expect(thrown(() => Segment.open(name, { dir }))).toMatchObject({ code: ErrorCode.UNSUPPORTED_FILESYSTEM });
     Segment.open(name, { dir, allowAnyFilesystem: true }).close();
   });
@@ -214,10 +215,10 @@ describe('Segment.create', () => {
 describe('Segment.open', () => {
   it('maps the same memory as the creator', () => {
     const name = uniqueName('open');
-    const created = Segment.create(name, 2 * PAGE_SIZE);
+    const created = Segment.create(name, 2 * PAGE_LENGTH);
     const opened = Segment.open(name);
     try {
-      expect(opened.size).toBe(2 * PAGE_SIZE);
+      expect(opened.size).toBe(2 * PAGE_LENGTH);
       expect(opened.fd).not.toBe(created.fd);
       Atomics.store(new Int32Array(created.buffer), 1024, 99);
       expect(Atomics.load(new Int32Array(opened.buffer), 1024)).toBe(99);
@@ -230,7 +231,7 @@ describe('Segment.open', () => {
   it('refuses a symlink with ELOOP', () => {
     const target = uniqueName('target');
     const link = uniqueName('link');
-    Segment.create(target, PAGE_SIZE).close();
+    Segment.create(target, PAGE_LENGTH).close();
     fs.symlinkSync(Segment.resolvePath(target), Segment.resolvePath(link));
     expect(thrown(() => Segment.open(link))).toMatchObject({
       code: 'ELOOP',
@@ -283,27 +284,27 @@ describe('Segment.open', () => {
 
 describe('Segment.createAnonymous', () => {
   it('makes a sealed memfd with no path', () => {
-    const segment = Segment.createAnonymous(2 * PAGE_SIZE, { name: 'ring-a' });
+    const segment = Segment.createAnonymous(2 * PAGE_LENGTH, { name: 'ring-a' });
     try {
       expect(segment.path).toBeNull();
-      expect(segment.size).toBe(2 * PAGE_SIZE);
+      expect(segment.size).toBe(2 * PAGE_LENGTH);
       expect(native.seals(segment.fd)).toBe(0x7);
       expect(fs.readlinkSync(`/proc/self/fd/${segment.fd}`)).toBe('/memfd:ring-a (deleted)');
-      expect(thrown(() => native.truncate(segment.fd, PAGE_SIZE))).toMatchObject({ code: 'EPERM' });
+      expect(thrown(() => native.truncate(segment.fd, PAGE_LENGTH))).toMatchObject({ code: 'EPERM' });
     } finally {
       segment.close();
     }
   });
 
   it('validates its name and size', () => {
-    expect(() => Segment.createAnonymous(PAGE_SIZE, { name: 'x'.repeat(250) })).toThrow(
+    expect(() => Segment.createAnonymous(PAGE_LENGTH, { name: 'x'.repeat(250) })).toThrow(
       new RangeError(`memfd name must be at most 249 bytes without NUL: name="${'x'.repeat(250)}"`),
     );
-    expect(() => Segment.createAnonymous(PAGE_SIZE, { name: 7 as unknown as string })).toThrow(
+    expect(() => Segment.createAnonymous(PAGE_LENGTH, { name: 7 as unknown as string })).toThrow(
       new TypeError('name must be a string: name=7'),
     );
     expect(() => Segment.createAnonymous(100)).toThrow(RangeError);
-    expect(() => Segment.createAnonymous(PAGE_SIZE, { mlock: 1 as unknown as boolean })).toThrow(
+    expect(() => Segment.createAnonymous(PAGE_LENGTH, { mlock: 1 as unknown as boolean })).toThrow(
       new TypeError('mlock must be a boolean: mlock=1'),
     );
   });
@@ -311,7 +312,7 @@ describe('Segment.createAnonymous', () => {
 
 describe('Segment.fromFd', () => {
   it('reopens the fd as its own open file description and closes the original', () => {
-    const source = Segment.createAnonymous(PAGE_SIZE);
+    const source = Segment.createAnonymous(PAGE_LENGTH);
     const dup = native.reopenFd(source.fd);
     const adopted = Segment.fromFd(dup);
     try {
@@ -329,7 +330,7 @@ describe('Segment.fromFd', () => {
   });
 
   it('with reopen: false keeps the given fd (and so its open file description)', () => {
-    const source = Segment.createAnonymous(PAGE_SIZE);
+    const source = Segment.createAnonymous(PAGE_LENGTH);
     const dup = native.reopenFd(source.fd);
     const adopted = Segment.fromFd(dup, { reopen: false });
     try {
@@ -360,7 +361,7 @@ describe('Segment.fromFd', () => {
     if (diskDir !== null) {
       const file = removeAfterTest(path.join(diskDir, uniqueName('diskfd', diskDir)));
       const fd = native.openFile(file, true, 0o600);
-      native.allocate(fd, PAGE_SIZE);
+      native.allocate(fd, PAGE_LENGTH);
       expect(thrown(() => Segment.fromFd(fd))).toMatchObject({ code: ErrorCode.UNSUPPORTED_FILESYSTEM });
       expect((thrown(() => Segment.fromFd(native.openFile(file, false, 0))) as { message: string }).message).toMatch(
         /^fd \d+ is on .+ \(f_type=0x[0-9a-f]{8}\), not tmpfs or hugetlbfs/,
@@ -376,7 +377,7 @@ describe('Segment.fromFd', () => {
 describe('Segment#close', () => {
   it('swaps this mapping for zeros without touching the file, closes the fd, and is idempotent', () => {
     const name = uniqueName('close');
-    const segment = Segment.create(name, PAGE_SIZE);
+    const segment = Segment.create(name, PAGE_LENGTH);
     const other = Segment.open(name);
     try {
       const words = new Int32Array(segment.buffer);
@@ -395,7 +396,7 @@ describe('Segment#close', () => {
 
   it('makes every other method throw ERR_SHMRING_CLOSED', () => {
     const name = uniqueName('closed');
-    const segment = Segment.create(name, PAGE_SIZE);
+    const segment = Segment.create(name, PAGE_LENGTH);
     segment.close();
     const closed = { name: 'ShmringError', code: ErrorCode.CLOSED, message: `segment ${segment.path} is closed` };
     expect(thrown(() => segment.tryLock(0, true))).toMatchObject(closed);
@@ -405,7 +406,7 @@ describe('Segment#close', () => {
     expect(thrown(() => segment.wake(0))).toMatchObject(closed);
     expect(thrown(() => segment.waitSync(0, 0, 0))).toMatchObject(closed);
     expect(thrown(() => segment.createWaiter(0))).toMatchObject(closed);
-    const anonymous = Segment.createAnonymous(PAGE_SIZE);
+    const anonymous = Segment.createAnonymous(PAGE_LENGTH);
     anonymous.close();
     expect(thrown(() => anonymous.isLocked(0))).toMatchObject({ message: `segment fd ${anonymous.fd} is closed` });
   });
@@ -414,7 +415,7 @@ describe('Segment#close', () => {
 describe('Segment.unlink', () => {
   it('removes the file; mappings stay valid', () => {
     const name = uniqueName('unlink');
-    const segment = Segment.create(name, PAGE_SIZE);
+    const segment = Segment.create(name, PAGE_LENGTH);
     try {
       Segment.unlink(name);
       expect(fs.existsSync(Segment.resolvePath(name))).toBe(false);

@@ -13,7 +13,7 @@ import { BroadcastSubscription } from '../../lib/broadcast-subscription';
 import { ErrorCode } from '../../lib/errors';
 import * as L from '../../lib/layout';
 import { OfferResult } from '../../lib/offer-result';
-import type { StartFrom } from '../../lib/reliable-subscription';
+import type { StartFrom } from '../../lib/subscription-base';
 import { recordAtomics } from '../helpers/atomics-log';
 import { HeapRing } from '../helpers/heap-memory';
 

@@ -10,12 +10,13 @@ import {
   ErrorCode,
   Publication,
   ReliablePublication,
+  removeStaleRings,
   ringInfo,
   Subscription,
   type ReliableSubscription,
   type SubscriptionOptions,
 } from '../../lib/index';
-import { closeAfterTest, uniqueRingName } from '../helpers/ring-env';
+import { closeAfterTest, privateShmDir, uniqueRingName } from '../helpers/ring-env';
 
 const CAPACITY = 4096;
 
@@ -223,6 +224,16 @@ describe('Subscription.open with a durable name', () => {
     expect(Subscription.removeDurable(name, 'gone')).toBe(false);
     expect(ringInfo(name).consumers).toEqual([]);
     expect(open(name, { durable: 'gone' }).durable?.opened).toBe('created');
+  });
+
+  it('keeps its ring from removeStaleRings while it is away and not evicted', () => {
+    const dir = privateShmDir('durable-gc');
+    const pub = Publication.create('kept', { dir, capacity: CAPACITY });
+    Subscription.open('kept', { dir, durable: 'later' }).close();
+    pub.close();
+    expect(removeStaleRings({ dir })).toEqual([]);
+    expect(Subscription.removeDurable('kept', 'later', { dir })).toBe(true);
+    expect(removeStaleRings({ dir })).toEqual(['kept']);
   });
 
   it('checks its options before opening anything', () => {

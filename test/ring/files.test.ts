@@ -21,6 +21,7 @@ import {
 } from '../../lib/index';
 import { ErrorCode } from '../../lib/errors';
 import * as L from '../../lib/layout';
+import { DEFAULT_MAX_CONSUMERS } from '../../lib/ring-file';
 import {
   DIST_INDEX,
   SHM_DIR,
@@ -209,7 +210,7 @@ describe('ringInfo', () => {
       mode: 'broadcast',
       maxMessageLength: 512,
       maxFramePayload: 512,
-      fileLength: L.fileLengthFor(L.MODE_BROADCAST, 4096, L.DEFAULT_MAX_CONSUMERS),
+      fileLength: L.fileLengthFor(L.MODE_BROADCAST, 4096, DEFAULT_MAX_CONSUMERS),
       producerPosition: 32,
       consumers: [],
     });

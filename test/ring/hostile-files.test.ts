@@ -12,9 +12,10 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../lib/errors';
 import { Publication, Subscription, createRing, ringInfo } from '../../lib/index';
 import * as L from '../../lib/layout';
+import { DEFAULT_MAX_CONSUMERS } from '../../lib/ring-file';
 import { DIST_INDEX, SHM_DIR, closeAfterTest, pokeInt32, uniqueRingName } from '../helpers/ring-env';
 
-const RING_LENGTH = L.fileLengthFor(L.MODE_RELIABLE, 4096, L.DEFAULT_MAX_CONSUMERS);
+const RING_LENGTH = L.fileLengthFor(L.MODE_RELIABLE, 4096, DEFAULT_MAX_CONSUMERS);
 const CHECKPOINT_HIGH_OFFSET = L.TAIL_CHECKPOINT_OFFSET + 4;
 
 function pathOf(name: string): string {

@@ -12,7 +12,8 @@ import { ErrorCode } from '../../lib/errors';
 import * as L from '../../lib/layout';
 import { OfferResult } from '../../lib/offer-result';
 import { ReliablePublication, type ProducerOptions } from '../../lib/reliable-publication';
-import { ReliableSubscription, type StartFrom } from '../../lib/reliable-subscription';
+import { ReliableSubscription } from '../../lib/reliable-subscription';
+import type { StartFrom } from '../../lib/subscription-base';
 import { recordAtomics, type AtomicAccess } from '../helpers/atomics-log';
 import { HeapRing, type HeapMemory } from '../helpers/heap-memory';
 
