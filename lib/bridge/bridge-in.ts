@@ -13,6 +13,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Msg, MsgHdrs } from '@nats-io/transport-node';
 import { ErrorCode, ShmringError } from '../errors';
+import * as L from '../layout';
 import { OfferResult } from '../offer-result';
 import { Publication } from '../publication';
 import type { ReliablePublication } from '../reliable-publication';
@@ -82,7 +83,7 @@ function attachOrCreate(options: BridgeInOptions): ReliablePublication {
     pub.close();
     throw new ShmringError(
       ErrorCode.BRIDGE_CONFIG,
-      `bridgeIn writes reliable rings only; ${options.ring} is a broadcast ring (use bridgeOut's side for broadcast)`,
+      `bridgeIn writes reliable rings only: ${options.ring} is a broadcast ring`,
     );
   }
   return pub;
@@ -92,7 +93,7 @@ function attachOrCreate(options: BridgeInOptions): ReliablePublication {
 function typeIdOf(headers: MsgHdrs | undefined): number {
   const text = headers?.get(Header.TYPE_ID);
   const typeId = text === undefined || text === '' ? 1 : Number(text);
-  return Number.isInteger(typeId) && typeId >= 0 && typeId <= 0xfffffe ? typeId : 1;
+  return Number.isInteger(typeId) && typeId >= 0 && typeId <= L.MAX_TYPE_ID ? typeId : 1;
 }
 
 abstract class InRunner extends BridgeRunner {
@@ -327,7 +328,7 @@ class JetStreamIn extends InRunner {
     return {
       seq: message.seq,
       data,
-      typeId: Number.isInteger(typeId) && typeId >= 0 && typeId <= 0xfffffe ? typeId : 1,
+      typeId: Number.isInteger(typeId) && typeId >= 0 && typeId <= L.MAX_TYPE_ID ? typeId : 1,
     };
   }
 
