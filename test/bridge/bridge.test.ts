@@ -16,7 +16,14 @@ import { readStatuses } from '../../lib/bridge/bridge-status';
 import { Publication } from '../../lib/publication';
 import { createRing } from '../../lib/rings';
 import { runPipeline } from '../helpers/bridge-pipeline';
-import { CLI, freePort, natsServerAvailable, NatsServer, startProcess } from '../helpers/nats-env';
+import {
+  CLI,
+  freePort,
+  natsServerAvailable,
+  NatsServer,
+  removeBridgeStatusAfterTest,
+  startProcess,
+} from '../helpers/nats-env';
 import { SHM_DIR, uniqueRingName } from '../helpers/ring-env';
 
 /** Messages per pipeline run in `npm test` (test/stress/bridge.stress.ts runs 1 M across namespaces). */
@@ -98,6 +105,7 @@ describe.skipIf(!natsServerAvailable())('NATS bridge (real nats-server on loopba
     async (mode) => {
       const server = await NatsServer.start();
       const ring = uniqueRingName(`bridge-idle-${mode}`);
+      removeBridgeStatusAfterTest(ring);
       const pub = Publication.create(ring, { mode, capacity: 4096 });
       const args = ['bridge', 'out', ring, '--nats', server.url, '--subject', `idle.${mode}.${process.pid}`];
       const p = cli(mode === 'reliable' ? [...args, '--jetstream', `IDLE_${process.pid}`] : args);
@@ -134,6 +142,7 @@ describe.skipIf(!natsServerAvailable())('NATS bridge (real nats-server on loopba
 
   it('with --retry, waits for a server that starts later, then bridges; stat shows it', async () => {
     const ring = uniqueRingName('bridge-retry');
+    removeBridgeStatusAfterTest(ring);
     const port = await freePort();
     const p = cli([
       'bridge',

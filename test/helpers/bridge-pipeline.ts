@@ -5,13 +5,19 @@
  * the consumer are the ring suite's fixtures: every message carries its sequence number and a checksum, so the
  * consumer's verifier classifies anything that is not "each message once, in order, intact".
  */
-import fs from 'fs';
 import path from 'path';
 import { readStatuses, type BridgeStatus } from '../../lib/bridge/bridge-status';
 import { readRingState } from '../../lib/cli/ring-state';
 import { createRing } from '../../lib/rings';
 import type { BroadcastSummary, ReliableSummary, Run } from '../fixtures/ring/sequence';
-import { CLI, RING_FIXTURE_DIR, cleanupAfterTest, startProcess, type NatsServer, type Proc } from './nats-env';
+import {
+  CLI,
+  RING_FIXTURE_DIR,
+  removeBridgeStatusAfterTest,
+  startProcess,
+  type NatsServer,
+  type Proc,
+} from './nats-env';
 
 const STREAM_INFO = path.resolve(__dirname, '..', 'fixtures', 'bridge', 'stream-info.js');
 import { SHM_DIR, uniqueRingName } from './ring-env';
@@ -94,13 +100,8 @@ async function pipeline(o: PipelineOptions, all: Proc[]): Promise<PipelineResult
   const durableIn = 'bridge-test-in';
   const run: Run = { mode: o.mode, seed: 0x5eed ^ o.count, minLength: 8, maxLength: 64 };
   const reliable = o.mode === 'reliable';
-  cleanupAfterTest(() => {
-    for (const file of fs.readdirSync(SHM_DIR)) {
-      if (file.startsWith(`${ringA}.bridge-`) || file.startsWith(`${ringB}.bridge-`)) {
-        fs.rmSync(path.join(SHM_DIR, file), { force: true });
-      }
-    }
-  });
+  removeBridgeStatusAfterTest(ringA);
+  removeBridgeStatusAfterTest(ringB);
   describeState = () =>
     JSON.stringify({
       out: readStatuses(SHM_DIR, ringA),

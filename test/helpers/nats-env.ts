@@ -57,6 +57,15 @@ export function cleanupAfterTest(cleanup: () => void | Promise<void>): void {
   cleanups.push(cleanup);
 }
 
+/** Removes the status files of `ring`'s bridges (`<ring>.bridge-*`) after the test: a killed bridge leaves its own. */
+export function removeBridgeStatusAfterTest(ring: string, dir = '/dev/shm'): void {
+  cleanupAfterTest(() => {
+    for (const file of fs.readdirSync(dir)) {
+      if (file.startsWith(`${ring}.bridge-`)) fs.rmSync(path.join(dir, file), { force: true });
+    }
+  });
+}
+
 /** Starts `command args`, inside network namespace `netns` when given. */
 export function startProcess(command: string, args: string[], options: { netns?: string; label?: string } = {}): Proc {
   const argv =
