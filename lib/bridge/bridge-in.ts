@@ -240,7 +240,7 @@ class JetStreamIn extends InRunner {
 
   protected async run(): Promise<void> {
     const js = this.nats.jetstream.jetstream(this.nc);
-    const consumer = await js.consumers.get(this.stream, this.options.durable as string);
+    const consumer = await js.consumers.get(this.stream, this.options.durable);
     const messages = await consumer.consume({ max_messages: this.options.prefetch ?? 1024 });
     const onAbort = (): void => void messages.close().catch(() => undefined);
     this.signal.addEventListener('abort', onAbort, { once: true });

@@ -58,7 +58,10 @@ export async function run(args: Parsed, output: Output): Promise<number> {
   if (typeof v.nats !== 'string' || v.nats === '') throw usage('bridge', 'missing --nats URL');
   if (typeof v.subject !== 'string' || v.subject === '') throw usage('bridge', 'missing --subject S');
   const servers = v.nats.split(',').map((s) => s.trim());
-  const str = (name: string): string | undefined => (typeof v[name] === 'string' ? (v[name] as string) : undefined);
+  const str = (name: string): string | undefined => {
+    const value = v[name];
+    return typeof value === 'string' ? value : undefined;
+  };
   if (direction === 'out' && ['stream', 'capacity', 'eviction-timeout'].some((o) => str(o) !== undefined)) {
     throw usage('bridge', '--stream, --capacity and --eviction-timeout are options of bridge in');
   }
