@@ -12,13 +12,13 @@ import { Header, ringIdOf } from '../../lib/bridge/bridge-common';
 import { Publication } from '../../lib/publication';
 import { ringInfo } from '../../lib/rings';
 import { Subscription } from '../../lib/subscription';
-import { natsServerAvailable, NatsServer, cleanupAfterTest } from '../helpers/nats-env';
-import { closeAfterTest, uniqueRingName } from '../helpers/ring-env';
+import { natsServerAvailable, NatsServer, cleanupAfterTest, uniqueBridgeRing } from '../helpers/nats-env';
+import { closeAfterTest } from '../helpers/ring-env';
 
 describe.skipIf(!natsServerAvailable())('bridgeOut after a crash between ack and commit', () => {
   it('publishes each message once, past the duplicate window too', async () => {
     const server = await NatsServer.start();
-    const ring = uniqueRingName('bridge-out-resume');
+    const ring = uniqueBridgeRing('bridge-out-resume');
     const subject = `resume.${process.pid}`;
     const stream = `RESUME_${process.pid}`;
     const pub = closeAfterTest(Publication.create(ring, { capacity: 64 * 1024 }));

@@ -16,15 +16,8 @@ import { readStatuses } from '../../lib/bridge/bridge-status';
 import { Publication } from '../../lib/publication';
 import { createRing } from '../../lib/rings';
 import { runPipeline } from '../helpers/bridge-pipeline';
-import {
-  CLI,
-  freePort,
-  natsServerAvailable,
-  NatsServer,
-  removeBridgeStatusAfterTest,
-  startProcess,
-} from '../helpers/nats-env';
-import { SHM_DIR, uniqueRingName } from '../helpers/ring-env';
+import { CLI, freePort, natsServerAvailable, NatsServer, uniqueBridgeRing, startProcess } from '../helpers/nats-env';
+import { SHM_DIR } from '../helpers/ring-env';
 
 /** Messages per pipeline run in `npm test` (test/stress/bridge.stress.ts runs 1 M across namespaces). */
 const COUNT = 20_000;
@@ -104,8 +97,7 @@ describe.skipIf(!natsServerAvailable())('NATS bridge (real nats-server on loopba
     'bridge out (%s ring) idles without spinning once the producer closed, and stops at SIGTERM with exit 0',
     async (mode) => {
       const server = await NatsServer.start();
-      const ring = uniqueRingName(`bridge-idle-${mode}`);
-      removeBridgeStatusAfterTest(ring);
+      const ring = uniqueBridgeRing(`bridge-idle-${mode}`);
       const pub = Publication.create(ring, { mode, capacity: 4096 });
       const args = ['bridge', 'out', ring, '--nats', server.url, '--subject', `idle.${mode}.${process.pid}`];
       const p = cli(mode === 'reliable' ? [...args, '--jetstream', `IDLE_${process.pid}`] : args);
@@ -127,7 +119,7 @@ describe.skipIf(!natsServerAvailable())('NATS bridge (real nats-server on loopba
   );
 
   it('fails with one line and exit code 1 when NATS is down at start', async () => {
-    const ring = uniqueRingName('bridge-down');
+    const ring = uniqueBridgeRing('bridge-down');
     createRing(ring, { capacity: 4096 });
     const port = await freePort();
     const p = cli(['bridge', 'out', ring, '--nats', `nats://127.0.0.1:${port}`, '--subject', 'x']);
@@ -141,8 +133,7 @@ describe.skipIf(!natsServerAvailable())('NATS bridge (real nats-server on loopba
   }, 30_000);
 
   it('with --retry, waits for a server that starts later, then bridges; stat shows it', async () => {
-    const ring = uniqueRingName('bridge-retry');
-    removeBridgeStatusAfterTest(ring);
+    const ring = uniqueBridgeRing('bridge-retry');
     const port = await freePort();
     const p = cli([
       'bridge',

@@ -7,7 +7,8 @@ import { readUpstreamMark, upstreamId, UpstreamMarkWriter } from '../../lib/brid
 import * as L from '../../lib/layout';
 import { Publication } from '../../lib/publication';
 import type { ReliablePublication } from '../../lib/reliable-publication';
-import { closeAfterTest, pokeInt32, uniqueRingName, SHM_DIR } from '../helpers/ring-env';
+import { uniqueBridgeRing } from '../helpers/nats-env';
+import { closeAfterTest, pokeInt32, SHM_DIR } from '../helpers/ring-env';
 
 const ID = upstreamId('STREAM@2026-12-01T00:00:00Z');
 
@@ -32,12 +33,12 @@ function attach(name: string): ReliablePublication {
 
 describe('upstream record', () => {
   it('is empty in a new ring', () => {
-    const pub = closeAfterTest(Publication.create(uniqueRingName('up-empty'), { capacity: 4096 }));
+    const pub = closeAfterTest(Publication.create(uniqueBridgeRing('up-empty'), { capacity: 4096 }));
     expect(readUpstreamMark(pub.memory.buffer, pub.position)).toBeNull();
   });
 
   it('names the last committed sequence after a clean close and re-attach', () => {
-    const name = uniqueRingName('up-clean');
+    const name = uniqueBridgeRing('up-clean');
     const pub = Publication.create(name, { capacity: 4096 });
     const mark = new UpstreamMarkWriter(pub.memory.buffer, null);
     for (let seq = 1; seq <= 100; seq++) writeMarked(pub, mark, seq * 3);
@@ -54,7 +55,7 @@ describe('upstream record', () => {
   });
 
   it('ignores a batch whose mark was written but that never committed (crash before the commit)', () => {
-    const name = uniqueRingName('up-uncommitted');
+    const name = uniqueBridgeRing('up-uncommitted');
     const pub = Publication.create(name, { capacity: 4096 });
     const mark = new UpstreamMarkWriter(pub.memory.buffer, null);
     writeMarked(pub, mark, 7);
@@ -74,7 +75,7 @@ describe('upstream record', () => {
   });
 
   it('falls back to the other slot when the newer one was torn (stamp 0: the writer died inside it)', () => {
-    const name = uniqueRingName('up-torn');
+    const name = uniqueBridgeRing('up-torn');
     const pub = Publication.create(name, { capacity: 4096 });
     const mark = new UpstreamMarkWriter(pub.memory.buffer, null);
     writeMarked(pub, mark, 41); // slot 0
@@ -87,7 +88,7 @@ describe('upstream record', () => {
   });
 
   it('counts every batch after a wrap of the ring and sequences past 2^32', () => {
-    const name = uniqueRingName('up-wrap');
+    const name = uniqueBridgeRing('up-wrap');
     const pub = Publication.create(name, { capacity: 4096 });
     const mark = new UpstreamMarkWriter(pub.memory.buffer, null);
     const base = 2 ** 40;
@@ -98,7 +99,7 @@ describe('upstream record', () => {
   });
 
   it('refuses an impossible sequence as corrupt', () => {
-    const name = uniqueRingName('up-corrupt');
+    const name = uniqueBridgeRing('up-corrupt');
     const pub = Publication.create(name, { capacity: 4096 });
     writeMarked(pub, new UpstreamMarkWriter(pub.memory.buffer, null), 5);
     pub.close();

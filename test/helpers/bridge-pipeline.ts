@@ -10,17 +10,10 @@ import { readStatuses, type BridgeStatus } from '../../lib/bridge/bridge-status'
 import { readRingState } from '../../lib/cli/ring-state';
 import { createRing } from '../../lib/rings';
 import type { BroadcastSummary, ReliableSummary, Run } from '../fixtures/ring/sequence';
-import {
-  CLI,
-  RING_FIXTURE_DIR,
-  removeBridgeStatusAfterTest,
-  startProcess,
-  type NatsServer,
-  type Proc,
-} from './nats-env';
+import { CLI, RING_FIXTURE_DIR, uniqueBridgeRing, startProcess, type NatsServer, type Proc } from './nats-env';
 
 const STREAM_INFO = path.resolve(__dirname, '..', 'fixtures', 'bridge', 'stream-info.js');
-import { SHM_DIR, uniqueRingName } from './ring-env';
+import { SHM_DIR } from './ring-env';
 
 export type Chaos = 'kill-bridge-out' | 'kill-bridge-in' | 'kill-nats';
 
@@ -93,15 +86,13 @@ async function pipeline(o: PipelineOptions, all: Proc[]): Promise<PipelineResult
   const started = Date.now();
   const deadline = started + o.deadlineMs;
   const log = o.log ?? (() => undefined);
-  const ringA = uniqueRingName(`bridge-a-${o.mode}`);
-  const ringB = uniqueRingName(`bridge-b-${o.mode}`);
+  const ringA = uniqueBridgeRing(`bridge-a-${o.mode}`);
+  const ringB = uniqueBridgeRing(`bridge-b-${o.mode}`);
   const subject = `${SUBJECT_PREFIX}.${o.mode}.${process.pid}.${Date.now()}`;
   const stream = `SHMRING_TEST_${process.pid}_${Date.now()}`;
   const durableIn = 'bridge-test-in';
   const run: Run = { mode: o.mode, seed: 0x5eed ^ o.count, minLength: 8, maxLength: 64 };
   const reliable = o.mode === 'reliable';
-  removeBridgeStatusAfterTest(ringA);
-  removeBridgeStatusAfterTest(ringB);
   describeState = () =>
     JSON.stringify({
       out: readStatuses(SHM_DIR, ringA),

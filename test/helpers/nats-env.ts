@@ -5,6 +5,7 @@
  * every wait has a deadline.
  */
 import { execFileSync, spawn, type ChildProcess } from 'child_process';
+import { randomBytes } from 'crypto';
 import fs from 'fs';
 import net from 'net';
 import os from 'os';
@@ -55,6 +56,17 @@ const cleanups: Array<() => void | Promise<void>> = [];
 /** Runs `cleanup` after the test (after every process was killed). */
 export function cleanupAfterTest(cleanup: () => void | Promise<void>): void {
   cleanups.push(cleanup);
+}
+
+/**
+ * A ring name unique to this process and call, in /dev/shm; the ring and the status files of its bridges are removed
+ * after the test.
+ */
+export function uniqueBridgeRing(tag: string): string {
+  const name = `shmring-test-ring-${tag}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  cleanupAfterTest(() => fs.rmSync(path.join('/dev/shm', name), { force: true }));
+  removeBridgeStatusAfterTest(name);
+  return name;
 }
 
 /** Removes the status files of `ring`'s bridges (`<ring>.bridge-*`) after the test: a killed bridge leaves its own. */
