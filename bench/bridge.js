@@ -111,7 +111,7 @@ async function runRole(name, p) {
     const sub = shmring.Subscription.open(p.ring, { from: 'earliest' });
     const c = collector(p.count);
     let result = null;
-    c.finished.then((r) => (result = r));
+    void c.finished.then((r) => (result = r));
     const handler = (buffer, offset) => c.accept(buffer, offset);
     console.log('ready');
     while (result === null) {
@@ -159,7 +159,7 @@ async function runRole(name, p) {
         const messages = await consumer.consume({ max_messages: 1024 });
         console.log('ready');
         let n = 0;
-        (async () => {
+        void (async () => {
           for await (const m of messages) {
             c.accept(m.data, 0);
             if (++n % 64 === 0) m.ack();
