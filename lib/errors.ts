@@ -47,6 +47,12 @@ export const ErrorCode = {
   UNSAFE_DIRECTORY: 'ERR_SHMRING_UNSAFE_DIRECTORY',
   /** `FutexWaiter#wait` was called while a wait was already pending. */
   WAIT_PENDING: 'ERR_SHMRING_WAIT_PENDING',
+  /** The NATS bridge needs `@nats-io/transport-node` and `@nats-io/jetstream` (optional peer dependencies). */
+  NATS_CLIENT_MISSING: 'ERR_SHMRING_NATS_CLIENT_MISSING',
+  /** No NATS server answered at the configured URLs (the bridge was started without retry). */
+  NATS_UNAVAILABLE: 'ERR_SHMRING_NATS_UNAVAILABLE',
+  /** The NATS side refused the bridge's configuration: no stream for the subject, messages too large... */
+  BRIDGE_CONFIG: 'ERR_SHMRING_BRIDGE_CONFIG',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

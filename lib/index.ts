@@ -32,3 +32,7 @@ export {
   type IdleStrategy,
 } from './idle-strategy';
 export { ShmringError, ErrorCode, type ErrorCodeValue } from './errors';
+export { bridgeOut, type BridgeOutOptions } from './bridge/bridge-out';
+export { bridgeIn, type BridgeInOptions } from './bridge/bridge-in';
+export type { Bridge, BridgeCommonOptions } from './bridge/bridge-common';
+export type { BridgeStats } from './bridge/bridge-status';

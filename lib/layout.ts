@@ -92,6 +92,24 @@ export const PRODUCER_STATE_OFFSET = TAIL_CHECKPOINT_OFFSET + SIZE_OF_INT64;
 export const PRODUCER_EPOCH_OFFSET = PRODUCER_STATE_OFFSET + SIZE_OF_INT32;
 export const PRODUCER_PID_OFFSET = PRODUCER_EPOCH_OFFSET + SIZE_OF_INT32;
 
+/*
+ * Upstream record (producer line +64 .. +111): where a producer that copies messages from another system (the NATS
+ * bridge, lib/bridge/) remembers the upstream sequence of the last message it committed. Never written by
+ * offer/tryClaim. Two alternating slots, UPSTREAM_SLOT_LENGTH each:
+ *   +0  stamp: 0 while the slot is being rewritten, else a write count (>= 1)
+ *   +4  upstream id: a hash naming the upstream (a JetStream stream and its creation time)
+ *   +8  end position (int64): the ring position just past the record this sequence belongs to
+ *   +16 upstream sequence (int64)
+ * The newest stamped slot whose end position is at or behind the recovered tail names the last message committed.
+ */
+export const UPSTREAM_SLOTS_OFFSET = PRODUCER_LINE_OFFSET + 64;
+export const UPSTREAM_SLOT_LENGTH = 24;
+export const UPSTREAM_SLOT_COUNT = 2;
+export const UPSTREAM_STAMP_OFFSET = 0;
+export const UPSTREAM_ID_OFFSET = 4;
+export const UPSTREAM_POSITION_OFFSET = 8;
+export const UPSTREAM_SEQUENCE_OFFSET = 16;
+
 export const PRODUCER_STATE_NONE = 0;
 export const PRODUCER_STATE_ACTIVE = 1;
 export const PRODUCER_STATE_CLOSED = 2;

@@ -15,6 +15,7 @@ import {
   type Output,
   type Parsed,
 } from './common';
+import { pidAlive } from '../bridge/bridge-status';
 import { readRingState, type ConsumerState, type RingState } from './ring-state';
 
 /** `shmring stat`: its synopsis, help and options. */
@@ -117,6 +118,29 @@ function producerLine(s: RingState): string {
   return `${who}, state ${p.state}, epoch ${p.epoch}, ${where}`;
 }
 
+/** The NATS bridges of the ring (docs/bridge.md): the upstream sequence in the ring, then one line per bridge. */
+function bridgeLines(s: StatSample): string[] {
+  const lines: string[] = [];
+  if (s.upstream !== null)
+    lines.push(`upstream  sequence ${s.upstream.sequence} committed up to position ${s.upstream.endPosition}`);
+  for (const b of s.bridges) {
+    const alive = pidAlive(b.pid) ? 'alive' : 'dead';
+    const arrow = b.direction === 'out' ? `-> ${b.subject}` : `<- ${b.subject}`;
+    const via = b.transport === 'jetstream' ? `JetStream ${b.stream ?? ''} ${b.name}`.trimEnd() : 'core NATS';
+    const st = b.stats;
+    const losses =
+      b.transport === 'core'
+        ? `, lapped ${st.lapped}, gaps ${st.gaps} (${formatBytes(st.lostBytes)} lost), dropped ${st.dropped}`
+        : `, duplicates ${st.duplicates}, skipped ${st.skipped}, gap-filled ${st.fetched}`;
+    lines.push(
+      `bridge    ${b.direction} ${arrow} (${via}), pid ${b.pid} ${alive}, ${st.connected ? 'connected' : 'NATS away'}: ` +
+        `${st.messages} messages, ${formatBytes(st.bytes)}, last upstream seq ${st.lastUpstreamSequence}${losses}, ` +
+        `reconnects ${st.reconnects} (updated ${formatAge(s.sampledAt - b.updatedAt)} ago)`,
+    );
+  }
+  return lines;
+}
+
 /** The text `stat` prints for a sample (with rate columns in watch mode). */
 export function formatStat(s: StatSample, watching: boolean): string {
   const lines = [
@@ -132,6 +156,7 @@ export function formatStat(s: StatSample, watching: boolean): string {
     const rate = s.rates?.producer;
     lines.push(`rate      ${rate === null || rate === undefined ? '-' : formatRate(rate)}`);
   }
+  lines.push(...bridgeLines(s));
   lines.push('');
   if (s.mode === 'broadcast') {
     lines.push('consumers broadcast receivers take no slot: they are not listed');
