@@ -19,6 +19,8 @@ export const ErrorCode = {
   NO_CONSUMER_SLOT: 'ERR_SHMRING_NO_CONSUMER_SLOT',
   /** The consumer was evicted by the producer (it stalled past the timeout) and may have missed data. */
   EVICTED: 'ERR_SHMRING_EVICTED',
+  /** A durable consumer name is already attached to a live process (one process per name at a time). */
+  DURABLE_IN_USE: 'ERR_SHMRING_DURABLE_IN_USE',
   /** `commit()`/`abort()` on a claim that is not pending (double commit). */
   CLAIM_NOT_PENDING: 'ERR_SHMRING_CLAIM_NOT_PENDING',
   /**
@@ -45,6 +47,12 @@ export const ErrorCode = {
   UNSAFE_DIRECTORY: 'ERR_SHMRING_UNSAFE_DIRECTORY',
   /** `FutexWaiter#wait` was called while a wait was already pending. */
   WAIT_PENDING: 'ERR_SHMRING_WAIT_PENDING',
+  /** The NATS bridge needs `@nats-io/transport-node` and `@nats-io/jetstream` (optional peer dependencies). */
+  NATS_CLIENT_MISSING: 'ERR_SHMRING_NATS_CLIENT_MISSING',
+  /** No NATS server answered at the configured URLs (the bridge was started without retry). */
+  NATS_UNAVAILABLE: 'ERR_SHMRING_NATS_UNAVAILABLE',
+  /** The NATS side refused the bridge's configuration: no stream for the subject, messages too large... */
+  BRIDGE_CONFIG: 'ERR_SHMRING_BRIDGE_CONFIG',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -22,6 +22,16 @@ export class FragmentAssembler {
     this.buffer = new Uint8Array(Math.min(INITIAL_LENGTH, maxMessageLength));
   }
 
+  /** True between a message's first and last fragment. */
+  get isAssembling(): boolean {
+    return this.assembling;
+  }
+
+  /** Forgets a message half assembled (the consumer moves back to before its first fragment). */
+  reset(): void {
+    this.assembling = false;
+  }
+
   /** Takes one frame; calls `handler` and returns true when it completes a message. */
   onFragment(
     source: Uint8Array,

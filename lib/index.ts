@@ -4,6 +4,7 @@ export { Subscription, type SubscriptionOptions, type CreateSubscriptionOptions 
 export { ReliablePublication, type ProducerOptions, type ProducerStats } from './reliable-publication';
 export { BroadcastPublication } from './broadcast-publication';
 export { ReliableSubscription } from './reliable-subscription';
+export type { DurableOptions, DurableStatus, DurableInfo, OnEvicted } from './durable-consumer';
 export { BroadcastSubscription } from './broadcast-subscription';
 export { ManyToOnePublication, type ManyToOneProducerStats } from './many-to-one-publication';
 export { ManyToOneSubscription, type ManyToOneConsumerOptions } from './many-to-one-subscription';
@@ -33,3 +34,7 @@ export {
   type IdleStrategy,
 } from './idle-strategy';
 export { ShmringError, ErrorCode, type ErrorCodeValue } from './errors';
+export { bridgeOut, type BridgeOutOptions } from './bridge/bridge-out';
+export { bridgeIn, type BridgeInOptions } from './bridge/bridge-in';
+export type { Bridge, BridgeCommonOptions } from './bridge/bridge-common';
+export type { BridgeStats } from './bridge/bridge-status';

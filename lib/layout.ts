@@ -24,7 +24,8 @@ const SIZE_OF_INT64 = 8;
 
 /** "SHMR" read as a little-endian uint32. */
 export const MAGIC = 0x524d4853;
-export const VERSION_MAJOR = 1;
+/** 2: durable consumer slots (a 1.x producer would reap a detached durable consumer, so 1.x must refuse 2.x rings). */
+export const VERSION_MAJOR = 2;
 export const VERSION_MINOR = 0;
 /** The layout version word: major in the high 16 bits, minor in the low 16 bits. Never 0 (0 = not ready). */
 export const LAYOUT_VERSION = (VERSION_MAJOR << 16) | VERSION_MINOR;
@@ -90,6 +91,24 @@ export const TAIL_CHECKPOINT_OFFSET = PRODUCER_LINE_OFFSET;
 export const PRODUCER_STATE_OFFSET = TAIL_CHECKPOINT_OFFSET + SIZE_OF_INT64;
 export const PRODUCER_EPOCH_OFFSET = PRODUCER_STATE_OFFSET + SIZE_OF_INT32;
 export const PRODUCER_PID_OFFSET = PRODUCER_EPOCH_OFFSET + SIZE_OF_INT32;
+
+/*
+ * Upstream record (producer line +64 .. +111): where a producer that copies messages from another system (the NATS
+ * bridge, lib/bridge/) remembers the upstream sequence of the last message it committed. Never written by
+ * offer/tryClaim. Two alternating slots, UPSTREAM_SLOT_LENGTH each:
+ *   +0  stamp: 0 while the slot is being rewritten, else a write count (>= 1)
+ *   +4  upstream id: a hash naming the upstream (a JetStream stream and its creation time)
+ *   +8  end position (int64): the ring position just past the record this sequence belongs to
+ *   +16 upstream sequence (int64)
+ * The newest stamped slot whose end position is at or behind the recovered tail names the last message committed.
+ */
+export const UPSTREAM_SLOTS_OFFSET = PRODUCER_LINE_OFFSET + 64;
+export const UPSTREAM_SLOT_LENGTH = 24;
+export const UPSTREAM_SLOT_COUNT = 2;
+export const UPSTREAM_STAMP_OFFSET = 0;
+export const UPSTREAM_ID_OFFSET = 4;
+export const UPSTREAM_POSITION_OFFSET = 8;
+export const UPSTREAM_SEQUENCE_OFFSET = 16;
 
 export const PRODUCER_STATE_NONE = 0;
 export const PRODUCER_STATE_ACTIVE = 1;
@@ -184,6 +203,27 @@ export const BROADCAST_PADDING_TYPE = -1;
 export const MIN_CAPACITY = PAGE_LENGTH;
 export const MAX_CAPACITY = 1 << 30;
 export const MAX_CONSUMERS_LIMIT = 1024;
+
+/*
+ * Durable consumer fields, consumer slot bytes 32..127 (reliable mode). A slot whose name length is not 0 belongs to
+ * a named durable consumer: it keeps its state and position when its process goes away, no other consumer takes it,
+ * and the producer never reaps it, only evicts it once it was away durableTimeoutMs (see docs/FORMAT.md).
+ *   +32 durable timeout, ms (int32 >= 1)
+ *   +36 durable name length, bytes (0 = not durable); written last when a slot is named
+ *   +40 detached since, ms since the epoch (int64; 0 = attached, or its death not noticed yet)
+ *   +48 evicted at, ms since the epoch (int64; meaningful only while the state is evicted)
+ *   +64 durable name, UTF-8, at most DURABLE_NAME_MAX_LENGTH bytes
+ * Naming a slot, and looking a name up, happens under an OFD write lock on file byte DURABLE_NAMES_LOCK_BYTE.
+ */
+// Slot bytes 16..31 (two int64 words) belong to another concern; the durable fields start at 32.
+export const SLOT_DURABLE_TIMEOUT_OFFSET = SLOT_PID_OFFSET + SIZE_OF_INT32 + 2 * SIZE_OF_INT64;
+export const SLOT_DURABLE_NAME_LENGTH_OFFSET = SLOT_DURABLE_TIMEOUT_OFFSET + SIZE_OF_INT32;
+export const SLOT_DETACHED_SINCE_OFFSET = SLOT_DURABLE_NAME_LENGTH_OFFSET + SIZE_OF_INT32;
+export const SLOT_EVICTED_AT_OFFSET = SLOT_DETACHED_SINCE_OFFSET + SIZE_OF_INT64;
+// 8 bytes reserved, then the name runs to the end of the slot.
+export const SLOT_DURABLE_NAME_OFFSET = SLOT_EVICTED_AT_OFFSET + 2 * SIZE_OF_INT64;
+export const DURABLE_NAME_MAX_LENGTH = CONSUMER_SLOT_LENGTH - SLOT_DURABLE_NAME_OFFSET;
+export const DURABLE_NAMES_LOCK_BYTE = CONSUMER_LOCK_BYTE_BASE + MAX_CONSUMERS_LIMIT;
 
 /** Rounds `value` up to a multiple of the power of two `alignment`. */
 export function align(value: number, alignment: number): number {
@@ -290,6 +330,16 @@ export function slotStateIndex(slot: number): number {
 
 export function slotPidIndex(slot: number): number {
   return int32Index(consumerSlotOffset(slot) + SLOT_PID_OFFSET);
+}
+
+/** Int32Array index of the int32 field at byte `offset` of consumer slot `slot`. */
+export function slotFieldIndex(slot: number, offset: number): number {
+  return int32Index(consumerSlotOffset(slot) + offset);
+}
+
+/** BigInt64Array index of the int64 field at byte `offset` (a multiple of 8) of consumer slot `slot`. */
+export function slotField64Index(slot: number, offset: number): number {
+  return (consumerSlotOffset(slot) + offset) >> 3;
 }
 
 /** The state (SLOT_FREE, SLOT_ACTIVE, SLOT_EVICTED) of a slot's state word. */

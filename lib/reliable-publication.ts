@@ -7,6 +7,7 @@
  * until its record is committed, because the producer zeroes the ring ahead of its tail in bulk (cleanAhead).
  */
 import { Claim } from './claim';
+import { expireAwayDurable, isDurableSlot, markEvicted } from './durable-consumer';
 import { ErrorCode, ShmringError, closedError } from './errors';
 import * as L from './layout';
 import { OfferResult } from './offer-result';
@@ -397,6 +398,15 @@ export class ReliablePublication extends PublicationBase {
       const position = tryLoadPosition(i32, L.slotPositionIndex(slot));
       if (position >= blockingBelow) continue;
       if (!this.memory.isLocked(L.CONSUMER_LOCK_BYTE_BASE + slot)) {
+        // A durable consumer that went away keeps its place until its own timeout: never reaped, evicted then.
+        if (isDurableSlot(i32, slot)) {
+          this.blockedSince[slot] = 0;
+          if (expireAwayDurable(this.memory.buffer, slot, state, now)) {
+            this.stats.evictedConsumers++;
+            changed = true;
+          }
+          continue;
+        }
         if (Atomics.compareExchange(i32, stateIndex, state, L.nextSlotWord(state, L.SLOT_FREE)) === state) {
           this.stats.reapedConsumers++;
           changed = true;
@@ -408,6 +418,7 @@ export class ReliablePublication extends PublicationBase {
         this.blockedAt[slot] = position;
         this.anyBlocked = true;
       } else if (now - this.blockedSince[slot] >= this.evictionTimeoutMs) {
+        if (isDurableSlot(i32, slot)) markEvicted(this.memory.buffer, slot, now);
         if (Atomics.compareExchange(i32, stateIndex, state, L.nextSlotWord(state, L.SLOT_EVICTED)) === state) {
           this.stats.evictedConsumers++;
           this.blockedSince[slot] = 0;

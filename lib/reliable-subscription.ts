@@ -3,11 +3,23 @@
  * lock while it lives, so the producer can tell a dead consumer from a slow one. `poll` reads records in place
  * (zero copy) and publishes its position once per batch, not per message.
  */
+import {
+  durableInUse,
+  evictedAtOf,
+  findDurableSlot,
+  isDurableSlot,
+  markAttached,
+  markDetached,
+  nameSlot,
+  withDurableNamesLock,
+  type DurableRequest,
+  type DurableStatus,
+} from './durable-consumer';
 import { ErrorCode, ShmringError, closedError, corrupt } from './errors';
 import { FragmentAssembler } from './fragment-assembler';
 import * as L from './layout';
 import type { MessageHandler } from './message-handler';
-import { loadPosition, storePosition } from './position';
+import { loadPosition, storePosition, tryLoadPosition } from './position';
 import { WalkStop, walkCommittedRecords } from './record-walk';
 import type { RingDescriptor, RingMemory } from './ring-file';
 import { SubscriptionBase, type StartFrom } from './subscription-base';
@@ -15,27 +27,41 @@ import { SubscriptionBase, type StartFrom } from './subscription-base';
 const CHECKPOINT_INDEX = L.int32Index(L.TAIL_CHECKPOINT_OFFSET);
 const MAX_JOIN_ATTEMPTS = 10_000;
 
+/** @internal How `Subscription.open` joins a reliable ring. */
+export interface ReliableJoinOptions {
+  durable?: DurableRequest | null;
+  autoCommit?: boolean;
+}
+
 export class ReliableSubscription extends SubscriptionBase {
   readonly mode = 'reliable' as const;
   readonly capacity: number;
   readonly memory: RingMemory;
-  /** The consumer slot this subscription owns. */
-  readonly slot: number;
+  /** Set for a durable consumer: its name, timeout and how this open found its slot. */
+  readonly durable: DurableStatus | null = null;
   private readonly i32: Int32Array;
   private readonly i64: BigInt64Array;
   private readonly u8: Uint8Array;
   private readonly dataOffset: number;
   private readonly mask: number;
   private readonly maxRecordLength: number;
-  private readonly positionIndex: number;
-  private readonly stateIndex: number;
+  private slotNumber = -1;
+  private positionIndex = 0;
+  private stateIndex = 0;
   private readonly assembler: FragmentAssembler;
+  private readonly autoCommit: boolean;
   private stateWord = 0;
   private consumerPosition = 0;
+  /** The position last published to the slot: where a durable consumer resumes, what holds the producer back. */
+  private committed = 0;
+  /** Position of the first fragment of the message being assembled (a published position never splits a message). */
+  private messageStart = 0;
+  /** The position after the message being delivered (`messagePosition`). A number from the start: stores never box. */
+  private deliveringPosition = 0;
   private closed = false;
 
   /** @internal Use `Subscription.open` / `Subscription.connect`. */
-  constructor(memory: RingMemory, d: RingDescriptor, from: StartFrom = 'latest') {
+  constructor(memory: RingMemory, d: RingDescriptor, from: StartFrom = 'latest', options: ReliableJoinOptions = {}) {
     super();
     this.memory = memory;
     this.i32 = new Int32Array(memory.buffer);
@@ -47,15 +73,39 @@ export class ReliableSubscription extends SubscriptionBase {
     this.mask = d.capacity - 1;
     this.maxRecordLength = d.maxFramePayload + L.HEADER_LENGTH;
     this.assembler = new FragmentAssembler(d.maxMessageLength);
-    this.slot = this.takeSlot(d.maxConsumers);
-    this.positionIndex = L.slotPositionIndex(this.slot);
-    this.stateIndex = L.slotStateIndex(this.slot);
+    this.autoCommit = options.autoCommit ?? true;
+    const durable = options.durable ?? null;
+    if (durable !== null) {
+      this.durable = withDurableNamesLock(memory, () => this.attachDurable(durable, from, d.maxConsumers));
+      return;
+    }
+    try {
+      this.bindSlot(this.takeSlot(d.maxConsumers));
+    } catch (err) {
+      memory.close();
+      throw err;
+    }
     try {
       this.consumerPosition = this.join(from);
     } catch (err) {
       this.releaseSlot();
       throw err;
     }
+  }
+
+  /** The consumer slot this subscription owns. */
+  get slot(): number {
+    return this.slotNumber;
+  }
+
+  /** Inside a handler called by `poll`: the position just after the message delivered (what `offer` returned for it). */
+  get messagePosition(): number {
+    return this.deliveringPosition;
+  }
+
+  /** The position last published: what a restarted durable consumer resumes at, and what holds the producer back. */
+  get committedPosition(): number {
+    return this.committed;
   }
 
   /** Bytes consumed since the ring was created. */
@@ -109,14 +159,17 @@ export class ReliableSubscription extends SubscriptionBase {
           // the same message again.
           position += L.alignedRecordLength(length);
           delivered++;
+          this.deliveringPosition = position;
           handler(u8, L.payloadOffset(recordOffset), L.payloadLengthOf(length), L.typeWordTypeId(typeWord));
           continue;
         }
         if (typeWord !== L.PADDING_TYPE && length > maxRecordLength) throw corrupt('record length', length);
         if (typeWord !== L.PADDING_TYPE && (flags & ~L.UNFRAGMENTED) !== 0) throw corrupt('record flags', flags);
         if (--budget < 0) break; // before the position moves: this record is read by the next poll
+        if (typeWord !== L.PADDING_TYPE && (flags & L.BEGIN_FLAG) !== 0) this.messageStart = position;
         position += L.alignedRecordLength(length);
         if (typeWord === L.PADDING_TYPE) continue;
+        this.deliveringPosition = position;
         if (
           this.assembler.onFragment(
             u8,
@@ -133,10 +186,73 @@ export class ReliableSubscription extends SubscriptionBase {
     } finally {
       if (position !== this.consumerPosition) {
         this.consumerPosition = position;
-        storePosition(i32, this.i64, this.positionIndex, position);
+        if (this.autoCommit) this.publish(position);
       }
     }
     return delivered;
+  }
+
+  /**
+   * Publishes `position` (all of a message being assembled stays unpublished: a restart re-reads it from its first
+   * fragment, since the assembler's copy dies with the process).
+   */
+  private publish(position: number): void {
+    const committed = this.assembler.isAssembling ? this.messageStart : position;
+    if (committed !== this.committed) {
+      storePosition(this.i32, this.i64, this.positionIndex, committed);
+      this.committed = committed;
+    }
+  }
+
+  /**
+   * With `autoCommit: false`: publishes the position up to which messages are processed, `position` being a
+   * `messagePosition` (default: everything delivered). A durable consumer resumes there; the producer may overwrite
+   * what lies before it. Positions at or below the committed one are ignored. Call it outside `poll`. Returns the
+   * committed position.
+   */
+  commit(position: number = this.consumerPosition): number {
+    if (Atomics.load(this.i32, this.stateIndex) !== this.stateWord) this.throwNotActive();
+    if (!Number.isSafeInteger(position) || position > this.consumerPosition) {
+      throw new RangeError(
+        `position must be an integer at most the delivered ${this.consumerPosition}: position=${position}`,
+      );
+    }
+    if (position <= this.committed) return this.committed;
+    if (position !== this.consumerPosition && !this.endsMessage(position)) {
+      throw new RangeError(`position is not the end of a delivered message: position=${position}`);
+    }
+    this.publish(position);
+    return this.committed;
+  }
+
+  /**
+   * Moves the read position back to the committed one: the messages delivered after it are delivered again (for a
+   * consumer that could not pass them on, e.g. its network went away). Returns the position.
+   */
+  rewind(): number {
+    if (this.closed) throw closedError('subscription');
+    this.consumerPosition = this.committed;
+    this.assembler.reset();
+    return this.committed;
+  }
+
+  /** Whether `position` (committed < position < delivered) ends a message: walks the records from the committed one. */
+  private endsMessage(position: number): boolean {
+    let at = this.committed;
+    let inMessage = false;
+    while (at < position) {
+      const index = at & this.mask;
+      const recordOffset = this.dataOffset + index;
+      const length = Atomics.load(this.i32, L.recordLengthIndex(recordOffset));
+      if (length < L.HEADER_LENGTH || length > this.capacity - index) return false;
+      const typeWord = this.i32[L.recordTypeIndex(recordOffset)];
+      if (typeWord !== L.PADDING_TYPE) {
+        if ((L.typeWordFlags(typeWord) & L.BEGIN_FLAG) !== 0) inMessage = true;
+        if ((L.typeWordFlags(typeWord) & L.END_FLAG) !== 0) inMessage = false;
+      }
+      at += L.alignedRecordLength(length);
+    }
+    return at === position && !inMessage;
   }
 
   /** True when a record is ready at this consumer's position, or when poll would throw ERR_SHMRING_EVICTED. */
@@ -167,12 +283,20 @@ export class ReliableSubscription extends SubscriptionBase {
     // The mark stays: the next commit clears it and issues one (possibly unneeded) wake.
   }
 
-  /** Frees the slot and unmaps. Idempotent. */
+  /**
+   * Frees the slot and unmaps. Idempotent. A durable consumer keeps its slot and committed position (it detaches);
+   * with `autoCommit: false`, what was not committed is delivered again after the next open.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.closeWaiter();
-    this.releaseSlot();
+    if (this.durable === null) {
+      this.releaseSlot();
+    } else {
+      if (Atomics.load(this.i32, this.stateIndex) === this.stateWord) markDetached(this.memory.buffer, this.slot);
+      this.memory.unlock(L.CONSUMER_LOCK_BYTE_BASE + this.slot);
+    }
     this.memory.close();
   }
   /** `using sub = Subscription.open(...)` closes it at the end of the block. */
@@ -191,16 +315,115 @@ export class ReliableSubscription extends SubscriptionBase {
     );
   }
 
-  /** Takes the first slot whose kernel lock is free: whoever held it before is dead or gone. */
+  private bindSlot(slot: number): void {
+    this.slotNumber = slot;
+    this.positionIndex = L.slotPositionIndex(slot);
+    this.stateIndex = L.slotStateIndex(slot);
+  }
+
+  /**
+   * Takes the first slot whose kernel lock is free and that no durable consumer owns: whoever held it before is dead
+   * or gone. (The name is read once we hold the lock: only a lock holder names a slot.)
+   */
   private takeSlot(maxConsumers: number): number {
+    let durableSlots = 0;
     for (let slot = 0; slot < maxConsumers; slot++) {
-      if (this.memory.tryLock(L.CONSUMER_LOCK_BYTE_BASE + slot, true)) return slot;
+      if (!this.memory.tryLock(L.CONSUMER_LOCK_BYTE_BASE + slot, true)) continue;
+      if (!isDurableSlot(this.i32, slot)) return slot;
+      this.memory.unlock(L.CONSUMER_LOCK_BYTE_BASE + slot);
+      durableSlots++;
     }
-    this.memory.close();
     throw new ShmringError(
       ErrorCode.NO_CONSUMER_SLOT,
-      `all consumer slots are taken by live consumers: maxConsumers=${maxConsumers}`,
+      `all consumer slots are taken by live consumers: maxConsumers=${maxConsumers}` +
+        (durableSlots === 0
+          ? ''
+          : ` (${durableSlots} of them kept by durable consumers that are away: Subscription.removeDurable frees one)`),
     );
+  }
+
+  /**
+   * Under the durable-names lock: resumes the slot named `request.name` at its committed position, or reports its
+   * eviction (or rejoins at `from` with onEvicted 'restart'), or names a new slot after joining at `from`.
+   */
+  private attachDurable(request: DurableRequest, from: StartFrom, maxConsumers: number): DurableStatus {
+    const buffer = this.memory.buffer;
+    const status = (
+      opened: DurableStatus['opened'],
+      evictedAt: number | null = null,
+      evictedPosition = null as number | null,
+    ) => ({ name: request.name, timeoutMs: request.timeoutMs, opened, evictedAt, evictedPosition });
+    const found = findDurableSlot(buffer, maxConsumers, request.bytes);
+    if (found < 0) {
+      this.bindSlot(this.takeSlot(maxConsumers));
+      try {
+        this.consumerPosition = this.join(from);
+      } catch (err) {
+        this.releaseSlot();
+        throw err;
+      }
+      markAttached(buffer, this.slotNumber, request.timeoutMs);
+      nameSlot(buffer, this.slotNumber, request);
+      return status('created');
+    }
+    const lockByte = L.CONSUMER_LOCK_BYTE_BASE + found;
+    if (!this.memory.tryLock(lockByte, true)) throw durableInUse(request.name, found);
+    this.bindSlot(found);
+    try {
+      const i32 = this.i32;
+      const state = Atomics.load(i32, this.stateIndex);
+      const next = L.nextSlotWord(state, L.SLOT_ACTIVE);
+      // With its lock held, only the producer changes the word (evicting it): winning the swap keeps our place.
+      if (
+        L.slotState(state) === L.SLOT_ACTIVE &&
+        Atomics.compareExchange(i32, this.stateIndex, state, next) === state
+      ) {
+        this.stateWord = next;
+        this.consumerPosition = this.committed = this.resumePosition();
+        Atomics.store(i32, L.slotPidIndex(found), process.pid);
+        markAttached(buffer, found, request.timeoutMs);
+        return status('resumed');
+      }
+      if (L.slotState(Atomics.load(i32, this.stateIndex)) !== L.SLOT_EVICTED) {
+        this.consumerPosition = this.join(from); // free: a removal or a naming that did not finish
+        markAttached(buffer, found, request.timeoutMs);
+        return status('created');
+      }
+      const evictedAt = evictedAtOf(buffer, found) || null;
+      const lost = tryLoadPosition(i32, this.positionIndex);
+      const evictedPosition = lost === -Infinity ? null : lost;
+      if (request.onEvicted === 'throw') {
+        throw new ShmringError(
+          ErrorCode.EVICTED,
+          `durable consumer ${JSON.stringify(request.name)} was evicted by the producer` +
+            `${evictedAt === null ? '' : ` at ${new Date(evictedAt).toISOString()}`} (away longer than its ` +
+            `durableTimeoutMs, or stalled past the producer's evictionTimeoutMs): messages after position ` +
+            `${evictedPosition ?? '?'} were lost to it; open it with onEvicted: 'restart' to rejoin at its from ` +
+            'position, or remove it with Subscription.removeDurable',
+        );
+      }
+      this.consumerPosition = this.join(from);
+      markAttached(buffer, found, request.timeoutMs);
+      return status('restarted', evictedAt, evictedPosition);
+    } catch (err) {
+      this.memory.unlock(lockByte);
+      throw err;
+    }
+  }
+
+  /** A resumed durable consumer's committed position, checked against what the producer can have done since. */
+  private resumePosition(): number {
+    const position = loadPosition(this.i32, this.positionIndex);
+    const checkpoint = loadPosition(this.i32, CHECKPOINT_INDEX);
+    // The slot held the producer back: its tail, and so its checkpoint, is at most a ring past the position.
+    if (
+      position % L.RECORD_ALIGNMENT !== 0 ||
+      position < checkpoint - this.capacity ||
+      position > checkpoint + this.capacity
+    ) {
+      throw corrupt('durable consumer position', position);
+    }
+    return position;
   }
 
   /**
@@ -231,6 +454,7 @@ export class ReliableSubscription extends SubscriptionBase {
       checkpoint = again;
       storePosition(i32, this.i64, this.positionIndex, checkpoint);
     }
+    this.committed = checkpoint;
     if (from === 'earliest') return checkpoint;
     // Publish where we start: the slot still says `checkpoint`, up to a ring behind the tail we walked to. A producer
     // already at its limit would wait for us to move from there, and poll (which publishes only a position it moved)
@@ -238,6 +462,7 @@ export class ReliableSubscription extends SubscriptionBase {
     // could not be overwritten meanwhile (the slot held the producer at checkpoint + capacity).
     const tail = this.scanToTail(checkpoint);
     storePosition(i32, this.i64, this.positionIndex, tail);
+    this.committed = tail;
     return tail;
   }
 

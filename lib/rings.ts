@@ -3,6 +3,7 @@
  * addon) to the header format (`ring-file`). Nothing here runs per message.
  */
 import fs from 'node:fs';
+import { durableInfo, type DurableInfo } from './durable-consumer';
 import { ErrorCode, ShmringError, type SystemError } from './errors';
 import * as L from './layout';
 import { loadPosition } from './position';
@@ -169,7 +170,15 @@ export interface RingInfo extends RingDescriptor {
   producerEpoch: number;
   /** Reliable mode: the producer's last checkpoint; broadcast mode: the tail counter; many-to-one: the tail. */
   producerPosition: number;
-  consumers: Array<{ slot: number; state: 'active' | 'evicted'; alive: boolean; position: number; pid: number }>;
+  consumers: Array<{
+    slot: number;
+    state: 'active' | 'evicted';
+    alive: boolean;
+    position: number;
+    pid: number;
+    /** A durable consumer's name, timeout and since when it is away; null for an ordinary consumer. */
+    durable: DurableInfo | null;
+  }>;
 }
 
 /** Describes a ring without joining it. */
@@ -196,16 +205,18 @@ function describe({ memory, descriptor: d }: NewRing): RingInfo {
   for (let slot = 0; slot < d.maxConsumers; slot++) {
     const slotState = L.slotState(Atomics.load(i32, L.slotStateIndex(slot)));
     if (slotState !== L.SLOT_ACTIVE && slotState !== L.SLOT_EVICTED) continue;
+    const alive = memory.isLocked(L.CONSUMER_LOCK_BYTE_BASE + slot);
     consumers.push({
       slot,
       state: slotState === L.SLOT_ACTIVE ? 'active' : 'evicted',
-      alive: memory.isLocked(L.CONSUMER_LOCK_BYTE_BASE + slot),
+      alive,
       // A many-to-one consumer's position is Agrona's head, in the trailer.
       position: loadPosition(
         i32,
         d.mode === 'many-to-one' ? L.int32Index(trailer + L.HEAD_POSITION_OFFSET) : L.slotPositionIndex(slot),
       ),
       pid: Atomics.load(i32, L.slotPidIndex(slot)),
+      durable: d.mode === 'reliable' ? durableInfo(memory.buffer, slot, slotState, alive) : null,
     });
   }
   return {
@@ -308,8 +319,9 @@ export function listRings(options: LocationOptions = {}): RingListing[] {
 }
 
 /**
- * Removes rings nobody uses any more: no live producer and no live consumer (kernel locks, not pids). Returns the
- * names removed. `olderThanMs` spares rings created recently (a producer may be about to attach).
+ * Removes rings nobody uses any more: no live producer, no live consumer (kernel locks, not pids) and no durable
+ * consumer that was not evicted (it will come back for its messages). Returns the names removed. `olderThanMs` spares
+ * rings created recently (a producer may be about to attach).
  */
 export function removeStaleRings(options: LocationOptions & { olderThanMs?: number } = {}): string[] {
   const removed: string[] = [];
@@ -319,6 +331,8 @@ export function removeStaleRings(options: LocationOptions & { olderThanMs?: numb
     try {
       const info = ringInfo(ring.name, { ...options, openTimeoutMs: 0 });
       if (info.createdAt > olderThan || info.producerAlive || info.consumers.some((c) => c.alive)) continue;
+      // A durable consumer not evicted will come back for its messages: the ring is kept for it.
+      if (info.consumers.some((c) => c.durable !== null && c.state === 'active')) continue;
       Segment.unlink(ring.name, options);
       removed.push(ring.name);
     } catch {

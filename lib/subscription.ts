@@ -4,6 +4,8 @@
  * many-to-one ring a `ManyToOneSubscription` (its only consumer, zero copy).
  */
 import { BroadcastSubscription } from './broadcast-subscription';
+import { durableRequest, removeDurableSlot, type DurableOptions, type DurableRequest } from './durable-consumer';
+import { ErrorCode, ShmringError } from './errors';
 import { ManyToOneSubscription, type ManyToOneConsumerOptions } from './many-to-one-subscription';
 import { ReliableSubscription } from './reliable-subscription';
 import { receiveRingFd } from './ring-server';
@@ -18,12 +20,17 @@ import {
 } from './rings';
 import type { StartFrom } from './subscription-base';
 
-export interface SubscriptionOptions extends OpenRingOptions, ManyToOneConsumerOptions {
+export interface SubscriptionOptions extends OpenRingOptions, DurableOptions, ManyToOneConsumerOptions {
   /**
-   * 'latest' (default): messages published from now on; 'earliest': the oldest the ring still guarantees. A
-   * many-to-one consumer always reads from the consumer position the ring holds.
+   * 'latest' (default): messages published from now on; 'earliest': the oldest the ring still guarantees. A durable
+   * consumer that resumes ignores it; a many-to-one consumer always reads from the consumer position the ring holds.
    */
   from?: StartFrom;
+  /**
+   * Reliable rings: true (default) publishes the position after each `poll` batch; false only in `sub.commit()`, so
+   * that what was delivered and not committed is delivered again after a restart (or `sub.rewind()`).
+   */
+  autoCommit?: boolean;
 }
 
 /** Options of `Subscription.create`: a new many-to-one ring and its consumer. */
@@ -40,17 +47,33 @@ function checkFrom(from: unknown): void {
   }
 }
 
+/** Validates the options before the ring is opened. */
+function checkOptions(options: SubscriptionOptions): DurableRequest | null {
+  checkFrom(options.from);
+  if (options.autoCommit !== undefined && typeof options.autoCommit !== 'boolean') {
+    throw new TypeError(`autoCommit must be a boolean: autoCommit=${String(options.autoCommit)}`);
+  }
+  return durableRequest(options);
+}
+
 /** Joins `ring`; any failure (no free slot, a corrupt checkpoint...) closes its memory and fd. */
-function subscriberFor(
-  ring: NewRing,
-  from: StartFrom | undefined,
-  options: ManyToOneConsumerOptions = {},
-): Subscription {
+function subscriberFor(ring: NewRing, options: SubscriptionOptions, durable: DurableRequest | null): Subscription {
   try {
+    if (ring.descriptor.mode !== 'reliable' && (durable !== null || options.autoCommit === false)) {
+      throw new ShmringError(
+        ErrorCode.INVALID_STATE,
+        `durable consumers and autoCommit: false need a reliable ring, this one is ${ring.descriptor.mode}: ` +
+          `${ring.memory.path}`,
+      );
+    }
     if (ring.descriptor.mode === 'many-to-one') return new ManyToOneSubscription(ring.memory, ring.descriptor, options);
-    return ring.descriptor.mode === 'broadcast'
-      ? new BroadcastSubscription(ring.memory, ring.descriptor, from)
-      : new ReliableSubscription(ring.memory, ring.descriptor, from);
+    if (ring.descriptor.mode === 'broadcast') {
+      return new BroadcastSubscription(ring.memory, ring.descriptor, options.from);
+    }
+    return new ReliableSubscription(ring.memory, ring.descriptor, options.from, {
+      durable,
+      autoCommit: options.autoCommit,
+    });
   } catch (err) {
     ring.memory.close();
     throw err;
@@ -62,8 +85,8 @@ function subscriberFor(
  * becomes the only consumer (ERR_SHMRING_NO_CONSUMER_SLOT while another one lives), taking over from a dead one.
  */
 function open(name: string, options: SubscriptionOptions = {}): Subscription {
-  checkFrom(options.from);
-  return subscriberFor(openRingMemory(name, options), options.from, options);
+  const durable = checkOptions(options);
+  return subscriberFor(openRingMemory(name, options), options, durable);
 }
 
 function create(name: string, options: CreateSubscriptionOptions): ManyToOneSubscription;
@@ -87,8 +110,23 @@ function create(name: string, options: CreateSubscriptionOptions): Subscription 
 
 /** Joins a ring from a file descriptor (e.g. a memfd received over a Unix socket or inherited from a parent). */
 function fromFd(fd: number, options: SubscriptionOptions = {}): Subscription {
-  checkFrom(options.from);
-  return subscriberFor(openRingFromFd(fd, options), options.from, options);
+  const durable = checkOptions(options);
+  return subscriberFor(openRingFromFd(fd, options), options, durable);
+}
+
+/**
+ * Deletes durable consumer `durable` of ring `name`: its slot and position are freed. Returns false when the ring has
+ * no such durable consumer; throws ERR_SHMRING_DURABLE_IN_USE while a process is attached to it.
+ */
+function removeDurable(name: string, durable: string, options: OpenRingOptions = {}): boolean {
+  const request = durableRequest({ durable }) as DurableRequest;
+  const ring = openRingMemory(name, options);
+  try {
+    if (ring.descriptor.mode !== 'reliable') return false;
+    return removeDurableSlot(ring.memory, ring.descriptor.maxConsumers, request);
+  } finally {
+    ring.memory.close();
+  }
 }
 
 /** Fetches a ring's fd from a producer's `pub.serve(socketPath)` and joins it. */
@@ -100,4 +138,4 @@ async function connect(
   return fromFd(fd, options);
 }
 
-export const Subscription = { create, open, fromFd, connect };
+export const Subscription = { create, open, fromFd, connect, removeDurable };

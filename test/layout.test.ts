@@ -149,6 +149,14 @@ describe('docs/FORMAT.md diagrams', () => {
     expect(offsetOf(slot, 'position (int64, high word)')).toBe(L.SLOT_POSITION_OFFSET + 4);
     expect(offsetOf(slot, 'generation')).toBe(L.SLOT_STATE_OFFSET);
     expect(offsetOf(slot, 'consumer pid')).toBe(L.SLOT_PID_OFFSET);
+    expect(offsetOf(slot, 'durable timeout')).toBe(L.SLOT_DURABLE_TIMEOUT_OFFSET);
+    expect(offsetOf(slot, 'durable name length')).toBe(L.SLOT_DURABLE_NAME_LENGTH_OFFSET);
+    expect(offsetOf(slot, 'detached since')).toBe(L.SLOT_DETACHED_SINCE_OFFSET);
+    expect(offsetOf(slot, 'evicted at')).toBe(L.SLOT_EVICTED_AT_OFFSET);
+    expect(offsetOf(slot, 'durable name (UTF-8, 64 bytes)')).toBe(L.SLOT_DURABLE_NAME_OFFSET);
+    expect(L.SLOT_DURABLE_NAME_OFFSET + L.DURABLE_NAME_MAX_LENGTH).toBe(L.CONSUMER_SLOT_LENGTH);
+    // The durable fields live in slot bytes 32..127; bytes 16..31 belong to another concern.
+    expect(L.SLOT_DURABLE_TIMEOUT_OFFSET).toBe(32);
     const record = bitDiagramOffsets('## Records (reliable mode)');
     expect(offsetOf(record, 'record length')).toBe(L.LENGTH_FIELD_OFFSET);
     expect(offsetOf(record, 'type id')).toBe(L.TYPE_FIELD_OFFSET);
@@ -206,6 +214,21 @@ describe('docs/FORMAT.md diagrams', () => {
     expect([L.MIN_CAPACITY, L.MAX_CAPACITY, L.MAX_CONSUMERS_LIMIT]).toEqual([4096, 2 ** 30, 1024]);
     expect(FORMAT).toContain('OFD write lock on file byte `1 + slot`; the producer holds one on byte 0');
     expect([L.PRODUCER_LOCK_BYTE, L.CONSUMER_LOCK_BYTE_BASE]).toEqual([0, 1]);
+    expect(FORMAT).toContain('an OFD write lock on file byte `1025`');
+    expect(L.DURABLE_NAMES_LOCK_BYTE).toBe(1025);
+  });
+
+  it('is major version 2: a 1.x producer would reap a detached durable consumer, so 1.x must refuse these rings', () => {
+    expect(L.VERSION_MAJOR).toBe(2);
+    expect(FORMAT).toContain('which is why this layout is major version 2 and 1.x software refuses it');
+    const d = describeNewRing({ capacity: L.MIN_CAPACITY });
+    const buffer = new SharedArrayBuffer(d.fileLength);
+    writeHeader(buffer, d);
+    // A file of layout 1.0 is refused with both versions in the message.
+    new DataView(buffer).setUint32(L.VERSION_OFFSET, (1 << 16) | 0, true);
+    expect(() => readDescriptor(buffer, '/dev/shm/old')).toThrow(
+      `incompatible ring layout: app=${L.VERSION_MAJOR}.${L.VERSION_MINOR} file=1.0: /dev/shm/old`,
+    );
   });
 
   it('stores the version word as little-endian major << 16 | minor: minor at bytes 4-5, major at 6-7', () => {

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import * as bench from './bench';
+import * as bridge from './bridge';
 import {
   CliError,
   ExitCode,
@@ -23,7 +24,16 @@ import * as rm from './rm';
 import * as stat from './stat';
 import * as tail from './tail';
 
-const COMMANDS: CommandSpec[] = [list.spec, stat.spec, tail.spec, create.spec, rm.spec, gc.spec, bench.spec];
+const COMMANDS: CommandSpec[] = [
+  list.spec,
+  stat.spec,
+  tail.spec,
+  create.spec,
+  rm.spec,
+  gc.spec,
+  bridge.spec,
+  bench.spec,
+];
 
 const SUMMARIES: Record<string, string> = {
   list: 'every ring in the directory: mode, capacity, producer, consumers, size, status',
@@ -32,6 +42,7 @@ const SUMMARIES: Record<string, string> = {
   create: 'create a ring with no producer',
   rm: 'remove a ring file',
   gc: 'remove rings no live process uses',
+  bridge: "carry a ring's messages to or from NATS / JetStream (docs/bridge.md)",
   bench: 'run the benchmark harness (from a checkout)',
 };
 
@@ -73,7 +84,8 @@ async function dispatch(command: string, args: string[], output: Output, context
     return ExitCode.OK;
   }
   context.dir = parsed.values.dir;
-  if (parsed.positionals.length > 0) context.path = ringPath(parsed.values.dir, parsed.positionals[0]);
+  const ringName = command === 'bridge' ? parsed.positionals[1] : parsed.positionals[0];
+  if (ringName !== undefined) context.path = ringPath(parsed.values.dir, ringName);
   switch (command) {
     case 'list':
       return list.run(parsed, output);
@@ -87,6 +99,8 @@ async function dispatch(command: string, args: string[], output: Output, context
       return rm.run(parsed, output);
     case 'gc':
       return gc.run(parsed, output);
+    case 'bridge':
+      return bridge.run(parsed, output);
     default:
       if (args.some((a) => a === '--dir' || a.startsWith('--dir='))) {
         throw usage('bench', '--dir is not a bench option: the harness uses /dev/shm');

@@ -4,6 +4,9 @@
  * checkpoint, the broadcast trailer's three counters), and each consumer's lag. Joins nothing, takes no lock, writes
  * nothing. Offsets come from `lib/layout.ts`.
  */
+import { readStatuses, type BridgeStatus } from '../bridge/bridge-status';
+import { readUpstreamMark, type UpstreamMark } from '../bridge/upstream-sequence';
+import type { DurableInfo } from '../durable-consumer';
 import * as L from '../layout';
 import { loadPosition } from '../position';
 import { WalkStop, walkCommittedRecords } from '../record-walk';
@@ -24,6 +27,8 @@ export interface ConsumerState {
   lag: number | null;
   /** `lag` as a percentage of the capacity (100 = the producer is blocked by this consumer); null when evicted. */
   lagPercent: number | null;
+  /** A durable consumer's name, timeout, and since when it is away (null while attached or not yet noticed). */
+  durable: DurableInfo | null;
 }
 
 /** The producer's side of a snapshot. */
@@ -64,12 +69,16 @@ export interface RingState {
   creatorPid: number;
   producer: ProducerState;
   consumers: ConsumerState[];
+  /** Reliable: the upstream sequence a NATS bridge (bridgeIn) last committed into the ring, or null (docs/bridge.md). */
+  upstream: Omit<UpstreamMark, 'slot'> | null;
+  /** Bridges running (or killed: their pid is gone) on this ring, from their status files. */
+  bridges: BridgeStatus[];
 }
 
 /** Samples the ring `name` (throws what `ringInfo` throws: ENOENT, ERR_SHMRING_NOT_A_RING, ...). */
 export function readRingState(name: string, options: OpenRingOptions): RingState {
   const info = ringInfo(name, options);
-  const extra = readProducerCounters(name, options, info);
+  const { upstream, ...extra } = readProducerCounters(name, options, info);
   const position = extra.position;
   return {
     name,
@@ -96,6 +105,8 @@ export function readRingState(name: string, options: OpenRingOptions): RingState
       const lag = Math.max(0, position - c.position);
       return { ...c, lag, lagPercent: Math.round((lag / info.capacity) * 1000) / 10 };
     }),
+    upstream,
+    bridges: readStatuses(options.dir ?? '/dev/shm', name),
   };
 }
 
@@ -104,7 +115,7 @@ function readProducerCounters(
   name: string,
   options: OpenRingOptions,
   info: RingInfo,
-): Pick<ProducerState, 'position' | 'checkpoint' | 'tailIntent' | 'latest'> {
+): Pick<ProducerState, 'position' | 'checkpoint' | 'tailIntent' | 'latest'> & { upstream: RingState['upstream'] } {
   const ring = openRingMemory(name, options);
   try {
     const i32 = new Int32Array(ring.memory.buffer);
@@ -114,9 +125,10 @@ function readProducerCounters(
         position: loadPosition(i32, L.int32Index(trailer + L.TAIL_COUNTER_OFFSET)),
         tailIntent: loadPosition(i32, L.int32Index(trailer + L.TAIL_INTENT_COUNTER_OFFSET)),
         latest: loadPosition(i32, L.int32Index(trailer + L.LATEST_COUNTER_OFFSET)),
+        upstream: null,
       };
     }
-    if (info.mode === 'many-to-one') return { position: info.producerPosition };
+    if (info.mode === 'many-to-one') return { position: info.producerPosition, upstream: null };
     const checkpoint = loadPosition(i32, L.int32Index(L.TAIL_CHECKPOINT_OFFSET));
     // Every active consumer's position and the checkpoint are record boundaries at or behind the tail; the furthest
     // of them is the shortest walk.
@@ -124,7 +136,11 @@ function readProducerCounters(
     // Holding no slot, the walk races the producer: anything odd (a length that cannot be, a walk longer than a
     // ring) shows `start` instead.
     const walk = walkCommittedRecords(i32, info.dataOffset, info.capacity, start);
-    return { position: walk.stop === WalkStop.TAIL ? walk.position : start, checkpoint };
+    const position = walk.stop === WalkStop.TAIL ? walk.position : start;
+    const mark = readUpstreamMark(ring.memory.buffer, position);
+    const upstream =
+      mark === null ? null : { upstreamId: mark.upstreamId, sequence: mark.sequence, endPosition: mark.endPosition };
+    return { position, checkpoint, upstream };
   } finally {
     ring.memory.close();
   }

@@ -15,7 +15,8 @@ import {
   type Output,
   type Parsed,
 } from './common';
-import { readRingState, type RingState } from './ring-state';
+import { pidAlive } from '../bridge/bridge-status';
+import { readRingState, type ConsumerState, type RingState } from './ring-state';
 
 /** `shmring stat`: its synopsis, help and options. */
 export const spec: CommandSpec = {
@@ -97,6 +98,16 @@ function yesNo(value: boolean): string {
   return value ? 'yes' : 'no';
 }
 
+/**
+ * A durable consumer's whereabouts: 'attached', 'away 12 s' (since it closed, or since the producer found it dead),
+ * 'away' when no one noticed its death yet (the producer notices once the consumer holds it back).
+ */
+function durableWhereabouts(c: ConsumerState, sampledAt: number): string {
+  if (c.alive) return 'attached';
+  const since = c.durable?.detachedSince ?? null;
+  return since === null ? 'away' : `away ${formatAge(Math.max(0, sampledAt - since))}`;
+}
+
 function producerLine(s: RingState): string {
   const p = s.producer;
   // Many producers share a many-to-one ring (a shared lock): no single pid or state; the epoch counts joins.
@@ -108,6 +119,29 @@ function producerLine(s: RingState): string {
       ? `position ${p.position} (tail intent ${p.tailIntent}, latest ${p.latest})`
       : `position ${p.position} (checkpoint ${p.checkpoint})`;
   return `${who}, state ${p.state}, epoch ${p.epoch}, ${where}`;
+}
+
+/** The NATS bridges of the ring (docs/bridge.md): the upstream sequence in the ring, then one line per bridge. */
+function bridgeLines(s: StatSample): string[] {
+  const lines: string[] = [];
+  if (s.upstream !== null)
+    lines.push(`upstream  sequence ${s.upstream.sequence} committed up to position ${s.upstream.endPosition}`);
+  for (const b of s.bridges) {
+    const alive = pidAlive(b.pid) ? 'alive' : 'dead';
+    const arrow = b.direction === 'out' ? `-> ${b.subject}` : `<- ${b.subject}`;
+    const via = b.transport === 'jetstream' ? `JetStream ${b.stream ?? ''} ${b.name}`.trimEnd() : 'core NATS';
+    const st = b.stats;
+    const losses =
+      b.transport === 'core'
+        ? `, lapped ${st.lapped}, gaps ${st.gaps} (${formatBytes(st.lostBytes)} lost), dropped ${st.dropped}`
+        : `, duplicates ${st.duplicates}, skipped ${st.skipped}, gap-filled ${st.fetched}`;
+    lines.push(
+      `bridge    ${b.direction} ${arrow} (${via}), pid ${b.pid} ${alive}, ${st.connected ? 'connected' : 'NATS away'}: ` +
+        `${st.messages} messages, ${formatBytes(st.bytes)}, last upstream seq ${st.lastUpstreamSequence}${losses}, ` +
+        `reconnects ${st.reconnects} (updated ${formatAge(s.sampledAt - b.updatedAt)} ago)`,
+    );
+  }
+  return lines;
 }
 
 /** The text `stat` prints for a sample (with rate columns in watch mode). */
@@ -125,6 +159,7 @@ export function formatStat(s: StatSample, watching: boolean): string {
     const rate = s.rates?.producer;
     lines.push(`rate      ${rate === null || rate === undefined ? '-' : formatRate(rate)}`);
   }
+  lines.push(...bridgeLines(s));
   lines.push('');
   if (s.mode === 'broadcast') {
     lines.push('consumers broadcast receivers take no slot: they are not listed');
@@ -132,6 +167,8 @@ export function formatStat(s: StatSample, watching: boolean): string {
     lines.push('consumers none');
   } else {
     const header = ['SLOT', 'PID', 'ALIVE', 'STATE', 'POSITION', 'LAG', 'LAG%'];
+    const durable = s.consumers.some((c) => c.durable !== null);
+    if (durable) header.push('DURABLE', 'TIMEOUT', 'DETACHED');
     if (watching) header.push('RATE', 'IDLE');
     lines.push(
       table(
@@ -146,6 +183,13 @@ export function formatStat(s: StatSample, watching: boolean): string {
             `${c.lag ?? '-'}`,
             `${c.lagPercent ?? '-'}`,
           ];
+          if (durable) {
+            row.push(
+              c.durable?.name ?? '-',
+              c.durable === null ? '-' : formatAge(c.durable.timeoutMs),
+              c.durable === null ? '-' : durableWhereabouts(c, s.sampledAt),
+            );
+          }
           if (watching) {
             const rate = s.rates?.consumers[`${c.slot}`];
             row.push(
@@ -170,8 +214,10 @@ export function formatStatLine(s: StatSample): string {
   ];
   for (const c of s.consumers) {
     const lag = c.lag === null ? 'evicted' : `lag ${c.lag} (${c.lagPercent}%)`;
+    const durable =
+      c.durable === null ? '' : ` durable ${JSON.stringify(c.durable.name)} ${durableWhereabouts(c, s.sampledAt)}`;
     parts.push(
-      `slot ${c.slot} ${c.alive ? 'alive' : 'dead'} position ${c.position} ${lag} ` +
+      `slot ${c.slot} ${c.alive ? 'alive' : 'dead'}${durable} position ${c.position} ${lag} ` +
         `rate ${rate(s.rates?.consumers[`${c.slot}`])}`,
     );
   }

@@ -58,14 +58,14 @@ describe('shmring errors', () => {
     const dir = privateShmDir('cli-version');
     createRing('future', { dir });
     const word = Buffer.alloc(4);
-    word.writeInt32LE((2 << 16) | 3);
+    word.writeInt32LE((3 << 16) | 3);
     const fd = fs.openSync(path.join(dir, 'future'), 'r+');
     fs.writeSync(fd, word, 0, 4, L.VERSION_OFFSET);
     fs.closeSync(fd);
     expectOneLine(
       await shmring(['stat', 'future', '--dir', dir]),
       5,
-      /^shmring stat: incompatible version: .*app=1\.0 file=2\.3/,
+      /^shmring stat: incompatible version: .*app=2\.0 file=3\.3/,
     );
   });
 

@@ -88,6 +88,7 @@ describe('shmring stat', () => {
         position: 0,
         lag: published,
         lagPercent: Math.round((published / (1 << 16)) * 1000) / 10,
+        durable: null,
       },
     ]);
 
@@ -126,6 +127,7 @@ describe('shmring stat', () => {
         position: 3 * recordBytes(3),
         lag: 0,
         lagPercent: 0,
+        durable: null,
       },
     ]);
     const listed = JSON.parse((await shmring(['list', '--json', '--dir', dir])).stdout) as ListEntry[];
@@ -149,6 +151,7 @@ describe('shmring stat', () => {
         position: 0,
         lag: null,
         lagPercent: null,
+        durable: null,
       },
     ]);
     const text = await shmring(['stat', 'prices', '--dir', dir]);

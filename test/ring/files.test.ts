@@ -178,8 +178,8 @@ describe('ringInfo', () => {
       producerEpoch: 1,
       producerPosition: 0, // the checkpoint: published at the first limit refresh
       consumers: [
-        { slot: 0, state: 'active', alive: true, position: 48, pid: process.pid },
-        { slot: 1, state: 'active', alive: true, position: 0, pid: process.pid },
+        { slot: 0, state: 'active', alive: true, position: 48, pid: process.pid, durable: null },
+        { slot: 1, state: 'active', alive: true, position: 0, pid: process.pid, durable: null },
       ],
     });
     expect(info.createdAt).toBeGreaterThanOrEqual(before);
@@ -190,7 +190,7 @@ describe('ringInfo', () => {
       producerAlive: false,
       producerState: 'closed',
       producerPosition: 48,
-      consumers: [{ slot: 0, state: 'active', alive: true, position: 48, pid: process.pid }],
+      consumers: [{ slot: 0, state: 'active', alive: true, position: 48, pid: process.pid, durable: null }],
     });
   });
 
@@ -341,10 +341,10 @@ describe('opening a file that is not a good ring', () => {
   it('refuses another major version with ERR_SHMRING_VERSION_MISMATCH showing both; accepts another minor', () => {
     const name = uniqueName('version');
     createRing(name, { capacity: 4096 });
-    pokeInt32(pathOf(name), L.VERSION_OFFSET, (2 << 16) | 0);
-    expectOpenError(name, ErrorCode.VERSION_MISMATCH, `incompatible ring layout: app=1.0 file=2.0: ${pathOf(name)}`);
-    pokeInt32(pathOf(name), L.VERSION_OFFSET, (1 << 16) | 7);
-    expect(ringInfo(name).version).toBe('1.7');
+    pokeInt32(pathOf(name), L.VERSION_OFFSET, (1 << 16) | 0);
+    expectOpenError(name, ErrorCode.VERSION_MISMATCH, `incompatible ring layout: app=2.0 file=1.0: ${pathOf(name)}`);
+    pokeInt32(pathOf(name), L.VERSION_OFFSET, (2 << 16) | 7);
+    expect(ringInfo(name).version).toBe('2.7');
   });
 
   it.each([
@@ -449,7 +449,7 @@ describe('listRings and removeStaleRings', () => {
         mode: null,
         producerAlive: false,
         stale: false,
-        error: `incompatible ring layout: app=1.0 file=3.0: ${path.join(dir, 'future')}`,
+        error: `incompatible ring layout: app=2.0 file=3.0: ${path.join(dir, 'future')}`,
       },
       { name: 'live', path: path.join(dir, 'live'), mode: 'reliable', producerAlive: true, stale: false },
       { name: 'stale', path: path.join(dir, 'stale'), mode: 'reliable', producerAlive: false, stale: true },

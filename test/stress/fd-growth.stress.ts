@@ -33,7 +33,7 @@ describe('fd and memory growth over many opens, closes and failed opens', () => 
 
   beforeAll(async () => {
     const fdsBefore = fdCount();
-    // Made here rather than with scratchDir: that one is removed after each test, and two tests read this run.
+    // Made here rather than with privateShmDir: that one is removed after each test, and two tests read this run.
     const dir = `/dev/shm/shmring-stress-fds-${process.pid}`;
     mkdirSync(dir, { mode: 0o700 });
     try {

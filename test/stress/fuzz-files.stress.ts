@@ -15,7 +15,7 @@
 import fs from 'fs';
 import path from 'path';
 import { describe, expect, it } from 'vitest';
-import { exitFault, FIXTURES, printFigures, scaled, scratchDir, SEED, startChild, type Report } from './harness';
+import { exitFault, FIXTURES, printFigures, scaled, privateShmDir, SEED, startChild, type Report } from './harness';
 
 const CASES = scaled(5000, 50_000);
 
@@ -33,7 +33,7 @@ function replay(i: number): string {
 
 describe('ring-file fuzzer', () => {
   it('meets mutated headers, slots, records and sizes with coded errors only: no crash, hang or fd leak', async () => {
-    const dir = scratchDir('fuzz');
+    const dir = privateShmDir('fuzz');
     const started = Date.now();
     const failures: string[] = [];
     const codes = new Map<string, number>();

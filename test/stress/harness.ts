@@ -77,7 +77,6 @@ export interface Child {
 }
 
 const children = new Set<Child>();
-const removals = new Set<string>();
 
 /** Starts `test/stress/fixtures/<script>` with its options as one JSON argument. */
 export function startChild(script: string, options: object, childOptions: ChildOptions): Child {
@@ -217,16 +216,10 @@ export function exitFault(exit: Exit): string | null {
   return null;
 }
 
-/** A private directory under `parent` (default /dev/shm), removed with its contents after the test. */
-export function scratchDir(tag: string, parent = '/dev/shm'): string {
-  const dir = path.join(parent, `shmring-stress-${tag}-${process.pid}-${randomBytes(4).toString('hex')}`);
-  fs.mkdirSync(dir, { mode: 0o700 });
-  removals.add(dir);
-  return dir;
-}
-
-// Polling and counting are the one test harness's (test/helpers/ring-env.ts).
-export { openFdCount as fdCount, sleep } from '../helpers/ring-env';
+// Private directories, polling and counting are the one test harness's (test/helpers/ring-env.ts), which also
+// removes the directories after each test (after this file's afterEach has reaped the children: hooks run in stack
+// order).
+export { openFdCount as fdCount, privateShmDir, sleep } from '../helpers/ring-env';
 
 /**
  * Prints a case's figures (one line, `[stress] <case> {...}`) and appends them, with the profile, seed and date, to
@@ -239,10 +232,8 @@ export function printFigures(name: string, figures: Record<string, unknown>): vo
   if (file !== undefined && file !== '') fs.appendFileSync(file, `${JSON.stringify(entry)}\n`);
 }
 
-/** Kills and reaps every child, then removes every scratch directory. */
+/** Kills and reaps every child. */
 afterEach(async () => {
   await Promise.all([...children].map((child) => child.kill()));
   children.clear();
-  for (const dir of removals) fs.rmSync(dir, { force: true, recursive: true });
-  removals.clear();
 });

@@ -11,7 +11,17 @@
  * joiner, a producer that stops, a crash or a hang.
  */
 import { describe, expect, it } from 'vitest';
-import { exitFault, fdCount, printFigures, scaled, scratchDir, SEED, sleep, startChild, type Report } from './harness';
+import {
+  exitFault,
+  fdCount,
+  printFigures,
+  scaled,
+  privateShmDir,
+  SEED,
+  sleep,
+  startChild,
+  type Report,
+} from './harness';
 
 const JOINS_PER_MODE = scaled(6, 12);
 const JOIN_MS = scaled(800, 1500);
@@ -32,7 +42,7 @@ describe('joins under load', () => {
   for (const mode of ['reliable', 'broadcast'] as const) {
     it(`${mode}: every from mode joins a busy 64 KiB ring and receives at once, intact and in order`, async () => {
       const fdsBefore = fdCount();
-      const dir = scratchDir(`join-${mode}`);
+      const dir = privateShmDir(`join-${mode}`);
       const ring = 'join';
       const run = { mode, seed: SEED, minLength: 8, maxLength: 40 };
       const faults: string[] = [];

@@ -19,7 +19,7 @@ import {
   fdCount,
   printFigures,
   scaled,
-  scratchDir,
+  privateShmDir,
   SEED,
   sleep,
   startChild,
@@ -57,7 +57,7 @@ function lastSummary(child: Child): ConsumerSummary | null {
 describe('kill -9 chaos (reliable ring)', () => {
   it('loses and duplicates no committed message while producers and consumers are SIGKILLed at random', async () => {
     const fdsBefore = fdCount();
-    const dir = scratchDir('chaos');
+    const dir = privateShmDir('chaos');
     const ring = 'chaos';
     const commitLog = path.join(dir, 'commit.log');
     const random = prng(SEED ^ 0xc4a05);

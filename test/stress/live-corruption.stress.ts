@@ -10,7 +10,7 @@
  */
 import path from 'path';
 import { describe, expect, it } from 'vitest';
-import { exitFault, fdCount, printFigures, scaled, scratchDir, SEED, startChild, type Child } from './harness';
+import { exitFault, fdCount, printFigures, scaled, privateShmDir, SEED, startChild, type Child } from './harness';
 
 const DURATION_MS = scaled(6000, 60_000);
 
@@ -18,7 +18,7 @@ describe('live corruption', () => {
   for (const mode of ['reliable', 'broadcast'] as const) {
     it(`${mode}: a process scribbling on the live ring causes coded errors only: no crash, no hang`, async () => {
       const fdsBefore = fdCount();
-      const dir = scratchDir(`scribble-${mode}`);
+      const dir = privateShmDir(`scribble-${mode}`);
       const ring = 'scribbled';
       const base = { ring, dir, seed: SEED, maxLength: 200 };
       const bound = { boundMs: DURATION_MS + 20_000, silenceMs: 5000 };

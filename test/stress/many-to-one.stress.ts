@@ -15,7 +15,7 @@
 import { describe, expect, it } from 'vitest';
 import { Publication, Subscription } from '../../lib';
 import type { Run } from '../fixtures/ring/sequence';
-import { exitFault, printFigures, scaled, scratchDir, SEED, startChild, type Child } from './harness';
+import { exitFault, printFigures, privateShmDir, scaled, SEED, startChild, type Child } from './harness';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const sequence = require('../fixtures/ring/sequence.js') as typeof import('../fixtures/ring/sequence');
@@ -41,7 +41,7 @@ describe('kill -9 chaos (many-to-one ring)', () => {
   it(
     'delivers every producer in order, exactly once, while producers are SIGKILLed mid-claim',
     async () => {
-      const dir = scratchDir('m2o-chaos');
+      const dir = privateShmDir('m2o-chaos');
       const name = 'ring';
       const sub = Subscription.create(name, {
         mode: 'many-to-one',

@@ -9,14 +9,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createRing } from '../../lib';
-import { exitFault, fdCount, printFigures, scaled, scratchDir, SEED, startChild } from './harness';
+import { exitFault, fdCount, printFigures, scaled, privateShmDir, SEED, startChild } from './harness';
 
 const COUNT = scaled(10_000_000, 100_000_000);
 
 describe('soak', () => {
   it(`delivers ${COUNT} messages to 2 consumers, each exactly once and intact`, async () => {
     const fdsBefore = fdCount();
-    const dir = scratchDir('soak');
+    const dir = privateShmDir('soak');
     const ring = 'soak';
     const run = { mode: 'reliable', seed: SEED, minLength: 8, maxLength: 40 };
     createRing(ring, { dir, mode: 'reliable', capacity: 1 << 20, maxConsumers: 2 });
