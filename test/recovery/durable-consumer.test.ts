@@ -60,7 +60,7 @@ function deliveries(child: Child): Delivery[] {
 
 function startConsumer(ring: string, durable: string, extra: object = {}): Child {
   const log = path.join(privateShmDir('durable-log'), 'deliveries');
-  const child = startChild('durable-consumer.js', {
+  const child = startChild('recovery/durable-consumer.js', {
     ring,
     durable,
     seed: SEED,
@@ -213,7 +213,7 @@ describe('durable consumer across processes', () => {
   it("keeps its slot across the producer's death and takeover", async () => {
     const ring = uniqueName('durable-takeover');
     const producer = startChild(
-      'producer.js',
+      'recovery/producer.js',
       { ring, create: true, capacity: CAPACITY, seed: SEED, tag: 1, count: 3000, then: 'hold' },
       { ipc: true },
     );
