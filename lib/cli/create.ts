@@ -14,10 +14,11 @@ import {
 /** `shmring create`: its synopsis, help and options. */
 export const spec: CommandSpec = {
   name: 'create',
-  synopsis: 'NAME [--capacity N] [--mode reliable|broadcast] [--max-consumers N]',
+  synopsis: 'NAME [--capacity N] [--mode reliable|broadcast|many-to-one] [--max-consumers N]',
   description:
     'Creates a ring file with no producer: a process becomes its producer with Publication.attach (or an\n' +
-    'Agrona transmitter writes a broadcast ring). Fails if a file of that name exists.',
+    'Agrona transmitter writes a broadcast ring; producers join a many-to-one ring with Publication.open and its\n' +
+    'consumer with Subscription.open). Fails if a file of that name exists.',
   options: {
     capacity: {
       type: 'string',
@@ -27,7 +28,7 @@ export const spec: CommandSpec = {
     mode: {
       type: 'string',
       value: 'MODE',
-      help: "'reliable' (default): back-pressure, no loss; 'broadcast': lossy fan-out",
+      help: "'reliable' (default): back-pressure, no loss; 'broadcast': lossy fan-out; 'many-to-one': many producers, one consumer",
     },
     'max-consumers': { type: 'string', value: 'N', help: 'consumer slots of a reliable ring (default 16)' },
   },
@@ -41,6 +42,7 @@ export function run(args: Parsed, output: Output): number {
   const mode = parseChoice('create', '--mode', typeof v.mode === 'string' ? v.mode : 'reliable', [
     'reliable',
     'broadcast',
+    'many-to-one',
   ] as const);
   const maxConsumers =
     typeof v['max-consumers'] === 'string' ? parseCount('create', '--max-consumers', v['max-consumers']) : undefined;

@@ -6,7 +6,7 @@
 import fs from 'fs';
 import path from 'path';
 import { describe, expect, it } from 'vitest';
-import { Subscription, createRing, ringInfo } from '../../lib/index';
+import { Publication, Subscription, createRing, ringInfo } from '../../lib/index';
 import * as L from '../../lib/layout';
 import { closeAfterTest, privateShmDir } from '../helpers/ring-env';
 import { command, shmring, startProducer } from './cli-env';
@@ -29,6 +29,23 @@ describe('shmring create', () => {
       `created ${dir}/orders: broadcast, capacity 64 KiB, max message 8 KiB, ` + 'file 72 KiB\n',
     );
     expect(ringInfo('orders', { dir })).toMatchObject({ mode: 'broadcast', capacity: 1 << 16, producerAlive: false });
+  });
+
+  it('creates a many-to-one ring that producers join with Publication.open and its consumer with Subscription.open', async () => {
+    const dir = privateShmDir('cli-create-m2o');
+    const result = await shmring(['create', 'requests', '--capacity', '64k', '--mode', 'many-to-one', '--dir', dir]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^created ${dir}/requests: many-to-one, capacity 64 KiB, `));
+    expect(ringInfo('requests', { dir })).toMatchObject({ mode: 'many-to-one', capacity: 1 << 16 });
+    const consumer = closeAfterTest(Subscription.open('requests', { dir }));
+    const producer = closeAfterTest(Publication.open('requests', { dir }));
+    expect(producer.offer(Buffer.from('ping'), 7)).toBeGreaterThan(0);
+    const got: string[] = [];
+    consumer.poll((buffer, offset, length, typeId) => {
+      got.push(`${typeId}:${Buffer.from(buffer.buffer, buffer.byteOffset + offset, length).toString()}`);
+    });
+    expect(got).toEqual(['7:ping']);
   });
 
   it('refuses a name that exists (exit 7) and a capacity that is not a power of two (exit 2)', async () => {
