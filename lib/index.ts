@@ -17,6 +17,8 @@ export {
   listRings,
   removeStaleRings,
   type RingInfo,
+  type ConsumerInfo,
+  type ProducerCounters,
   type RingListing,
   type CreateRingOptions,
   type OpenRingOptions,
