@@ -3,10 +3,11 @@
  * re-validated against tail-intent (seqlock style) before it is delivered, so a record overwritten while it was
  * being read is never handed to the caller. A receiver that was lapped counts it and jumps to the latest record.
  */
+import { activateSlot, lockFreeSlot, releaseSlot } from './consumer-slot';
 import { closedError, corrupt } from './errors';
 import * as L from './layout';
 import type { MessageHandler } from './message-handler';
-import { loadPosition } from './position';
+import { loadPosition, storePosition } from './position';
 import type { RingDescriptor, RingMemory } from './ring-file';
 import { SubscriptionBase, type StartFrom } from './subscription-base';
 
@@ -31,7 +32,11 @@ export class BroadcastSubscription extends SubscriptionBase {
   lappedCount = 0;
   /** Bytes of the ring skipped because of lapping (records lost, headers and padding included). */
   lostBytes = 0;
+  /** The slot of the ring's receiver table this receiver publishes its counters in, or -1 (not opted in). */
+  readonly slot: number = -1;
   private readonly i32: Int32Array;
+  private readonly i64: BigInt64Array;
+  private slotStateWord = 0;
   private readonly u8: Uint8Array;
   private readonly dataOffset: number;
   private readonly mask: number;
@@ -46,11 +51,15 @@ export class BroadcastSubscription extends SubscriptionBase {
   private cursor = 0;
   private closed = false;
 
-  /** @internal Use `Subscription.open` / `Subscription.connect`. */
-  constructor(memory: RingMemory, d: RingDescriptor, from: StartFrom = 'latest') {
+  /**
+   * @internal Use `Subscription.open` / `Subscription.connect`. With `publishCounters`, takes a slot of the receiver
+   * table (throws ERR_SHMRING_NO_CONSUMER_SLOT when none is free) and keeps its position, laps and lost bytes there.
+   */
+  constructor(memory: RingMemory, d: RingDescriptor, from: StartFrom = 'latest', publishCounters = false) {
     super();
     this.memory = memory;
     this.i32 = new Int32Array(memory.buffer);
+    this.i64 = new BigInt64Array(memory.buffer);
     // Large payloads are copied out through the plain-ArrayBuffer alias (memcpy speed).
     this.u8 = new Uint8Array(memory.alias ?? memory.buffer);
     this.dataOffset = d.dataOffset;
@@ -73,6 +82,12 @@ export class BroadcastSubscription extends SubscriptionBase {
     const latest = loadPosition(this.i32, this.latestIndex);
     const tailIntent = loadPosition(this.i32, this.tailIntentIndex);
     this.cursor = from === 'earliest' && tailIntent < this.capacity ? 0 : latest;
+    if (publishCounters) {
+      this.slot = lockFreeSlot(memory, d.maxConsumers);
+      this.publishCounters();
+      Atomics.store(this.i32, L.slotPidIndex(this.slot), process.pid);
+      this.slotStateWord = activateSlot(this.i32, this.slot);
+    }
   }
 
   get position(): number {
@@ -140,13 +155,13 @@ export class BroadcastSubscription extends SubscriptionBase {
         cursor = this.resynchronise(runStart);
         continue;
       }
-      this.cursor = cursor;
+      this.setCursor(cursor);
       for (let i = 0; i < count; i++) {
         delivered++;
         handler(this.scratch, meta[3 * i], meta[3 * i + 1], meta[3 * i + 2]);
       }
     }
-    this.cursor = cursor;
+    this.setCursor(cursor);
     return delivered;
   }
 
@@ -174,6 +189,7 @@ export class BroadcastSubscription extends SubscriptionBase {
     if (this.closed) return;
     this.closed = true;
     this.closeWaiter();
+    if (this.slot >= 0) releaseSlot(this.memory, this.i32, this.slot, this.slotStateWord);
     this.memory.close();
   }
   /** `using sub = Subscription.open(...)` closes it at the end of the block. */
@@ -191,7 +207,23 @@ export class BroadcastSubscription extends SubscriptionBase {
     if (latest <= cursor) throw corrupt('broadcast latest counter', latest);
     this.lappedCount++;
     this.lostBytes += latest - cursor;
+    if (this.slot >= 0) this.publishCounters();
     return latest;
+  }
+
+  /** Moves the cursor; a receiver that publishes its counters publishes where it is (once per poll, not per message). */
+  private setCursor(cursor: number): void {
+    if (cursor !== this.cursor && this.slot >= 0) {
+      storePosition(this.i32, this.i64, L.slotPositionIndex(this.slot), cursor);
+    }
+    this.cursor = cursor;
+  }
+
+  private publishCounters(): void {
+    const slot = this.slot;
+    storePosition(this.i32, this.i64, L.slotPositionIndex(slot), this.cursor);
+    storePosition(this.i32, this.i64, L.slotFieldIndex(slot, L.SLOT_LAPS_OFFSET), this.lappedCount);
+    storePosition(this.i32, this.i64, L.slotFieldIndex(slot, L.SLOT_LOST_BYTES_OFFSET), this.lostBytes);
   }
 
   /** Copies `length` bytes at mapping offset `from` to scratch offset `to` (8-aligned). */

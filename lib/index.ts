@@ -19,6 +19,8 @@ export {
   listRings,
   removeStaleRings,
   type RingInfo,
+  type ConsumerInfo,
+  type ProducerCounters,
   type RingListing,
   type CreateRingOptions,
   type OpenRingOptions,

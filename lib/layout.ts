@@ -9,7 +9,7 @@
  *   0      descriptor line   written once by the creator; LAYOUT_VERSION last (the "ready" signal)
  *   128    producer line     written by the producer only
  *   256    wake line         futex word + wake-requested flag (consumers and producer)
- *   384    reserved line     zero; kept for future header fields
+ *   384    counters line     the reliable producer's counters (written off the per-message path)
  *   512    consumer slots    CONSUMER_SLOT_LENGTH each, one per consumer (maxConsumers of them)
  *   dataOffset (page aligned) data region: `capacity` bytes, + a 128-byte trailer in broadcast mode
  */
@@ -26,7 +26,8 @@ const SIZE_OF_INT64 = 8;
 export const MAGIC = 0x524d4853;
 /** 2: durable consumer slots (a 1.x producer would reap a detached durable consumer, so 1.x must refuse 2.x rings). */
 export const VERSION_MAJOR = 2;
-export const VERSION_MINOR = 0;
+/** Minor 1 added the counters line and consumer-slot bytes 16..31; a 2.0 ring has zeros there and reads as 0. */
+export const VERSION_MINOR = 1;
 /** The layout version word: major in the high 16 bits, minor in the low 16 bits. Never 0 (0 = not ready). */
 export const LAYOUT_VERSION = (VERSION_MAJOR << 16) | VERSION_MINOR;
 
@@ -125,21 +126,43 @@ export const WAKE_LINE_OFFSET = PRODUCER_LINE_OFFSET + LINE_LENGTH;
 export const WAKE_SEQUENCE_OFFSET = WAKE_LINE_OFFSET;
 export const WAKE_REQUESTED_OFFSET = WAKE_SEQUENCE_OFFSET + SIZE_OF_INT32;
 
-/** Reserved line (offset 384): all zero, kept for header fields a later minor version adds. */
-export const RESERVED_LINE_OFFSET = WAKE_LINE_OFFSET + LINE_LENGTH;
+/*
+ * Counters line (offset 384), int64 counts written only by the reliable producer, only off the per-message path
+ * (where it refuses an offer, evicts, reaps), stored as positions are (position.ts). They count for the ring: a
+ * producer that attaches continues from the counts it finds. Bytes 24..127 are zero.
+ *   +0  back-pressure events: offers and claims refused with BACK_PRESSURED
+ *   +8  evicted consumers: live consumers evicted for stalling past the eviction timeout
+ *   +16 reaped consumers: slots of dead consumers freed
+ */
+export const COUNTERS_LINE_OFFSET = WAKE_LINE_OFFSET + LINE_LENGTH;
+export const BACK_PRESSURE_EVENTS_OFFSET = COUNTERS_LINE_OFFSET;
+export const EVICTED_CONSUMERS_OFFSET = BACK_PRESSURE_EVENTS_OFFSET + SIZE_OF_INT64;
+export const REAPED_CONSUMERS_OFFSET = EVICTED_CONSUMERS_OFFSET + SIZE_OF_INT64;
 
 /*
- * Consumer slot i at CONSUMER_SLOTS_OFFSET + i * CONSUMER_SLOT_LENGTH:
+ * Consumer slot i at CONSUMER_SLOTS_OFFSET + i * CONSUMER_SLOT_LENGTH (reliable consumers; in a broadcast ring, the
+ * receivers that opt in to publishing their counters):
  *   +0  position (int64, two int32 halves): bytes consumed; written by the consumer once per poll batch
  *   +8  state word: generation << 8 | state; changed only with compareExchange, always bumping the generation
  *   +12 pid of the consumer (informational)
+ *   +16 reliable: progress time (int64, ms since the epoch), by the consumer: at join, before a wait sleeps, when a
+ *       poll finds it caught up after 64 empty polls, and at least once per capacity / 8 bytes it consumes
+ *       broadcast: laps (int64), by the receiver, each time the transmitter lapped it
+ *   +24 reliable: blocked-since time (int64, ms since the epoch), by a back-pressured producer: since when this
+ *       consumer holds it back without moving; 0 when it does not
+ *       broadcast: lost bytes (int64), by the receiver, the bytes lapping made it skip
+ *   +32 .. +127 durable consumers' fields (below)
  * A live consumer holds an OFD lock on file byte CONSUMER_LOCK_BYTE_BASE + i.
  */
-export const CONSUMER_SLOTS_OFFSET = RESERVED_LINE_OFFSET + LINE_LENGTH;
+export const CONSUMER_SLOTS_OFFSET = COUNTERS_LINE_OFFSET + LINE_LENGTH;
 export const CONSUMER_SLOT_LENGTH = LINE_LENGTH;
 export const SLOT_POSITION_OFFSET = 0;
 export const SLOT_STATE_OFFSET = SLOT_POSITION_OFFSET + SIZE_OF_INT64;
 export const SLOT_PID_OFFSET = SLOT_STATE_OFFSET + SIZE_OF_INT32;
+export const SLOT_PROGRESS_TIME_OFFSET = SLOT_PID_OFFSET + SIZE_OF_INT32;
+export const SLOT_BLOCKED_SINCE_OFFSET = SLOT_PROGRESS_TIME_OFFSET + SIZE_OF_INT64;
+export const SLOT_LAPS_OFFSET = SLOT_PROGRESS_TIME_OFFSET;
+export const SLOT_LOST_BYTES_OFFSET = SLOT_BLOCKED_SINCE_OFFSET;
 
 export const SLOT_FREE = 0;
 export const SLOT_ACTIVE = 1;
@@ -215,8 +238,8 @@ export const MAX_CONSUMERS_LIMIT = 1024;
  *   +64 durable name, UTF-8, at most DURABLE_NAME_MAX_LENGTH bytes
  * Naming a slot, and looking a name up, happens under an OFD write lock on file byte DURABLE_NAMES_LOCK_BYTE.
  */
-// Slot bytes 16..31 (two int64 words) belong to another concern; the durable fields start at 32.
-export const SLOT_DURABLE_TIMEOUT_OFFSET = SLOT_PID_OFFSET + SIZE_OF_INT32 + 2 * SIZE_OF_INT64;
+// The durable fields start at 32, after the progress/blocked-since (laps/lost bytes) words.
+export const SLOT_DURABLE_TIMEOUT_OFFSET = SLOT_BLOCKED_SINCE_OFFSET + SIZE_OF_INT64;
 export const SLOT_DURABLE_NAME_LENGTH_OFFSET = SLOT_DURABLE_TIMEOUT_OFFSET + SIZE_OF_INT32;
 export const SLOT_DETACHED_SINCE_OFFSET = SLOT_DURABLE_NAME_LENGTH_OFFSET + SIZE_OF_INT32;
 export const SLOT_EVICTED_AT_OFFSET = SLOT_DETACHED_SINCE_OFFSET + SIZE_OF_INT64;

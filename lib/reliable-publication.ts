@@ -17,6 +17,9 @@ import { walkCommittedRecords } from './record-walk';
 import type { RingDescriptor, RingMemory } from './ring-file';
 
 const CHECKPOINT_INDEX = L.int32Index(L.TAIL_CHECKPOINT_OFFSET);
+const BACK_PRESSURE_EVENTS_INDEX = L.int32Index(L.BACK_PRESSURE_EVENTS_OFFSET);
+const EVICTED_CONSUMERS_INDEX = L.int32Index(L.EVICTED_CONSUMERS_OFFSET);
+const REAPED_CONSUMERS_INDEX = L.int32Index(L.REAPED_CONSUMERS_OFFSET);
 const UNFRAGMENTED_WORD = L.typeWord(0, L.UNFRAGMENTED);
 /** Bytes zeroed ahead of the tail at a time (at most capacity / 8). */
 const CLEAN_CHUNK_LENGTH = 64 * 1024;
@@ -30,7 +33,7 @@ export interface ProducerOptions {
   evictionTimeoutMs?: number;
 }
 
-/** Counters a producer keeps about the consumers it had to deal with. */
+/** Counters this producer keeps about the consumers it had to deal with (the ring's own counts: `ringInfo`). */
 export interface ProducerStats {
   /** Dead consumers (their kernel lock was gone) whose slots were freed. */
   reapedConsumers: number;
@@ -63,6 +66,10 @@ export class ReliablePublication extends PublicationBase {
   private pendingLength = 0;
   /** Position of an open batch's first record: the limit and the checkpoint must not pass it (see refreshLimit). */
   private batchStart = 0;
+  /** The ring's counters (docs/FORMAT.md, "Counters line"), kept here and stored to the header when they move. */
+  private backPressureEvents: number;
+  private evictedConsumers: number;
+  private reapedConsumers: number;
 
   /** @internal Use `Publication.create` / `Publication.attach`. The caller holds the producer lock. */
   constructor(memory: RingMemory, d: RingDescriptor, options: ProducerOptions = {}) {
@@ -78,6 +85,11 @@ export class ReliablePublication extends PublicationBase {
       abort: (recordOffset, payloadLength) => this.abortClaim(recordOffset, payloadLength),
     });
     this.cleanChunk = Math.min(d.capacity >>> 3, CLEAN_CHUNK_LENGTH);
+    this.backPressureEvents = this.counterAt(BACK_PRESSURE_EVENTS_INDEX);
+    this.evictedConsumers = this.counterAt(EVICTED_CONSUMERS_INDEX);
+    this.reapedConsumers = this.counterAt(REAPED_CONSUMERS_INDEX);
+    // Blocked-since times are this producer's to write: a dead producer's would say it blocks still.
+    for (let slot = 0; slot < d.maxConsumers; slot++) this.markBlocked(slot, 0);
     const tail = this.recoverTail();
     // Past the tail slot lie stale laps or a dead producer's uncommitted records: the first reserve cleans from
     // right after it (the tail slot itself reads 0 or a sleeping mark and is never touched).
@@ -227,7 +239,7 @@ export class ReliablePublication extends PublicationBase {
       index = (index + aligned) & this.mask;
     }
     const required = this.tailPosition + needed + L.HEADER_LENGTH;
-    if (required > this.limitPosition && !this.refreshLimit(required)) return OfferResult.BACK_PRESSURED;
+    if (required > this.limitPosition && !this.refreshLimit(required)) return this.backPressured();
 
     const openedBatch = !this.batching;
     if (openedBatch) this.batchStart = this.tailPosition;
@@ -275,7 +287,7 @@ export class ReliablePublication extends PublicationBase {
     const padding = aligned > toEnd ? toEnd : 0;
     const required = tail + padding + aligned + L.HEADER_LENGTH;
     if (required > this.limitPosition && !this.refreshLimit(required)) {
-      return this.closed ? OfferResult.CLOSED : OfferResult.BACK_PRESSURED;
+      return this.closed ? OfferResult.CLOSED : this.backPressured();
     }
     // The slot after the record (and slot 0 after padding) must read 0 before the record is committed; the
     // region ahead of the tail is zeroed in bulk, so this is one compare per message, not a store.
@@ -284,6 +296,12 @@ export class ReliablePublication extends PublicationBase {
     this.tailPosition = tail + aligned;
     this.updateFastEnd();
     return this.dataOffset + index;
+  }
+
+  /** An offer or claim refused: counted in the header (the fast path never gets here). */
+  private backPressured(): number {
+    storePosition(this.i32, this.i64, BACK_PRESSURE_EVENTS_INDEX, ++this.backPressureEvents);
+    return OfferResult.BACK_PRESSURED;
   }
 
   /**
@@ -409,19 +427,22 @@ export class ReliablePublication extends PublicationBase {
         }
         if (Atomics.compareExchange(i32, stateIndex, state, L.nextSlotWord(state, L.SLOT_FREE)) === state) {
           this.stats.reapedConsumers++;
+          storePosition(i32, this.i64, REAPED_CONSUMERS_INDEX, ++this.reapedConsumers);
+          this.markBlocked(slot, 0);
           changed = true;
         }
         continue;
       }
       if (this.blockedSince[slot] === 0 || this.blockedAt[slot] !== position) {
-        this.blockedSince[slot] = now;
+        this.markBlocked(slot, now);
         this.blockedAt[slot] = position;
         this.anyBlocked = true;
       } else if (now - this.blockedSince[slot] >= this.evictionTimeoutMs) {
         if (isDurableSlot(i32, slot)) markEvicted(this.memory.buffer, slot, now);
         if (Atomics.compareExchange(i32, stateIndex, state, L.nextSlotWord(state, L.SLOT_EVICTED)) === state) {
           this.stats.evictedConsumers++;
-          this.blockedSince[slot] = 0;
+          storePosition(i32, this.i64, EVICTED_CONSUMERS_INDEX, ++this.evictedConsumers);
+          this.markBlocked(slot, 0);
           changed = true;
         }
       }
@@ -429,9 +450,23 @@ export class ReliablePublication extends PublicationBase {
     return changed && this.refreshLimit(required);
   }
 
+  /** No consumer holds the producer back any more (called once per such change, not per refresh). */
   private clearBlocked(): void {
-    this.blockedSince.fill(0);
+    for (let slot = 0; slot < this.maxConsumers; slot++) {
+      if (this.blockedSince[slot] !== 0) this.markBlocked(slot, 0);
+    }
     this.anyBlocked = false;
+  }
+
+  /** Since when (ms since the epoch) `slot` holds this producer back without moving, 0 for not: here and in its slot. */
+  private markBlocked(slot: number, since: number): void {
+    this.blockedSince[slot] = since;
+    storePosition(this.i32, this.i64, L.slotFieldIndex(slot, L.SLOT_BLOCKED_SINCE_OFFSET), since);
+  }
+
+  /** A counter of the header as a previous producer left it; a garbage word starts it again from 0. */
+  private counterAt(index: number): number {
+    return Math.max(0, tryLoadPosition(this.i32, index));
   }
 
   /**
@@ -451,6 +486,7 @@ export class ReliablePublication extends PublicationBase {
     // below is past it, so the next producer would never fill it: turn it into padding that consumers skip.
     if (this.claim.isPending) this.claim.abort();
     if (this.batching && this.pendingOffset >= 0) this.commitBatch();
+    if (this.anyBlocked) this.clearBlocked();
     this.limitPosition = -1; // every later reserve goes to refreshLimit, which refuses
     this.fastEnd = -1;
     storePosition(this.i32, this.i64, CHECKPOINT_INDEX, this.tailPosition);

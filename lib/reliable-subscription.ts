@@ -26,6 +26,12 @@ import { SubscriptionBase, type StartFrom } from './subscription-base';
 
 const CHECKPOINT_INDEX = L.int32Index(L.TAIL_CHECKPOINT_OFFSET);
 const MAX_JOIN_ATTEMPTS = 10_000;
+/**
+ * A poll that finds the consumer caught up notes its progress only after this many polls found nothing since the
+ * last note: a consumer that catches up after every few messages reads the clock once per that many catch-ups, one
+ * that waits for a trickle (millions of empty polls) on the first catch-up after it.
+ */
+const EMPTY_POLLS_BEFORE_NOTE = 64;
 
 /** @internal How `Subscription.open` joins a reliable ring. */
 export interface ReliableJoinOptions {
@@ -48,6 +54,12 @@ export class ReliableSubscription extends SubscriptionBase {
   private slotNumber = -1;
   private positionIndex = 0;
   private stateIndex = 0;
+  private progressTimeIndex = 0;
+  /** The position at the last progress stamp, and the position at which poll stamps again (see stampProgress). */
+  private stampedPosition = -1;
+  private nextStampPosition = 0;
+  /** Polls that found nothing since the last progress stamp. */
+  private emptyPolls = 0;
   private readonly assembler: FragmentAssembler;
   private readonly autoCommit: boolean;
   private stateWord = 0;
@@ -77,6 +89,7 @@ export class ReliableSubscription extends SubscriptionBase {
     const durable = options.durable ?? null;
     if (durable !== null) {
       this.durable = withDurableNamesLock(memory, () => this.attachDurable(durable, from, d.maxConsumers));
+      this.stampProgress(this.consumerPosition);
       return;
     }
     try {
@@ -91,6 +104,7 @@ export class ReliableSubscription extends SubscriptionBase {
       this.releaseSlot();
       throw err;
     }
+    this.stampProgress(this.consumerPosition);
   }
 
   /** The consumer slot this subscription owns. */
@@ -147,6 +161,10 @@ export class ReliableSubscription extends SubscriptionBase {
         const length = Atomics.load(i32, L.recordLengthIndex(recordOffset));
         if (length <= 0) {
           if (length < 0 && length !== L.SLEEPING_MARK) throw corrupt('record length', length);
+          // Caught up with the producer (at most once per poll, never per message): a moment to note progress.
+          if (++this.emptyPolls >= EMPTY_POLLS_BEFORE_NOTE && position !== this.stampedPosition) {
+            this.stampProgress(position);
+          }
           break;
         }
         // The length itself is checked (aligning a hostile length near 2^31 overflows to a negative number), and
@@ -187,6 +205,7 @@ export class ReliableSubscription extends SubscriptionBase {
       if (position !== this.consumerPosition) {
         this.consumerPosition = position;
         if (this.autoCommit) this.publish(position);
+        if (position >= this.nextStampPosition) this.stampProgress(position);
       }
     }
     return delivered;
@@ -274,6 +293,7 @@ export class ReliableSubscription extends SubscriptionBase {
   protected announceSleep(): boolean {
     // Never mark once evicted: a lapped position reading 0 is inside a committed payload, not an empty slot.
     if (Atomics.load(this.i32, this.stateIndex) !== this.stateWord) return false;
+    if (this.consumerPosition !== this.stampedPosition) this.stampProgress(this.consumerPosition);
     const index = L.recordLengthIndex(this.dataOffset + (this.consumerPosition & this.mask));
     const previous = Atomics.compareExchange(this.i32, index, 0, L.SLEEPING_MARK);
     return previous === 0 || previous === L.SLEEPING_MARK;
@@ -319,6 +339,19 @@ export class ReliableSubscription extends SubscriptionBase {
     this.slotNumber = slot;
     this.positionIndex = L.slotPositionIndex(slot);
     this.stateIndex = L.slotStateIndex(slot);
+    this.progressTimeIndex = L.slotFieldIndex(slot, L.SLOT_PROGRESS_TIME_OFFSET);
+  }
+
+  /**
+   * Notes in the slot when this consumer last made progress (docs/FORMAT.md): at join, when a poll finds it caught up
+   * (see EMPTY_POLLS_BEFORE_NOTE), before it sleeps, and once per capacity / 8 bytes consumed: the clock is read off
+   * the per-message path.
+   */
+  private stampProgress(position: number): void {
+    storePosition(this.i32, this.i64, this.progressTimeIndex, Date.now());
+    this.stampedPosition = position;
+    this.nextStampPosition = position + (this.capacity >>> 3);
+    this.emptyPolls = 0;
   }
 
   /**

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { durableInfo, type DurableInfo } from './durable-consumer';
 import { ErrorCode, ShmringError, type SystemError } from './errors';
 import * as L from './layout';
-import { loadPosition } from './position';
+import { loadPosition, tryLoadPosition } from './position';
 import {
   checkRingFileSize,
   describeNewRing,
@@ -161,6 +161,37 @@ export function lockProducer(ring: NewRing): void {
   }
 }
 
+/** A consumer slot in use, as `ringInfo` reports it. Counters a word of garbage makes unreadable are null. */
+export interface ConsumerInfo {
+  slot: number;
+  state: 'active' | 'evicted';
+  /** The slot's kernel lock is held: its process lives. */
+  alive: boolean;
+  /** Bytes consumed (a broadcast receiver: its cursor). */
+  position: number;
+  pid: number;
+  /** A durable consumer's name, timeout and since when it is away; null for an ordinary consumer. */
+  durable: DurableInfo | null;
+  /** Reliable: when the consumer last noted progress, ms since the epoch (see docs/FORMAT.md); 0 if never. */
+  progressAt?: number | null;
+  /** Reliable: since when it holds the back-pressured producer back without moving (ms since the epoch); 0 if not. */
+  blockedSince?: number | null;
+  /** Broadcast receivers that publish their counters: times lapped by the transmitter. */
+  lappedCount?: number | null;
+  /** Broadcast receivers that publish their counters: bytes lapping made them skip. */
+  lostBytes?: number | null;
+}
+
+/** The reliable producer's counters in the ring's header (they count for the ring, across producers). */
+export interface ProducerCounters {
+  /** Offers and claims refused with BACK_PRESSURED. */
+  backPressureEvents: number | null;
+  /** Live consumers evicted for stalling past the eviction timeout. */
+  evictedConsumers: number | null;
+  /** Slots of dead consumers freed. */
+  reapedConsumers: number | null;
+}
+
 /** What `ringInfo` reports. */
 export interface RingInfo extends RingDescriptor {
   path: string | null;
@@ -170,15 +201,10 @@ export interface RingInfo extends RingDescriptor {
   producerEpoch: number;
   /** Reliable mode: the producer's last checkpoint; broadcast mode: the tail counter; many-to-one: the tail. */
   producerPosition: number;
-  consumers: Array<{
-    slot: number;
-    state: 'active' | 'evicted';
-    alive: boolean;
-    position: number;
-    pid: number;
-    /** A durable consumer's name, timeout and since when it is away; null for an ordinary consumer. */
-    durable: DurableInfo | null;
-  }>;
+  /** Reliable mode only. */
+  counters?: ProducerCounters;
+  /** Reliable consumers; in a broadcast ring, the receivers that publish their counters. */
+  consumers: ConsumerInfo[];
 }
 
 /** Describes a ring without joining it. */
@@ -201,11 +227,13 @@ function describe({ memory, descriptor: d }: NewRing): RingInfo {
       : d.mode === 'many-to-one'
         ? L.int32Index(trailer + L.TAIL_POSITION_OFFSET)
         : L.int32Index(L.TAIL_CHECKPOINT_OFFSET);
-  const consumers: RingInfo['consumers'] = [];
+  const reliable = d.mode === 'reliable';
+  const consumers: ConsumerInfo[] = [];
   for (let slot = 0; slot < d.maxConsumers; slot++) {
     const slotState = L.slotState(Atomics.load(i32, L.slotStateIndex(slot)));
     if (slotState !== L.SLOT_ACTIVE && slotState !== L.SLOT_EVICTED) continue;
     const alive = memory.isLocked(L.CONSUMER_LOCK_BYTE_BASE + slot);
+    const field = (offset: number): number | null => counter(i32, L.slotFieldIndex(slot, offset));
     consumers.push({
       slot,
       state: slotState === L.SLOT_ACTIVE ? 'active' : 'evicted',
@@ -217,8 +245,20 @@ function describe({ memory, descriptor: d }: NewRing): RingInfo {
       ),
       pid: Atomics.load(i32, L.slotPidIndex(slot)),
       durable: d.mode === 'reliable' ? durableInfo(memory.buffer, slot, slotState, alive) : null,
+      ...(reliable
+        ? { progressAt: field(L.SLOT_PROGRESS_TIME_OFFSET), blockedSince: field(L.SLOT_BLOCKED_SINCE_OFFSET) }
+        : d.mode === 'broadcast'
+          ? { lappedCount: field(L.SLOT_LAPS_OFFSET), lostBytes: field(L.SLOT_LOST_BYTES_OFFSET) }
+          : {}),
     });
   }
+  const counters: ProducerCounters | undefined = reliable
+    ? {
+        backPressureEvents: counter(i32, L.int32Index(L.BACK_PRESSURE_EVENTS_OFFSET)),
+        evictedConsumers: counter(i32, L.int32Index(L.EVICTED_CONSUMERS_OFFSET)),
+        reapedConsumers: counter(i32, L.int32Index(L.REAPED_CONSUMERS_OFFSET)),
+      }
+    : undefined;
   return {
     ...d,
     path: memory.path,
@@ -227,8 +267,15 @@ function describe({ memory, descriptor: d }: NewRing): RingInfo {
     producerPid: Atomics.load(i32, L.int32Index(L.PRODUCER_PID_OFFSET)),
     producerEpoch: Atomics.load(i32, L.int32Index(L.PRODUCER_EPOCH_OFFSET)),
     producerPosition: loadPosition(i32, positionIndex),
+    ...(counters === undefined ? {} : { counters }),
     consumers,
   };
+}
+
+/** An int64 counter of the header, or null for a word no writer of ours leaves (another process wrote garbage). */
+function counter(i32: Int32Array, index: number): number | null {
+  const value = tryLoadPosition(i32, index);
+  return value === -Infinity ? null : value;
 }
 
 /**

@@ -31,6 +31,12 @@ export interface SubscriptionOptions extends OpenRingOptions, DurableOptions, Ma
    * that what was delivered and not committed is delivered again after a restart (or `sub.rewind()`).
    */
   autoCommit?: boolean;
+  /**
+   * Broadcast rings: take a slot of the ring's receiver table and publish this receiver's position, laps and lost
+   * bytes there, for `ringInfo` and `shmring stat` (one atomic store per poll that moves). Default false. A reliable
+   * consumer always has a slot.
+   */
+  publishCounters?: boolean;
 }
 
 /** Options of `Subscription.create`: a new many-to-one ring and its consumer. */
@@ -53,6 +59,9 @@ function checkOptions(options: SubscriptionOptions): DurableRequest | null {
   if (options.autoCommit !== undefined && typeof options.autoCommit !== 'boolean') {
     throw new TypeError(`autoCommit must be a boolean: autoCommit=${String(options.autoCommit)}`);
   }
+  if (options.publishCounters !== undefined && typeof options.publishCounters !== 'boolean') {
+    throw new TypeError(`publishCounters must be a boolean: publishCounters=${String(options.publishCounters)}`);
+  }
   return durableRequest(options);
 }
 
@@ -68,7 +77,7 @@ function subscriberFor(ring: NewRing, options: SubscriptionOptions, durable: Dur
     }
     if (ring.descriptor.mode === 'many-to-one') return new ManyToOneSubscription(ring.memory, ring.descriptor, options);
     if (ring.descriptor.mode === 'broadcast') {
-      return new BroadcastSubscription(ring.memory, ring.descriptor, options.from);
+      return new BroadcastSubscription(ring.memory, ring.descriptor, options.from, options.publishCounters === true);
     }
     return new ReliableSubscription(ring.memory, ring.descriptor, options.from, {
       durable,

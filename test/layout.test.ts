@@ -80,7 +80,7 @@ describe('docs/FORMAT.md offset table', () => {
       'DESCRIPTOR_LINE_OFFSET',
       'PRODUCER_LINE_OFFSET',
       'WAKE_LINE_OFFSET',
-      'RESERVED_LINE_OFFSET',
+      'COUNTERS_LINE_OFFSET',
     ]);
     const documented = new Set(rows.map((r) => r.name));
     const missing = Object.keys(layout)
@@ -118,13 +118,12 @@ describe('docs/FORMAT.md diagrams', () => {
     expect(sections.get('producer line')).toBe(L.PRODUCER_LINE_OFFSET);
     expect(sections.get('wake line')).toBe(L.WAKE_LINE_OFFSET);
     expect(sections.get('consumer slot 0')).toBe(L.CONSUMER_SLOTS_OFFSET);
-    // The reserved line sits between the wake line and the slots: nothing of ours lives there.
-    expect(sections.get('(reserved, 128 B)')).toBe(L.RESERVED_LINE_OFFSET);
+    expect(sections.get('counters line')).toBe(L.COUNTERS_LINE_OFFSET);
     // Each section is one line after the one before.
     expect(L.PRODUCER_LINE_OFFSET - L.DESCRIPTOR_LINE_OFFSET).toBe(L.LINE_LENGTH);
     expect(L.WAKE_LINE_OFFSET - L.PRODUCER_LINE_OFFSET).toBe(L.LINE_LENGTH);
-    expect(L.RESERVED_LINE_OFFSET - L.WAKE_LINE_OFFSET).toBe(L.LINE_LENGTH);
-    expect(L.CONSUMER_SLOTS_OFFSET - L.RESERVED_LINE_OFFSET).toBe(L.LINE_LENGTH);
+    expect(L.COUNTERS_LINE_OFFSET - L.WAKE_LINE_OFFSET).toBe(L.LINE_LENGTH);
+    expect(L.CONSUMER_SLOTS_OFFSET - L.COUNTERS_LINE_OFFSET).toBe(L.LINE_LENGTH);
   });
 
   it("draws the descriptor line with the constants' offsets", () => {
@@ -149,13 +148,22 @@ describe('docs/FORMAT.md diagrams', () => {
     expect(offsetOf(slot, 'position (int64, high word)')).toBe(L.SLOT_POSITION_OFFSET + 4);
     expect(offsetOf(slot, 'generation')).toBe(L.SLOT_STATE_OFFSET);
     expect(offsetOf(slot, 'consumer pid')).toBe(L.SLOT_PID_OFFSET);
+    expect(offsetOf(slot, 'progress time / laps')).toBe(L.SLOT_PROGRESS_TIME_OFFSET);
+    expect(L.SLOT_LAPS_OFFSET).toBe(L.SLOT_PROGRESS_TIME_OFFSET);
+    expect(offsetOf(slot, 'blocked-since time / lost bytes')).toBe(L.SLOT_BLOCKED_SINCE_OFFSET);
+    expect(L.SLOT_LOST_BYTES_OFFSET).toBe(L.SLOT_BLOCKED_SINCE_OFFSET);
+    const counters = bitDiagramOffsets('## Counters line');
+    expect(offsetOf(counters, 'back-pressure events') + L.COUNTERS_LINE_OFFSET).toBe(L.BACK_PRESSURE_EVENTS_OFFSET);
+    expect(offsetOf(counters, 'evicted consumers') + L.COUNTERS_LINE_OFFSET).toBe(L.EVICTED_CONSUMERS_OFFSET);
+    expect(offsetOf(counters, 'reaped consumers') + L.COUNTERS_LINE_OFFSET).toBe(L.REAPED_CONSUMERS_OFFSET);
+    expect(offsetOf(counters, 'zero (104 bytes)') + 104).toBe(L.LINE_LENGTH);
     expect(offsetOf(slot, 'durable timeout')).toBe(L.SLOT_DURABLE_TIMEOUT_OFFSET);
     expect(offsetOf(slot, 'durable name length')).toBe(L.SLOT_DURABLE_NAME_LENGTH_OFFSET);
     expect(offsetOf(slot, 'detached since')).toBe(L.SLOT_DETACHED_SINCE_OFFSET);
     expect(offsetOf(slot, 'evicted at')).toBe(L.SLOT_EVICTED_AT_OFFSET);
     expect(offsetOf(slot, 'durable name (UTF-8, 64 bytes)')).toBe(L.SLOT_DURABLE_NAME_OFFSET);
     expect(L.SLOT_DURABLE_NAME_OFFSET + L.DURABLE_NAME_MAX_LENGTH).toBe(L.CONSUMER_SLOT_LENGTH);
-    // The durable fields live in slot bytes 32..127; bytes 16..31 belong to another concern.
+    // The durable fields live in slot bytes 32..127, after the progress/blocked-since (laps/lost bytes) words.
     expect(L.SLOT_DURABLE_TIMEOUT_OFFSET).toBe(32);
     const record = bitDiagramOffsets('## Records (reliable mode)');
     expect(offsetOf(record, 'record length')).toBe(L.LENGTH_FIELD_OFFSET);

@@ -6,20 +6,23 @@
  */
 import { readStatuses, type BridgeStatus } from '../bridge/bridge-status';
 import { readUpstreamMark, type UpstreamMark } from '../bridge/upstream-sequence';
-import type { DurableInfo } from '../durable-consumer';
 import * as L from '../layout';
 import { loadPosition } from '../position';
 import { WalkStop, walkCommittedRecords } from '../record-walk';
-import { openRingMemory, ringInfo, type OpenRingOptions, type RingInfo } from '../rings';
+import {
+  openRingMemory,
+  ringInfo,
+  type ConsumerInfo,
+  type OpenRingOptions,
+  type ProducerCounters,
+  type RingInfo,
+} from '../rings';
 
-/** A consumer slot in use (reliable mode) with its lag behind the producer's tail. */
-export interface ConsumerState {
-  slot: number;
-  state: 'active' | 'evicted';
-  /** The slot's kernel lock is held: the consumer process lives. */
-  alive: boolean;
-  pid: number;
-  position: number;
+/**
+ * A consumer slot in use with its lag behind the producer's tail: a reliable consumer, or a broadcast receiver that
+ * publishes its counters (`lappedCount`, `lostBytes`).
+ */
+export interface ConsumerState extends ConsumerInfo {
   /**
    * Bytes published and not yet consumed: producer position − consumer position. Null for an evicted consumer: the
    * producer no longer waits for it (its next poll throws ERR_SHMRING_EVICTED).
@@ -27,8 +30,13 @@ export interface ConsumerState {
   lag: number | null;
   /** `lag` as a percentage of the capacity (100 = the producer is blocked by this consumer); null when evicted. */
   lagPercent: number | null;
-  /** A durable consumer's name, timeout, and since when it is away (null while attached or not yet noticed). */
-  durable: DurableInfo | null;
+  /**
+   * Reliable: ms since the consumer last noted progress (`progressAt`), while it has something to read; null when it
+   * is caught up (lag 0), evicted, or never noted any.
+   */
+  sinceProgressMs?: number | null;
+  /** Reliable: ms it has held the back-pressured producer back without moving; null when it does not. */
+  blockedMs?: number | null;
 }
 
 /** The producer's side of a snapshot. */
@@ -50,6 +58,8 @@ export interface ProducerState {
   tailIntent?: number;
   /** Broadcast: the start of the latest record. */
   latest?: number;
+  /** Reliable: the counters line of the header (back-pressure events, evictions, reaped consumers). */
+  counters?: ProducerCounters;
 }
 
 /** One sample of a ring's state. */
@@ -78,12 +88,13 @@ export interface RingState {
 /** Samples the ring `name` (throws what `ringInfo` throws: ENOENT, ERR_SHMRING_NOT_A_RING, ...). */
 export function readRingState(name: string, options: OpenRingOptions): RingState {
   const info = ringInfo(name, options);
+  const sampledAt = Date.now();
   const { upstream, ...extra } = readProducerCounters(name, options, info);
   const position = extra.position;
   return {
     name,
     path: info.path ?? name,
-    sampledAt: Date.now(),
+    sampledAt,
     mode: info.mode,
     version: info.version,
     capacity: info.capacity,
@@ -99,15 +110,28 @@ export function readRingState(name: string, options: OpenRingOptions): RingState
       pid: info.producerPid,
       epoch: info.producerEpoch,
       ...extra,
+      ...(info.counters === undefined ? {} : { counters: info.counters }),
     },
-    consumers: info.consumers.map((c) => {
-      if (c.state === 'evicted') return { ...c, lag: null, lagPercent: null };
-      const lag = Math.max(0, position - c.position);
-      return { ...c, lag, lagPercent: Math.round((lag / info.capacity) * 1000) / 10 };
-    }),
+    consumers: info.consumers.map((c) => consumerState(c, info, position, sampledAt)),
     upstream,
     bridges: readStatuses(options.dir ?? '/dev/shm', name),
   };
+}
+
+function consumerState(c: ConsumerInfo, info: RingInfo, position: number, sampledAt: number): ConsumerState {
+  const reliable = info.mode === 'reliable';
+  if (c.state === 'evicted') {
+    return { ...c, lag: null, lagPercent: null, ...(reliable ? { sinceProgressMs: null, blockedMs: null } : {}) };
+  }
+  const lag = Math.max(0, position - c.position);
+  const state: ConsumerState = { ...c, lag, lagPercent: Math.round((lag / info.capacity) * 1000) / 10 };
+  if (reliable) {
+    const since = (time: number | null | undefined): number | null =>
+      typeof time === 'number' && time > 0 ? Math.max(0, sampledAt - time) : null;
+    state.sinceProgressMs = lag === 0 ? null : since(c.progressAt);
+    state.blockedMs = since(c.blockedSince);
+  }
+  return state;
 }
 
 /** Reads the counters `ringInfo` does not return. */

@@ -23,9 +23,11 @@ export const spec: CommandSpec = {
   name: 'stat',
   synopsis: 'NAME [--watch [SECONDS]] [--json]',
   description:
-    'Shows one ring: its header, the producer (pid, alive, state, position) and each consumer slot\n' +
-    '(pid, alive, state, position, lag in bytes and as % of capacity). With --watch, samples again every\n' +
-    'SECONDS (default 1) and adds byte rates and how long each consumer has not moved; Ctrl-C stops.',
+    'Shows one ring: its header, the producer (pid, alive, state, position, counters) and each consumer slot\n' +
+    '(pid, alive, state, position, lag in bytes and as % of capacity, time since progress, time blocking the\n' +
+    'producer; a broadcast receiver that publishes its counters: laps and lost bytes). With --watch, samples\n' +
+    'again every SECONDS (default 1) and adds byte and event rates and how long each consumer has not moved;\n' +
+    'Ctrl-C stops.',
   options: {
     watch: {
       type: 'string',
@@ -59,8 +61,15 @@ export function parse(args: string[]): Parsed {
 
 /** A sample with the rates since the previous one (watch mode). */
 export interface StatSample extends RingState {
-  /** Bytes per second since the previous sample (rounded); null on the first sample, or for a consumer new since. */
-  rates: { producer: number | null; consumers: Record<string, number | null> } | null;
+  /**
+   * Bytes per second since the previous sample (rounded); null on the first sample, or for a consumer new since.
+   * Reliable rings add back-pressure events per second.
+   */
+  rates: {
+    producer: number | null;
+    consumers: Record<string, number | null>;
+    backPressureEvents?: number | null;
+  } | null;
   /** Per consumer slot: ms since its position last changed, as observed since the watch began. */
   idleMs?: Record<string, number>;
 }
@@ -87,10 +96,21 @@ export class RateTracker {
       }
       idleMs[key] = state.sampledAt - (this.lastMove.get(key)?.at ?? state.sampledAt);
     }
-    const producer =
-      prev === null || seconds <= 0 ? null : Math.round((state.producer.position - prev.producer.position) / seconds);
+    const perSecond = (now: number | null | undefined, before: number | null | undefined): number | null =>
+      typeof now === 'number' && typeof before === 'number' && seconds > 0
+        ? Math.round((now - before) / seconds)
+        : null;
+    const producer = perSecond(state.producer.position, prev?.producer.position);
     this.previous = state;
-    return { ...state, rates: prev === null ? null : { producer, consumers }, idleMs };
+    if (prev === null) return { ...state, rates: null, idleMs };
+    const rates: NonNullable<StatSample['rates']> = { producer, consumers };
+    if (state.producer.counters !== undefined) {
+      rates.backPressureEvents = perSecond(
+        state.producer.counters.backPressureEvents,
+        prev.producer.counters?.backPressureEvents,
+      );
+    }
+    return { ...state, rates, idleMs };
   }
 }
 
@@ -106,6 +126,25 @@ function durableWhereabouts(c: ConsumerState, sampledAt: number): string {
   if (c.alive) return 'attached';
   const since = c.durable?.detachedSince ?? null;
   return since === null ? 'away' : `away ${formatAge(Math.max(0, sampledAt - since))}`;
+}
+
+/** A count, or '?' for a counter the header holds garbage in. */
+function count(value: number | null | undefined): string {
+  return typeof value === 'number' ? `${value}` : '?';
+}
+
+/** An age in the past, or '-' when there is none. */
+function age(ms: number | null | undefined): string {
+  return typeof ms === 'number' ? formatAge(ms) : '-';
+}
+
+function countersLine(s: RingState): string | null {
+  const c = s.producer.counters;
+  if (c === undefined) return null;
+  return (
+    `counters  back-pressure events ${count(c.backPressureEvents)}, evicted consumers ` +
+    `${count(c.evictedConsumers)}, reaped consumers ${count(c.reapedConsumers)}`
+  );
 }
 
 function producerLine(s: RingState): string {
@@ -149,40 +188,63 @@ export function formatStat(s: StatSample, watching: boolean): string {
   const lines = [
     `ring      ${s.name} (${s.path})`,
     `mode      ${s.mode}, layout ${s.version}, capacity ${formatBytes(s.capacity)}, max message ` +
-      `${formatBytes(s.maxMessageLength)}, ${s.mode === 'reliable' ? `${s.maxConsumers} consumer slots, ` : ''}` +
+      `${formatBytes(s.maxMessageLength)}, ${s.maxConsumers} ${s.mode === 'reliable' ? 'consumer' : 'receiver'} slots, ` +
       `file ${formatBytes(s.fileLength)}`,
     `created   ${new Date(s.createdAt).toISOString()} by pid ${s.creatorPid} ` +
       `(${formatAge(s.sampledAt - s.createdAt)} ago)`,
     `producer  ${producerLine(s)}`,
   ];
+  const counters = countersLine(s);
+  if (counters !== null) lines.push(counters);
   if (watching) {
     const rate = s.rates?.producer;
-    lines.push(`rate      ${rate === null || rate === undefined ? '-' : formatRate(rate)}`);
+    const events = s.rates?.backPressureEvents;
+    lines.push(
+      `rate      ${rate === null || rate === undefined ? '-' : formatRate(rate)}` +
+        (events === null || events === undefined ? '' : `, ${events} back-pressure events/s`),
+    );
   }
   lines.push(...bridgeLines(s));
   lines.push('');
-  if (s.mode === 'broadcast') {
-    lines.push('consumers broadcast receivers take no slot: they are not listed');
-  } else if (s.consumers.length === 0) {
-    lines.push('consumers none');
+  const broadcast = s.mode === 'broadcast';
+  if (s.consumers.length === 0) {
+    lines.push(
+      broadcast
+        ? 'consumers none listed: a broadcast receiver takes a slot only to publish its counters (publishCounters)'
+        : 'consumers none',
+    );
   } else {
-    const header = ['SLOT', 'PID', 'ALIVE', 'STATE', 'POSITION', 'LAG', 'LAG%'];
-    const durable = s.consumers.some((c) => c.durable !== null);
+    const header = broadcast
+      ? ['SLOT', 'PID', 'ALIVE', 'POSITION', 'LAG', 'LAPS', 'LOST']
+      : ['SLOT', 'PID', 'ALIVE', 'STATE', 'POSITION', 'LAG', 'LAG%', 'PROGRESS', 'BLOCKING'];
+    const durable = !broadcast && s.consumers.some((c) => c.durable !== null);
     if (durable) header.push('DURABLE', 'TIMEOUT', 'DETACHED');
     if (watching) header.push('RATE', 'IDLE');
     lines.push(
       table(
         header,
         s.consumers.map((c) => {
-          const row = [
-            `${c.slot}`,
-            `${c.pid}`,
-            yesNo(c.alive),
-            c.state,
-            `${c.position}`,
-            `${c.lag ?? '-'}`,
-            `${c.lagPercent ?? '-'}`,
-          ];
+          const row = broadcast
+            ? [
+                `${c.slot}`,
+                `${c.pid}`,
+                yesNo(c.alive),
+                `${c.position}`,
+                `${c.lag ?? '-'}`,
+                count(c.lappedCount),
+                count(c.lostBytes),
+              ]
+            : [
+                `${c.slot}`,
+                `${c.pid}`,
+                yesNo(c.alive),
+                c.state,
+                `${c.position}`,
+                `${c.lag ?? '-'}`,
+                `${c.lagPercent ?? '-'}`,
+                age(c.sinceProgressMs),
+                age(c.blockedMs),
+              ];
           if (durable) {
             row.push(
               c.durable?.name ?? '-',
@@ -208,16 +270,30 @@ export function formatStat(s: StatSample, watching: boolean): string {
 /** One plain line per sample (watch mode without a terminal). */
 export function formatStatLine(s: StatSample): string {
   const rate = (r: number | null | undefined): string => (r === null || r === undefined ? '-' : formatRate(r));
+  const counters = s.producer.counters;
   const parts = [
     new Date(s.sampledAt).toISOString(),
     `producer ${s.producer.alive ? 'alive' : 'dead'} position ${s.producer.position} rate ${rate(s.rates?.producer)}`,
   ];
+  if (counters !== undefined) {
+    const events = s.rates?.backPressureEvents;
+    parts.push(
+      `back-pressure ${count(counters.backPressureEvents)} (${events === null || events === undefined ? '-' : events}/s) ` +
+        `evicted ${count(counters.evictedConsumers)} reaped ${count(counters.reapedConsumers)}`,
+    );
+  }
   for (const c of s.consumers) {
     const lag = c.lag === null ? 'evicted' : `lag ${c.lag} (${c.lagPercent}%)`;
     const durable =
       c.durable === null ? '' : ` durable ${JSON.stringify(c.durable.name)} ${durableWhereabouts(c, s.sampledAt)}`;
+    const extra =
+      s.mode === 'broadcast'
+        ? ` laps ${count(c.lappedCount)} lost ${count(c.lostBytes)}`
+        : c.blockedMs === null || c.blockedMs === undefined
+          ? ''
+          : ` blocking ${formatAge(c.blockedMs)}`;
     parts.push(
-      `slot ${c.slot} ${c.alive ? 'alive' : 'dead'}${durable} position ${c.position} ${lag} ` +
+      `slot ${c.slot} ${c.alive ? 'alive' : 'dead'}${durable} position ${c.position} ${lag}${extra} ` +
         `rate ${rate(s.rates?.consumers[`${c.slot}`])}`,
     );
   }

@@ -65,7 +65,7 @@ describe('shmring errors', () => {
     expectOneLine(
       await shmring(['stat', 'future', '--dir', dir]),
       5,
-      /^shmring stat: incompatible version: .*app=2\.0 file=3\.3/,
+      new RegExp(`^shmring stat: incompatible version: .*app=${L.VERSION_MAJOR}\\.${L.VERSION_MINOR} file=3\\.3`),
     );
   });
 

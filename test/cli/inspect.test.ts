@@ -1,6 +1,8 @@
 /**
  * `shmring list` and `shmring stat` against real rings made by real processes: a live producer, a dead one (a child
- * that exits without closing), a stalled consumer showing lag, a broadcast ring, and a file that is not a ring.
+ * that exits without closing), a stalled consumer showing lag, a broadcast ring, and a file that is not a ring; and
+ * the counters the ring keeps moving in real scenarios: a back-pressured producer, an evicted stalled consumer, a
+ * reaped dead consumer process, a lapped broadcast receiver that publishes its counters.
  */
 import fs from 'fs';
 import path from 'path';
@@ -14,6 +16,25 @@ import { command, shmring, startProducer, startShmring } from './cli-env';
 
 /** Bytes a reliable ring uses for one message of `length` payload bytes. */
 const recordBytes = (length: number): number => L.align(L.HEADER_LENGTH + length, L.RECORD_ALIGNMENT);
+
+/** The cells of the last line of `stat`'s text (columns are two or more spaces apart; an age is `12 ms`). */
+const lastRow = (stdout: string): string[] | undefined =>
+  stdout
+    .trimEnd()
+    .split('\n')
+    .at(-1)
+    ?.trim()
+    .split(/\s{2,}/);
+
+const AGE = /^\d+ (ms|s|min)$/;
+/** `expect.any(Number)`, typed (it is `any`, which the type-aware lint refuses in an object literal). */
+const ANY_NUMBER = expect.any(Number) as unknown as number;
+
+async function statJson(name: string, dir: string): Promise<RingState> {
+  const result = await shmring(['stat', name, '--json', '--dir', dir]);
+  expect(result.stderr).toBe('');
+  return JSON.parse(result.stdout) as RingState;
+}
 
 describe('shmring list', () => {
   it('lists a live producer, a dead one, a ring never produced and a file that is not a ring', async () => {
@@ -86,17 +107,23 @@ describe('shmring stat', () => {
         alive: true,
         pid: process.pid,
         position: 0,
+        progressAt: ANY_NUMBER, // noted when it joined
+        blockedSince: 0,
         lag: published,
         lagPercent: Math.round((published / (1 << 16)) * 1000) / 10,
         durable: null,
+        sinceProgressMs: state.sampledAt - (state.consumers[0].progressAt as number),
+        blockedMs: null,
       },
     ]);
+    expect(state.consumers[0].progressAt).toBeGreaterThan(state.createdAt - 1);
+    expect(state.consumers[0].sinceProgressMs).toBeGreaterThanOrEqual(0);
 
     const text = await shmring(['stat', 'prices', '--dir', dir]);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain(`producer  alive, pid ${producer.pid}, state active, epoch 1, position ${published}`);
-    const row = text.stdout.trimEnd().split('\n').at(-1)?.trim().split(/\s+/);
-    expect(row).toEqual([
+    expect(text.stdout).toContain('counters  back-pressure events 0, evicted consumers 0, reaped consumers 0');
+    expect(lastRow(text.stdout)).toEqual([
       `${stalled.slot}`,
       `${process.pid}`,
       'yes',
@@ -104,6 +131,8 @@ describe('shmring stat', () => {
       '0',
       `${published}`,
       `${state.consumers[0].lagPercent}`,
+      expect.stringMatching(AGE),
+      '-',
     ]);
   });
 
@@ -125,9 +154,13 @@ describe('shmring stat', () => {
         alive: false,
         pid: consumer.process.pid,
         position: 3 * recordBytes(3),
+        progressAt: ANY_NUMBER,
+        blockedSince: 0,
         lag: 0,
         lagPercent: 0,
         durable: null,
+        sinceProgressMs: null, // caught up: nothing to make progress on
+        blockedMs: null,
       },
     ]);
     const listed = JSON.parse((await shmring(['list', '--json', '--dir', dir])).stdout) as ListEntry[];
@@ -141,7 +174,7 @@ describe('shmring stat', () => {
     await command(producer, 'send 400 x', 'sent'); // 6.4 KB into a 4 KiB ring: back-pressured by the stalled consumer
     expect(await command(producer, 'push y 2000', 'pushed')).toBe('pushed {"ok":true}'); // evicts after 50 ms
 
-    const state = JSON.parse((await shmring(['stat', 'prices', '--json', '--dir', dir])).stdout) as RingState;
+    const state = await statJson('prices', dir);
     expect(state.consumers).toEqual([
       {
         slot: stalled.slot,
@@ -149,18 +182,31 @@ describe('shmring stat', () => {
         alive: true,
         pid: process.pid,
         position: 0,
+        progressAt: ANY_NUMBER,
+        blockedSince: 0, // the producer no longer waits for it
         lag: null,
         lagPercent: null,
         durable: null,
+        sinceProgressMs: null,
+        blockedMs: null,
       },
     ]);
+    expect(state.producer.counters).toEqual({
+      backPressureEvents: ANY_NUMBER,
+      evictedConsumers: 1,
+      reapedConsumers: 0,
+    });
+    expect(state.producer.counters?.backPressureEvents).toBeGreaterThan(0);
     const text = await shmring(['stat', 'prices', '--dir', dir]);
-    expect(text.stdout.trimEnd().split('\n').at(-1)?.trim().split(/\s+/)).toEqual([
+    expect(text.stdout).toMatch(/^counters  back-pressure events \d+, evicted consumers 1, reaped consumers 0$/m);
+    expect(lastRow(text.stdout)).toEqual([
       `${stalled.slot}`,
       `${process.pid}`,
       'yes',
       'evicted',
       '0',
+      '-',
+      '-',
       '-',
       '-',
     ]);
@@ -179,6 +225,96 @@ describe('shmring stat', () => {
     const text = await shmring(['stat', 'orders', '--dir', dir]);
     expect(text.stdout).toContain(`producer  dead, pid ${producer.pid}, state active`);
     expect(text.stdout).toContain('consumers none');
+  });
+
+  it('counts the back-pressure events of a producer held back by a stalled consumer, and how long it blocks', async () => {
+    const dir = privateShmDir('cli-stat-back-pressure');
+    const producer = await startProducer('prices', dir, { capacity: L.MIN_CAPACITY }); // evicts after 10 s
+    const stalled = closeAfterTest(Subscription.open('prices', { dir }) as ReliableSubscription);
+    await command(producer, 'send 400 x', 'sent'); // 6.4 KB into a 4 KiB ring: the last ~150 offers are refused
+    const first = await statJson('prices', dir);
+    const refused = first.producer.counters?.backPressureEvents as number;
+    expect(refused).toBeGreaterThan(100);
+    expect(refused).toBeLessThan(400);
+    expect(first.consumers[0].lagPercent).toBeGreaterThan(95);
+
+    expect(await command(producer, 'push y 300', 'pushed')).toBe('pushed {"ok":false}');
+    const second = await statJson('prices', dir);
+    expect(second.producer.counters).toEqual({
+      backPressureEvents: ANY_NUMBER,
+      evictedConsumers: 0,
+      reapedConsumers: 0,
+    });
+    expect(second.producer.counters?.backPressureEvents).toBeGreaterThan(refused);
+    const blocking = second.consumers[0];
+    expect(blocking.slot).toBe(stalled.slot);
+    expect(blocking.blockedSince).toBeGreaterThan(0);
+    expect(blocking.blockedMs).toBe(second.sampledAt - (blocking.blockedSince as number));
+
+    const text = await shmring(['stat', 'prices', '--dir', dir]);
+    expect(text.stdout).toMatch(/^counters  back-pressure events \d+, evicted consumers 0, reaped consumers 0$/m);
+    expect(lastRow(text.stdout)?.slice(-2)).toEqual([expect.stringMatching(AGE), expect.stringMatching(AGE)]);
+  });
+
+  it('counts a dead consumer process the producer reaped, and no longer lists its slot', async () => {
+    const dir = privateShmDir('cli-stat-reaped');
+    const producer = await startProducer('prices', dir, { capacity: L.MIN_CAPACITY });
+    const consumer = startShmring(['tail', 'prices', '--dir', dir]);
+    await waitFor('the consumer to join', () => ringInfo('prices', { dir }).consumers.some((c) => c.alive));
+    consumer.process.kill('SIGKILL');
+    await consumer.exit();
+    await command(producer, 'send 400 x', 'sent'); // held back by the dead consumer's slot
+    expect(await command(producer, 'push y 2000', 'pushed')).toBe('pushed {"ok":true}'); // it reaps, then goes on
+
+    const state = await statJson('prices', dir);
+    expect(state.producer.counters).toEqual({
+      backPressureEvents: ANY_NUMBER,
+      evictedConsumers: 0,
+      reapedConsumers: 1,
+    });
+    expect(state.consumers).toEqual([]);
+    const text = await shmring(['stat', 'prices', '--dir', dir]);
+    expect(text.stdout).toMatch(/^counters  back-pressure events \d+, evicted consumers 0, reaped consumers 1$/m);
+  });
+
+  it('shows the laps and lost bytes of a lapped broadcast receiver that publishes its counters', async () => {
+    const dir = privateShmDir('cli-stat-lapped');
+    const producer = await startProducer('ticks', dir, { mode: 'broadcast', capacity: L.MIN_CAPACITY });
+    const receiver = closeAfterTest(Subscription.open('ticks', { dir, publishCounters: true }));
+    const sent = JSON.parse((await command(producer, 'send 400 tick', 'sent')).slice(5)) as { position: number };
+    receiver.poll(() => undefined, 1000);
+    if (receiver.mode !== 'broadcast') throw new Error('expected a broadcast receiver');
+    expect(receiver.lappedCount).toBeGreaterThan(0);
+
+    const state = await statJson('ticks', dir);
+    expect(state.producer.counters).toBeUndefined();
+    expect(state.consumers).toEqual([
+      {
+        slot: receiver.slot,
+        state: 'active',
+        alive: true,
+        pid: process.pid,
+        position: receiver.position,
+        durable: null,
+        lappedCount: receiver.lappedCount,
+        lostBytes: receiver.lostBytes,
+        lag: sent.position - receiver.position,
+        lagPercent: ANY_NUMBER,
+      },
+    ]);
+    expect(receiver.lostBytes).toBeGreaterThan(0);
+
+    const text = await shmring(['stat', 'ticks', '--dir', dir]);
+    expect(text.stdout).toMatch(/^SLOT +PID +ALIVE +POSITION +LAG +LAPS +LOST$/m);
+    expect(lastRow(text.stdout)).toEqual([
+      `${receiver.slot}`,
+      `${process.pid}`,
+      'yes',
+      `${receiver.position}`,
+      `${sent.position - receiver.position}`,
+      `${receiver.lappedCount}`,
+      `${receiver.lostBytes}`,
+    ]);
   });
 
   it("shows a broadcast ring's tail, tail-intent and latest counters", async () => {

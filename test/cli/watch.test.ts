@@ -26,10 +26,13 @@ describe('shmring stat --watch without a terminal', () => {
     await watch.line((l) => moving.test(l));
     await command(producer, 'pause', 'paused');
     const skip = watch.lines.length + 1; // the sample in flight may still span the pause
-    await watch.line((l) => / rate 0 B\/s$/.test(l), 4000, skip);
+    await watch.line((l) => /producer alive position \d+ rate 0 B\/s \|/.test(l), 4000, skip);
     watch.process.kill('SIGINT');
     expect(await watch.exit()).toEqual({ code: 0, signal: null });
-    expect(watch.lines[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z \| producer alive position \d+ rate -$/);
+    expect(watch.lines[0]).toMatch(
+      /^\d{4}-\d\d-\d\dT[\d:.]+Z \| producer alive position \d+ rate - \| back-pressure 0 \(-\/s\) evicted 0 reaped 0$/,
+    );
+    expect(watch.lines.at(-1)).toMatch(/ \| back-pressure 0 \(0\/s\) evicted 0 reaped 0$/);
   });
 
   it("prints one JSON document per line with rates and a stalled consumer's growing idle time", async () => {
@@ -109,16 +112,18 @@ describe('shmring stat --watch in a terminal', () => {
     expect(started.stderr).toBe('');
 
     let screen = '';
-    const moving = /^rate {6}(?!0 B\/s)\d+(\.\d)? (B|KiB)\/s$/m;
+    const moving = /^rate {6}(?!0 B\/s)\d+(\.\d)? (B|KiB)\/s, 0 back-pressure events\/s$/m;
     await waitFor('a positive rate on the screen', () => moving.test((screen = tmux.screen())));
     // One frame, redrawn in place: the header once, at the top, and the stalled consumer's row with RATE and IDLE.
     expect(screen.split('\n')[0]).toBe(`ring      stream (${dir}/stream)`);
     expect(screen.match(/^ring {6}/gm)).toHaveLength(1);
-    expect(screen).toMatch(/^SLOT +PID +ALIVE +STATE +POSITION +LAG +LAG% +RATE +IDLE$/m);
+    expect(screen).toMatch(/^SLOT +PID +ALIVE +STATE +POSITION +LAG +LAG% +PROGRESS +BLOCKING +RATE +IDLE$/m);
     expect(screen).toMatch(new RegExp(`^ *${stalled.slot} +${process.pid} +yes +active +0 `, 'm'));
 
     await command(producer, 'pause', 'paused');
-    await waitFor('the rate to drop to 0 B/s', () => /^rate {6}0 B\/s$/m.test((screen = tmux.screen())));
+    await waitFor('the rate to drop to 0 B/s', () =>
+      /^rate {6}0 B\/s, 0 back-pressure events\/s$/m.test((screen = tmux.screen())),
+    );
     expect(screen.match(/^ring {6}/gm)).toHaveLength(1);
 
     tmux.run('send-keys', '-t', 'watch', 'C-c');

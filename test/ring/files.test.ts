@@ -8,7 +8,7 @@ import { spawnSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { Worker } from 'worker_threads';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   Publication,
   Subscription,
@@ -155,8 +155,11 @@ describe('ringInfo', () => {
     const name = uniqueName('info');
     const before = Date.now();
     const pub = closeAfterTest(Publication.create(name, { capacity: 8192, maxConsumers: 3, maxFramePayload: 100 }));
+    const joinedAt = 1_000_000; // the progress time the consumers note when they join
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(joinedAt);
     const a = closeAfterTest(Subscription.open(name, { from: 'earliest' }) as ReliableSubscription);
     const b = closeAfterTest(Subscription.open(name, { from: 'earliest' }) as ReliableSubscription);
+    clock.mockRestore();
     for (let i = 0; i < 3; i++) pub.offer(new Uint8Array(8));
     a.poll(() => undefined);
     const info = ringInfo(name);
@@ -177,9 +180,28 @@ describe('ringInfo', () => {
       producerPid: process.pid,
       producerEpoch: 1,
       producerPosition: 0, // the checkpoint: published at the first limit refresh
+      counters: { backPressureEvents: 0, evictedConsumers: 0, reapedConsumers: 0 },
       consumers: [
-        { slot: 0, state: 'active', alive: true, position: 48, pid: process.pid, durable: null },
-        { slot: 1, state: 'active', alive: true, position: 0, pid: process.pid, durable: null },
+        {
+          slot: 0,
+          state: 'active',
+          alive: true,
+          position: 48,
+          pid: process.pid,
+          progressAt: joinedAt,
+          blockedSince: 0,
+          durable: null,
+        },
+        {
+          slot: 1,
+          state: 'active',
+          alive: true,
+          position: 0,
+          pid: process.pid,
+          progressAt: joinedAt,
+          blockedSince: 0,
+          durable: null,
+        },
       ],
     });
     expect(info.createdAt).toBeGreaterThanOrEqual(before);
@@ -342,7 +364,11 @@ describe('opening a file that is not a good ring', () => {
     const name = uniqueName('version');
     createRing(name, { capacity: 4096 });
     pokeInt32(pathOf(name), L.VERSION_OFFSET, (1 << 16) | 0);
-    expectOpenError(name, ErrorCode.VERSION_MISMATCH, `incompatible ring layout: app=2.0 file=1.0: ${pathOf(name)}`);
+    expectOpenError(
+      name,
+      ErrorCode.VERSION_MISMATCH,
+      `incompatible ring layout: app=${L.VERSION_MAJOR}.${L.VERSION_MINOR} file=1.0: ${pathOf(name)}`,
+    );
     pokeInt32(pathOf(name), L.VERSION_OFFSET, (2 << 16) | 7);
     expect(ringInfo(name).version).toBe('2.7');
   });
@@ -449,7 +475,7 @@ describe('listRings and removeStaleRings', () => {
         mode: null,
         producerAlive: false,
         stale: false,
-        error: `incompatible ring layout: app=2.0 file=3.0: ${path.join(dir, 'future')}`,
+        error: `incompatible ring layout: app=${L.VERSION_MAJOR}.${L.VERSION_MINOR} file=3.0: ${path.join(dir, 'future')}`,
       },
       { name: 'live', path: path.join(dir, 'live'), mode: 'reliable', producerAlive: true, stale: false },
       { name: 'stale', path: path.join(dir, 'stale'), mode: 'reliable', producerAlive: false, stale: true },

@@ -55,11 +55,16 @@ interface ProducerDone {
   position: number;
 }
 
-/** File ranges nobody writes: the reserved header line and the slot space after the last slot. */
-function canaryRanges(maxConsumers: number, dataOffset: number): Array<[number, number]> {
+/**
+ * File ranges nobody writes: the counters line after the reliable producer's three counters (all of it in a broadcast
+ * ring) and the slot space after the last slot. (Slot bytes 32..127 hold the durable fields: a canary there would name
+ * the slot.)
+ */
+function canaryRanges(mode: 'reliable' | 'broadcast', slots: number, dataOffset: number): Array<[number, number]> {
+  const countersEnd = mode === 'reliable' ? L.REAPED_CONSUMERS_OFFSET + 8 : L.COUNTERS_LINE_OFFSET;
   return [
-    [L.WAKE_LINE_OFFSET + L.LINE_LENGTH, L.CONSUMER_SLOTS_OFFSET],
-    [L.consumerSlotOffset(maxConsumers), dataOffset],
+    [countersEnd, L.CONSUMER_SLOTS_OFFSET],
+    [L.consumerSlotOffset(slots), dataOffset],
   ];
 }
 
@@ -101,7 +106,7 @@ describe('reliable ring across processes', () => {
     const name = uniqueName('mp-reliable');
     const file = path.join(SHM_DIR, name);
     const info = createRing(name, { capacity: 64 * 1024, maxFramePayload: 1024, maxConsumers: 4 });
-    const ranges = canaryRanges(info.maxConsumers, info.dataOffset);
+    const ranges = canaryRanges('reliable', info.maxConsumers, info.dataOffset);
     writeCanaries(file, ranges);
     const run: Run = {
       mode: 'reliable',
@@ -225,7 +230,7 @@ describe('broadcast ring across processes', () => {
     const name = uniqueName('mp-broadcast');
     const file = path.join(SHM_DIR, name);
     const info = createRing(name, { mode: 'broadcast', capacity: 4096 });
-    const ranges = canaryRanges(0, info.dataOffset); // broadcast rings use no consumer slot
+    const ranges = canaryRanges('broadcast', 0, info.dataOffset); // its receivers publish no counters: no slot
     writeCanaries(file, ranges);
     const run: Run = {
       mode: 'broadcast',
