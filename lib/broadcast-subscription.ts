@@ -26,20 +26,13 @@ const SCRATCH_ALIGNMENT = 8;
 
 export class BroadcastSubscription extends SubscriptionBase {
   readonly mode = 'broadcast' as const;
-  readonly capacity: number;
-  readonly memory: RingMemory;
   /** Times this receiver was lapped by the transmitter and resynchronised to the latest record. */
   lappedCount = 0;
   /** Bytes of the ring skipped because of lapping (records lost, headers and padding included). */
   lostBytes = 0;
   /** The slot of the ring's receiver table this receiver publishes its counters in, or -1 (not opted in). */
   readonly slot: number = -1;
-  private readonly i32: Int32Array;
-  private readonly i64: BigInt64Array;
   private slotStateWord = 0;
-  private readonly u8: Uint8Array;
-  private readonly dataOffset: number;
-  private readonly mask: number;
   private readonly maxMessageLength: number;
   private readonly tailIntentIndex: number;
   private readonly tailIndex: number;
@@ -56,15 +49,7 @@ export class BroadcastSubscription extends SubscriptionBase {
    * table (throws ERR_SHMRING_NO_CONSUMER_SLOT when none is free) and keeps its position, laps and lost bytes there.
    */
   constructor(memory: RingMemory, d: RingDescriptor, from: StartFrom = 'latest', publishCounters = false) {
-    super();
-    this.memory = memory;
-    this.i32 = new Int32Array(memory.buffer);
-    this.i64 = new BigInt64Array(memory.buffer);
-    // Large payloads are copied out through the plain-ArrayBuffer alias (memcpy speed).
-    this.u8 = new Uint8Array(memory.alias ?? memory.buffer);
-    this.dataOffset = d.dataOffset;
-    this.capacity = d.capacity;
-    this.mask = d.capacity - 1;
+    super(memory, d);
     // Agrona's limit, not the header's: any transmitter (a JVM one too) may send capacity/8 bytes.
     this.maxMessageLength = L.maxMessageLengthFor(d.capacity);
     const trailer = L.broadcastTrailerOffset(d.dataOffset, d.capacity);

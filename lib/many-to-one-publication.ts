@@ -15,6 +15,7 @@ import { ErrorCode, ShmringError, closedError, corrupt } from './errors';
 import { compareAndSetInt64, getAndAddInt64, raiseInt64 } from './int64-atomics';
 import * as L from './layout';
 import { OfferResult } from './offer-result';
+import { RingEndpoint } from './ring-endpoint';
 import { MAX_POSITION_HIGH_WORD, loadPosition } from './position';
 import type { RingDescriptor, RingMemory } from './ring-file';
 
@@ -43,12 +44,10 @@ export interface ManyToOneProducerStats {
   releasedClaims: number;
 }
 
-export class ManyToOnePublication {
+export class ManyToOnePublication extends RingEndpoint {
   readonly mode = 'many-to-one' as const;
-  readonly capacity: number;
   /** Largest payload: capacity / 8, as Agrona. */
   readonly maxMessageLength: number;
-  readonly memory: RingMemory;
   /** Counters of this producer's own claims. */
   readonly stats: ManyToOneProducerStats = {
     backPressured: 0,
@@ -57,11 +56,6 @@ export class ManyToOnePublication {
     abandonedClaims: 0,
     releasedClaims: 0,
   };
-  private readonly i32: Int32Array;
-  private readonly i64: BigInt64Array;
-  private readonly u8: Uint8Array;
-  private readonly dataOffset: number;
-  private readonly mask: number;
   private readonly tailIndex: number;
   private readonly headCacheIndex: number;
   private readonly headIndex: number;
@@ -78,14 +72,7 @@ export class ManyToOnePublication {
 
   /** @internal Use `Publication.open`. The caller holds a shared lock on the producer byte. */
   constructor(memory: RingMemory, d: RingDescriptor) {
-    this.memory = memory;
-    this.i32 = new Int32Array(memory.buffer);
-    this.i64 = new BigInt64Array(memory.buffer);
-    // Payload bytes go through the plain-ArrayBuffer alias (memcpy speed); atomics stay on the SharedArrayBuffer.
-    this.u8 = new Uint8Array(memory.alias ?? memory.buffer);
-    this.dataOffset = d.dataOffset;
-    this.capacity = d.capacity;
-    this.mask = d.capacity - 1;
+    super(memory, d);
     this.maxMessageLength = L.maxMessageLengthFor(d.capacity);
     const trailer = d.dataOffset + d.capacity;
     this.tailIndex = L.int32Index(trailer + L.TAIL_POSITION_OFFSET);

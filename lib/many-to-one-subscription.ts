@@ -43,15 +43,8 @@ export interface ManyToOneConsumerOptions {
 
 export class ManyToOneSubscription extends SubscriptionBase {
   readonly mode = 'many-to-one' as const;
-  readonly capacity: number;
-  readonly memory: RingMemory;
   /** Records the consumer turned into padding because their producer never committed them (Agrona's unblock). */
   unblockedCount = 0;
-  private readonly i32: Int32Array;
-  private readonly i64: BigInt64Array;
-  private readonly u8: Uint8Array;
-  private readonly dataOffset: number;
-  private readonly mask: number;
   private readonly tailIndex: number;
   private readonly headIndex: number;
   private readonly heartbeatIndex: number;
@@ -69,20 +62,12 @@ export class ManyToOneSubscription extends SubscriptionBase {
 
   /** @internal Use `Subscription.create` / `Subscription.open`. Takes the consumer lock or throws. */
   constructor(memory: RingMemory, d: RingDescriptor, options: ManyToOneConsumerOptions = {}) {
-    super();
+    super(memory, d);
     const timeout = options.unblockTimeoutMs ?? DEFAULT_UNBLOCK_TIMEOUT_MS;
     if (typeof timeout !== 'number' || !(timeout >= 0)) {
       throw new RangeError(`unblockTimeoutMs must be a number >= 0: unblockTimeoutMs=${String(timeout)}`);
     }
     this.unblockTimeoutMs = timeout;
-    this.memory = memory;
-    this.i32 = new Int32Array(memory.buffer);
-    this.i64 = new BigInt64Array(memory.buffer);
-    // Payload bytes (and the zeroing) go through the plain-ArrayBuffer alias; atomics stay on the SharedArrayBuffer.
-    this.u8 = new Uint8Array(memory.alias ?? memory.buffer);
-    this.dataOffset = d.dataOffset;
-    this.capacity = d.capacity;
-    this.mask = d.capacity - 1;
     const trailer = d.dataOffset + d.capacity;
     this.tailIndex = L.int32Index(trailer + L.TAIL_POSITION_OFFSET);
     this.headIndex = L.int32Index(trailer + L.HEAD_POSITION_OFFSET);

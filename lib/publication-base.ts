@@ -6,33 +6,20 @@
 import { closedError } from './errors';
 import * as L from './layout';
 import { markProducerActive, markProducerClosed, type RingDescriptor, type RingMemory } from './ring-file';
+import { RingEndpoint } from './ring-endpoint';
 import { serveRing, type RingServer } from './ring-server';
 
 const WAKE_SEQUENCE_INDEX = L.int32Index(L.WAKE_SEQUENCE_OFFSET);
 
-export abstract class PublicationBase {
+export abstract class PublicationBase extends RingEndpoint {
   abstract readonly mode: 'reliable' | 'broadcast';
-  readonly capacity: number;
   readonly maxMessageLength: number;
-  readonly memory: RingMemory;
-  protected readonly i32: Int32Array;
-  protected readonly i64: BigInt64Array;
-  /** Payload bytes: the plain-ArrayBuffer alias (memcpy speed); atomics stay on the SharedArrayBuffer. */
-  protected readonly u8: Uint8Array;
-  protected readonly dataOffset: number;
-  protected readonly mask: number;
   protected tailPosition = 0;
   protected closed = false;
 
   /** The caller holds the producer lock; the subclass finds its tail and then calls `start`. */
   protected constructor(memory: RingMemory, d: RingDescriptor) {
-    this.memory = memory;
-    this.i32 = new Int32Array(memory.buffer);
-    this.i64 = new BigInt64Array(memory.buffer);
-    this.u8 = new Uint8Array(memory.alias ?? memory.buffer);
-    this.dataOffset = d.dataOffset;
-    this.capacity = d.capacity;
-    this.mask = d.capacity - 1;
+    super(memory, d);
     this.maxMessageLength = d.maxMessageLength;
   }
 

@@ -41,15 +41,8 @@ export interface ReliableJoinOptions {
 
 export class ReliableSubscription extends SubscriptionBase {
   readonly mode = 'reliable' as const;
-  readonly capacity: number;
-  readonly memory: RingMemory;
   /** Set for a durable consumer: its name, timeout and how this open found its slot. */
   readonly durable: DurableStatus | null = null;
-  private readonly i32: Int32Array;
-  private readonly i64: BigInt64Array;
-  private readonly u8: Uint8Array;
-  private readonly dataOffset: number;
-  private readonly mask: number;
   private readonly maxRecordLength: number;
   private slotNumber = -1;
   private positionIndex = 0;
@@ -74,15 +67,7 @@ export class ReliableSubscription extends SubscriptionBase {
 
   /** @internal Use `Subscription.open` / `Subscription.connect`. */
   constructor(memory: RingMemory, d: RingDescriptor, from: StartFrom = 'latest', options: ReliableJoinOptions = {}) {
-    super();
-    this.memory = memory;
-    this.i32 = new Int32Array(memory.buffer);
-    this.i64 = new BigInt64Array(memory.buffer);
-    // Payload bytes go through the plain-ArrayBuffer alias (memcpy speed); atomics stay on the SharedArrayBuffer.
-    this.u8 = new Uint8Array(memory.alias ?? memory.buffer);
-    this.dataOffset = d.dataOffset;
-    this.capacity = d.capacity;
-    this.mask = d.capacity - 1;
+    super(memory, d);
     this.maxRecordLength = d.maxFramePayload + L.HEADER_LENGTH;
     this.assembler = new FragmentAssembler(d.maxMessageLength);
     this.autoCommit = options.autoCommit ?? true;

@@ -12,7 +12,7 @@ import { FutexResult, binding, type FutexResultValue, type FutexWaiter } from '.
 import { closedError } from './errors';
 import * as L from './layout';
 import type { MessageHandler } from './message-handler';
-import type { RingMemory } from './ring-file';
+import { RingEndpoint } from './ring-endpoint';
 
 const WAKE_SEQUENCE_INDEX = L.int32Index(L.WAKE_SEQUENCE_OFFSET);
 /** A sleeper wakes at least this often to notice a producer that died without waking anyone. */
@@ -42,8 +42,7 @@ export interface Message {
   typeId: number;
 }
 
-export abstract class SubscriptionBase {
-  abstract readonly memory: RingMemory;
+export abstract class SubscriptionBase extends RingEndpoint {
   abstract poll(handler: MessageHandler, limit?: number): number;
   /** True when a message (or padding) is ready to be polled. */
   abstract hasData(): boolean;
