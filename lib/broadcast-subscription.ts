@@ -177,11 +177,6 @@ export class BroadcastSubscription extends SubscriptionBase {
     if (this.slot >= 0) releaseSlot(this.memory, this.i32, this.slot, this.slotStateWord);
     this.memory.close();
   }
-  /** `using sub = Subscription.open(...)` closes it at the end of the block. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
   /** Agrona's validate: the record at `cursor` is intact while the transmitter has not announced a lap past it. */
   private isValid(cursor: number): boolean {
     return cursor + this.capacity > loadPosition(this.i32, this.tailIntentIndex);

@@ -391,10 +391,6 @@ export class ManyToOnePublication extends RingEndpoint {
     this.closed = true;
     this.memory.close();
   }
-  /** `using pub = Publication.open(...)` closes it at the end of the block. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
 }
 
 function claimReleased(): ShmringError {

@@ -264,8 +264,4 @@ export class ManyToOneSubscription extends SubscriptionBase {
     Atomics.store(this.i32, SLOT_INDEX + L.int32Index(L.SLOT_STATE_OFFSET), L.SLOT_FREE);
     this.memory.close();
   }
-  /** `using sub = Subscription.create(...)` closes it at the end of the block. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
 }

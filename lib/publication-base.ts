@@ -51,11 +51,6 @@ export abstract class PublicationBase extends RingEndpoint {
     this.memory.close();
   }
 
-  /** `using pub = Publication.create(...)` closes it at the end of the block. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
   /** Continues from `tail` (recovered from the ring) and announces this producer in the header. */
   protected start(tail: number): void {
     this.tailPosition = tail;

@@ -304,11 +304,6 @@ export class ReliableSubscription extends SubscriptionBase {
     }
     this.memory.close();
   }
-  /** `using sub = Subscription.open(...)` closes it at the end of the block. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
   private throwNotActive(): never {
     if (this.closed) throw closedError('subscription');
     const state = L.slotState(Atomics.load(this.i32, this.stateIndex));

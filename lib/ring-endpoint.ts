@@ -25,4 +25,12 @@ export abstract class RingEndpoint {
     this.capacity = d.capacity;
     this.mask = d.capacity - 1;
   }
+
+  /** Leaves the ring and unmaps it; further calls do nothing. */
+  abstract close(): void;
+
+  /** `using sub = Subscription.open(...)` (or any other end) closes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
 }

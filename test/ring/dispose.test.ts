@@ -107,3 +107,27 @@ describe('await using with a ring server', () => {
     expect(await connectOutcome(socketPath)).toBe('ENOENT');
   });
 });
+
+describe('using with a many-to-one ring', () => {
+  it('closes the consumer and a producer at the end of their blocks: producers see the consumer gone', () => {
+    const name = uniqueName('using-m2o');
+    let consumer: ReturnType<typeof Subscription.create> | undefined;
+    let producer: ReturnType<typeof Publication.open> | undefined;
+    {
+      using sub = Subscription.create(name, { mode: 'many-to-one', capacity: 4096 });
+      consumer = sub;
+      {
+        using pub = Publication.open(name);
+        producer = pub;
+        expect(pub.offer(MESSAGE)).toBeGreaterThan(0);
+        expect(sub.poll(() => undefined)).toBe(1);
+      }
+      expect(producer.isClosed).toBe(true);
+      using watcher = Publication.open(name);
+      expect(watcher.mode === 'many-to-one' && watcher.consumerAlive).toBe(true);
+    }
+    expect(consumer.isClosed).toBe(true);
+    using after = Publication.open(name);
+    expect(after.mode === 'many-to-one' && after.consumerAlive).toBe(false);
+  });
+});
