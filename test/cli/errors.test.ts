@@ -107,7 +107,10 @@ describe('shmring errors', () => {
       [['tail', 'x', '--format', 'xml'], /^shmring tail: --format must be one of hex, utf8, json: --format=xml/],
       [['tail', 'x', '--count', '0'], /^shmring tail: --count must be a positive integer: --count=0/],
       [['create', 'x', '--capacity', 'big'], /^shmring create: --capacity must be a size such as 65536, 64k or 1m/],
-      [['create', 'x', '--mode', 'lossy'], /^shmring create: --mode must be one of reliable, broadcast: --mode=lossy/],
+      [
+        ['create', 'x', '--mode', 'lossy'],
+        /^shmring create: --mode must be one of reliable, broadcast, many-to-one: --mode=lossy/,
+      ],
       [['create', 'a/b'], /^shmring create: name must not contain '\/'/],
       [['gc', '--older-than', 'soon'], /^shmring gc: --older-than must be a duration such as 30s, 10m, 2h or 7d/],
       [['stat', 'x', '--watch=0'], /^shmring stat: --watch must be a number of seconds, at least 0\.1: --watch=0/],
