@@ -21,7 +21,7 @@ import type { CreateRingOptions } from '../rings';
 import { BridgeRunner } from './bridge-runner';
 import type { BridgeStatus } from './bridge-status';
 import { Header, type Bridge, type BridgeCommonOptions } from './bridge-common';
-import { connectNats, loadNats, sleep, type NatsConnection, type NatsModules } from './nats-client';
+import { connectNats, jetStreamManager, loadNats, sleep, type NatsConnection, type NatsModules } from './nats-client';
 import { readUpstreamMark, upstreamId, UpstreamMarkWriter } from './upstream-sequence';
 
 export interface BridgeInOptions extends BridgeCommonOptions {
@@ -188,15 +188,7 @@ class JetStreamIn extends InRunner {
     signal: AbortSignal,
     log: (event: string) => void,
   ): Promise<JetStreamIn> {
-    let jsm;
-    try {
-      jsm = await nats.jetstream.jetstreamManager(nc);
-    } catch (err) {
-      throw new ShmringError(
-        ErrorCode.BRIDGE_CONFIG,
-        `JetStream is not available on that server: ${(err as Error).message}`,
-      );
-    }
+    const jsm = await jetStreamManager(nats, nc);
     let stream = options.stream;
     if (stream === undefined) {
       try {

@@ -21,7 +21,7 @@ import { ringInfo } from '../rings';
 import { Subscription } from '../subscription';
 import { BridgeRunner } from './bridge-runner';
 import type { BridgeStatus } from './bridge-status';
-import { connectNats, loadNats, sleep, type NatsConnection, type NatsModules } from './nats-client';
+import { connectNats, jetStreamManager, loadNats, sleep, type NatsConnection, type NatsModules } from './nats-client';
 import { Header, ringIdOf, type Bridge, type BridgeCommonOptions } from './bridge-common';
 
 export interface BridgeOutOptions extends BridgeCommonOptions {
@@ -328,15 +328,7 @@ async function idleOn(sub: ReliableSubscription | BroadcastSubscription, signal:
 
 /** The stream the bridge publishes to: the named one (created when missing) or the one capturing the subject. */
 async function ensureStream(nats: NatsModules, nc: NatsConnection, options: BridgeOutOptions): Promise<string> {
-  let jsm;
-  try {
-    jsm = await nats.jetstream.jetstreamManager(nc);
-  } catch (err) {
-    throw new ShmringError(
-      ErrorCode.BRIDGE_CONFIG,
-      `JetStream is not available on that server: ${(err as Error).message}`,
-    );
-  }
+  const jsm = await jetStreamManager(nats, nc);
   const name = options.jetstream;
   if (name === undefined) {
     try {

@@ -44,6 +44,24 @@ export async function loadNats(): Promise<NatsModules> {
   }
 }
 
+/**
+ * The server's JetStream manager, or ERR_SHMRING_BRIDGE_CONFIG when the server has no JetStream (both reliable
+ * bridges need it: bridge out publishes to a stream, bridge in consumes one).
+ */
+export async function jetStreamManager(
+  nats: NatsModules,
+  nc: NatsConnection,
+): Promise<Awaited<ReturnType<NatsModules['jetstream']['jetstreamManager']>>> {
+  try {
+    return await nats.jetstream.jetstreamManager(nc);
+  } catch (err) {
+    throw new ShmringError(
+      ErrorCode.BRIDGE_CONFIG,
+      `JetStream is not available on that server: ${(err as Error).message}`,
+    );
+  }
+}
+
 /** How the bridge connects. */
 export interface ConnectOptions {
   /** NATS server URL(s), e.g. 'nats://127.0.0.1:4222'. */
