@@ -176,18 +176,22 @@ export class NatsServer {
     readonly port: number,
     readonly storeDir: string,
     readonly netns: string | undefined,
+    readonly jetstream: boolean,
   ) {}
 
   get url(): string {
     return `nats://${this.host}:${this.port}`;
   }
 
-  static async start(options: { host?: string; port?: number; netns?: string } = {}): Promise<NatsServer> {
+  /** `jetstream: false` starts a core-only server (default: JetStream on). */
+  static async start(
+    options: { host?: string; port?: number; netns?: string; jetstream?: boolean } = {},
+  ): Promise<NatsServer> {
     if (NATS_SERVER_BINARY === null) throw new Error('nats-server is not installed');
     const host = options.host ?? '127.0.0.1';
     const port = options.port ?? (await freePort(host));
     const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'shmring-nats-'));
-    const server = new NatsServer(host, port, storeDir, options.netns);
+    const server = new NatsServer(host, port, storeDir, options.netns, options.jetstream ?? true);
     cleanupAfterTest(() => fs.rmSync(storeDir, { recursive: true, force: true }));
     await server.launch();
     return server;
@@ -197,7 +201,7 @@ export class NatsServer {
   async launch(): Promise<void> {
     this.proc = startProcess(
       NATS_SERVER_BINARY as string,
-      ['-a', this.host, '-p', String(this.port), '-js', '-sd', this.storeDir],
+      ['-a', this.host, '-p', String(this.port), ...(this.jetstream ? ['-js', '-sd', this.storeDir] : [])],
       { netns: this.netns, label: `nats-server ${this.url}` },
     );
     await this.proc.waitLine('Server is ready', 15_000, true);
