@@ -15,6 +15,7 @@ import {
   type DurableRequest,
   type DurableStatus,
 } from './durable-consumer';
+import { binding } from './binding';
 import { ErrorCode, ShmringError, closedError, corrupt } from './errors';
 import { FragmentAssembler } from './fragment-assembler';
 import * as L from './layout';
@@ -32,6 +33,13 @@ const MAX_JOIN_ATTEMPTS = 10_000;
  * that waits for a trickle (millions of empty polls) on the first catch-up after it.
  */
 const EMPTY_POLLS_BEFORE_NOTE = 64;
+/**
+ * And poll's notes come at most this often: reading the wall clock (Date.now) allocates a heap number, and a
+ * spinning consumer catches up hundreds of thousands of times a second. The monotonic clock that gates it does not.
+ */
+const PROGRESS_NOTE_INTERVAL_MS = 100;
+/** binding().monotonicMs() wraps at 2^30 ms: intervals are differences masked with this. */
+const CLOCK_MASK = 2 ** 30 - 1;
 
 /** @internal How `Subscription.open` joins a reliable ring. */
 export interface ReliableJoinOptions {
@@ -51,6 +59,9 @@ export class ReliableSubscription extends SubscriptionBase {
   /** The position at the last progress stamp, and the position at which poll stamps again (see stampProgress). */
   private stampedPosition = -1;
   private nextStampPosition = 0;
+  /** monotonicMs() at the last stamp. */
+  private stampedAt = 0;
+  private readonly native = binding();
   /** Polls that found nothing since the last progress stamp. */
   private emptyPolls = 0;
   private readonly assembler: FragmentAssembler;
@@ -148,7 +159,7 @@ export class ReliableSubscription extends SubscriptionBase {
           if (length < 0 && length !== L.SLEEPING_MARK) throw corrupt('record length', length);
           // Caught up with the producer (at most once per poll, never per message): a moment to note progress.
           if (++this.emptyPolls >= EMPTY_POLLS_BEFORE_NOTE && position !== this.stampedPosition) {
-            this.stampProgress(position);
+            this.noteProgress(position);
           }
           break;
         }
@@ -190,7 +201,7 @@ export class ReliableSubscription extends SubscriptionBase {
       if (position !== this.consumerPosition) {
         this.consumerPosition = position;
         if (this.autoCommit) this.publish(position);
-        if (position >= this.nextStampPosition) this.stampProgress(position);
+        if (position >= this.nextStampPosition) this.noteProgress(position);
       }
     }
     return delivered;
@@ -329,7 +340,18 @@ export class ReliableSubscription extends SubscriptionBase {
    */
   private stampProgress(position: number): void {
     storePosition(this.i32, this.i64, this.progressTimeIndex, Date.now());
+    this.stampedAt = this.native.monotonicMs();
     this.stampedPosition = position;
+    this.nextStampPosition = position + (this.capacity >>> 3);
+    this.emptyPolls = 0;
+  }
+
+  /** Poll's progress note: a stamp, unless the last one is under PROGRESS_NOTE_INTERVAL_MS old. */
+  private noteProgress(position: number): void {
+    if (((this.native.monotonicMs() - this.stampedAt) & CLOCK_MASK) >= PROGRESS_NOTE_INTERVAL_MS) {
+      this.stampProgress(position);
+      return;
+    }
     this.nextStampPosition = position + (this.capacity >>> 3);
     this.emptyPolls = 0;
   }

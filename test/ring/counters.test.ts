@@ -5,6 +5,7 @@
  * receiver may publish its laps and lost bytes in. Each is read where `ringInfo` reads it, from the header.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { binding } from '../../lib/binding';
 import { BroadcastPublication } from '../../lib/broadcast-publication';
 import { BroadcastSubscription } from '../../lib/broadcast-subscription';
 import * as L from '../../lib/layout';
@@ -157,14 +158,20 @@ describe('the blocked-since time of a consumer slot', () => {
 describe('the progress time of a consumer slot', () => {
   it('is noted at join, when a consumer that moved finds itself caught up 64 times, per capacity / 8 bytes consumed', () => {
     const clock = vi.spyOn(Date, 'now');
+    // Poll's notes are gated by the monotonic clock (at most one per 100 ms): it moves with the wall clock here.
+    const monotonic = vi.spyOn(binding(), 'monotonicMs');
+    const at = (ms: number): void => {
+      clock.mockReturnValue(ms);
+      monotonic.mockReturnValue(ms);
+    };
     const ring = new HeapRing({ capacity: CAPACITY });
     const pub = producerOn(ring);
-    clock.mockReturnValue(1000);
+    at(1000);
     const sub = new ReliableSubscription(ring.memory(), ring.descriptor, 'latest');
     const progress = (): number => slotField(ring, sub.slot, L.SLOT_PROGRESS_TIME_OFFSET);
     expect(progress()).toBe(1000);
 
-    clock.mockReturnValue(2000);
+    at(2000);
     for (let i = 0; i < 6; i++) pub.offer(PAYLOAD); // 384 bytes: less than capacity / 8
     expect(sub.poll(() => undefined, 2)).toBe(2); // behind
     expect(progress()).toBe(1000);
@@ -173,15 +180,24 @@ describe('the progress time of a consumer slot', () => {
     expect(progress()).toBe(1000); // a consumer catching up every few messages must not read the clock each time
     expect(sub.poll(() => undefined, 1000)).toBe(0); // the 64th
     expect(progress()).toBe(2000);
-    clock.mockReturnValue(2500);
+    at(2500);
     for (let i = 0; i < 100; i++) expect(sub.poll(() => undefined, 1000)).toBe(0);
     expect(progress()).toBe(2000); // nothing moved since: nothing to note
 
-    clock.mockReturnValue(3000);
+    at(3000);
     for (let i = 0; i < 20; i++) pub.offer(PAYLOAD);
     const eighth = CAPACITY / 8 / RECORD;
     expect(sub.poll(() => undefined, eighth)).toBe(eighth); // capacity / 8 bytes consumed, still behind
     expect(progress()).toBe(3000);
+
+    at(3050); // 50 ms after the last note: poll's notes wait (the wall clock allocates; it is read at most every 100 ms)
+    for (let i = 0; i < 20; i++) pub.offer(PAYLOAD);
+    expect(sub.poll(() => undefined, 1000)).toBeGreaterThan(0);
+    for (let i = 0; i < 64; i++) sub.poll(() => undefined, 1000);
+    expect(progress()).toBe(3000);
+    at(3100);
+    for (let i = 0; i < 64; i++) sub.poll(() => undefined, 1000);
+    expect(progress()).toBe(3100);
     sub.close();
   });
 
