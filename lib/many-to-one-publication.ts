@@ -144,11 +144,11 @@ export class ManyToOnePublication extends RingEndpoint {
     const recordOffset = this.claimRecord(recordLength);
     if (recordOffset === NO_ROOM) return OfferResult.BACK_PRESSURED;
     const i32 = this.i32;
-    const lengthIndex = recordOffset >> 2;
+    const lengthIndex = L.recordLengthIndex(recordOffset);
     // Claimed, being written: an atomic store, so no payload byte can be seen before it.
     Atomics.store(i32, lengthIndex, -recordLength);
     this.u8.set(message, recordOffset + L.HEADER_LENGTH);
-    i32[lengthIndex + 1] = typeId;
+    i32[L.recordTypeIndex(recordOffset)] = typeId;
     // The commit: a compare-and-swap, not a store, so a record the consumer already released (unblock) is left alone.
     if (Atomics.compareExchange(i32, lengthIndex, -recordLength, recordLength) !== -recordLength) {
       return this.offerAgain(message, typeId);
@@ -182,14 +182,14 @@ export class ManyToOnePublication extends RingEndpoint {
     const recordOffset = this.claimRecord(recordLength);
     if (recordOffset === NO_ROOM) return OfferResult.BACK_PRESSURED;
     const i32 = this.i32;
-    const lengthIndex = recordOffset >> 2;
+    const lengthIndex = L.recordLengthIndex(recordOffset);
     Atomics.store(i32, lengthIndex, -recordLength);
     let at = recordOffset + L.HEADER_LENGTH;
     for (let i = 0; i < parts.length; i++) {
       this.u8.set(parts[i], at);
       at += parts[i].length;
     }
-    i32[lengthIndex + 1] = typeId;
+    i32[L.recordTypeIndex(recordOffset)] = typeId;
     if (Atomics.compareExchange(i32, lengthIndex, -recordLength, recordLength) !== -recordLength) {
       return this.offerPartsAgain(parts, typeId);
     }
@@ -215,15 +215,18 @@ export class ManyToOnePublication extends RingEndpoint {
     const recordLength = length + L.HEADER_LENGTH;
     const recordOffset = this.claimRecord(recordLength);
     if (recordOffset === NO_ROOM) return null;
-    Atomics.store(this.i32, recordOffset >> 2, -recordLength);
-    this.i32[(recordOffset >> 2) + 1] = typeId;
+    Atomics.store(this.i32, L.recordLengthIndex(recordOffset), -recordLength);
+    this.i32[L.recordTypeIndex(recordOffset)] = typeId;
     return this.claim.arm(recordOffset, recordOffset + L.HEADER_LENGTH, length);
   }
 
   /** Claim#commit: throws if the consumer released the claim meanwhile (unblock after its timeout). */
   private commitClaim(recordOffset: number, payloadLength: number): void {
     const recordLength = payloadLength + L.HEADER_LENGTH;
-    if (Atomics.compareExchange(this.i32, recordOffset >> 2, -recordLength, recordLength) !== -recordLength) {
+    if (
+      Atomics.compareExchange(this.i32, L.recordLengthIndex(recordOffset), -recordLength, recordLength) !==
+      -recordLength
+    ) {
       throw claimReleased();
     }
     if (Atomics.load(this.i32, WAKE_REQUESTED_INDEX) !== 0) this.wakeConsumer();
@@ -232,9 +235,9 @@ export class ManyToOnePublication extends RingEndpoint {
   /** Claim#abort: the claimed record becomes padding, which the consumer skips. */
   private abortClaim(recordOffset: number, payloadLength: number): void {
     const recordLength = payloadLength + L.HEADER_LENGTH;
-    const lengthIndex = recordOffset >> 2;
+    const lengthIndex = L.recordLengthIndex(recordOffset);
     if (Atomics.load(this.i32, lengthIndex) !== -recordLength) throw claimReleased();
-    this.i32[lengthIndex + 1] = L.RING_BUFFER_PADDING_TYPE;
+    this.i32[L.recordTypeIndex(recordOffset)] = L.RING_BUFFER_PADDING_TYPE;
     if (Atomics.compareExchange(this.i32, lengthIndex, -recordLength, recordLength) !== -recordLength) {
       throw claimReleased();
     }
@@ -356,9 +359,9 @@ export class ManyToOnePublication extends RingEndpoint {
 
   /** The rest of the ring becomes a padding record: claimed (negative), typed, committed (unless released). */
   private writePadding(offset: number, padding: number): void {
-    const lengthIndex = (this.dataOffset + offset) >> 2;
+    const lengthIndex = L.recordLengthIndex(this.dataOffset + offset);
     Atomics.store(this.i32, lengthIndex, -padding);
-    this.i32[lengthIndex + 1] = L.RING_BUFFER_PADDING_TYPE;
+    this.i32[L.recordTypeIndex(this.dataOffset + offset)] = L.RING_BUFFER_PADDING_TYPE;
     Atomics.compareExchange(this.i32, lengthIndex, -padding, padding);
   }
 

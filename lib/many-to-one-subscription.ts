@@ -130,13 +130,13 @@ export class ManyToOneSubscription extends SubscriptionBase {
     try {
       while (bytesRead < maxBlock && delivered < limit) {
         const recordOffset = blockStart + bytesRead;
-        const length = Atomics.load(i32, recordOffset >> 2);
+        const length = Atomics.load(i32, L.recordLengthIndex(recordOffset));
         if (length <= 0) break;
         const aligned = (length + L.RECORD_ALIGNMENT - 1) & -L.RECORD_ALIGNMENT;
         // Checked before the head moves: a corrupt record is never skipped as if it had been read.
         if (length < L.HEADER_LENGTH || aligned > maxBlock - bytesRead) throw corrupt('record length', length);
         bytesRead += aligned;
-        const typeId = i32[(recordOffset >> 2) + 1];
+        const typeId = i32[L.recordTypeIndex(recordOffset)];
         if (typeId === L.RING_BUFFER_PADDING_TYPE) continue;
         delivered++;
         handler(u8, recordOffset + L.HEADER_LENGTH, length - L.HEADER_LENGTH, typeId);
@@ -165,7 +165,7 @@ export class ManyToOneSubscription extends SubscriptionBase {
   }
 
   private isReady(): boolean {
-    return Atomics.load(this.i32, (this.dataOffset + (this.head & this.mask)) >> 2) > 0;
+    return Atomics.load(this.i32, L.recordLengthIndex(this.dataOffset + (this.head & this.mask))) > 0;
   }
 
   /**
@@ -208,7 +208,7 @@ export class ManyToOneSubscription extends SubscriptionBase {
     const consumerOffset = head & this.mask;
     const producerOffset = tail & this.mask;
     const base = this.dataOffset;
-    const length = Atomics.load(i32, (base + consumerOffset) >> 2);
+    const length = Atomics.load(i32, L.recordLengthIndex(base + consumerOffset));
     if (length < 0) {
       // -length is what its producer claimed; within the ring or the record is not one a producer could claim.
       if (-length < L.HEADER_LENGTH || -length > this.capacity - consumerOffset) throw corrupt('record length', length);
@@ -217,10 +217,10 @@ export class ManyToOneSubscription extends SubscriptionBase {
     if (length !== 0) return false; // committed meanwhile
     const limit = producerOffset > consumerOffset ? producerOffset : this.capacity;
     for (let i = consumerOffset + L.RECORD_ALIGNMENT; i < limit; i += L.RECORD_ALIGNMENT) {
-      if (Atomics.load(i32, (base + i) >> 2) === 0) continue;
+      if (Atomics.load(i32, L.int32Index(base + i)) === 0) continue;
       // Something starts at i: pad up to it if everything between is still zero (no claim began there meanwhile).
       for (let j = i - L.RECORD_ALIGNMENT; j >= consumerOffset; j -= L.RECORD_ALIGNMENT) {
-        if (Atomics.load(i32, (base + j) >> 2) !== 0) return false;
+        if (Atomics.load(i32, L.int32Index(base + j)) !== 0) return false;
       }
       return this.makePadding(consumerOffset, 0, i - consumerOffset);
     }
@@ -239,10 +239,10 @@ export class ManyToOneSubscription extends SubscriptionBase {
    * is read.
    */
   private makePadding(offset: number, expected: number, length: number): boolean {
-    const lengthIndex = (this.dataOffset + offset) >> 2;
+    const lengthIndex = L.recordLengthIndex(this.dataOffset + offset);
     if (Atomics.compareExchange(this.i32, lengthIndex, expected, length) !== expected) return false;
     // Only this consumer reads the record: its type may follow the length.
-    this.i32[lengthIndex + 1] = L.RING_BUFFER_PADDING_TYPE;
+    this.i32[L.recordTypeIndex(this.dataOffset + offset)] = L.RING_BUFFER_PADDING_TYPE;
     return true;
   }
 
