@@ -28,6 +28,9 @@ const HEARTBEAT_INTERVAL_MS = 100;
  * to 1 ms) that is a look at least every ~1 s; `wait()` looks every time it wakes.
  */
 const POLLS_PER_CLOCK_CHECK = 1024;
+/** Empty polls between two looks at the clock, and the least time between two checks made from empty polls. */
+const EMPTY_POLLS_PER_CLOCK_LOOK = 16;
+const IDLE_CHECK_INTERVAL_MS = 10;
 /** binding().monotonicMs() wraps at 2^30 ms: intervals are differences masked with this. */
 const CLOCK_MASK = 2 ** 30 - 1;
 
@@ -54,6 +57,8 @@ export class ManyToOneSubscription extends SubscriptionBase {
   private lastBeat = 0;
   private readonly native = binding();
   private polls = 0;
+  /** monotonicMs() of the last check (heartbeat and unblock timer). */
+  private lastIdle = 0;
   /** Bytes the last block read consumed (records and padding). */
   private blockBytes = 0;
   /** monotonicMs() when the consumer first found producers ahead of a head it could not move (-1: it has not). */
@@ -145,7 +150,14 @@ export class ManyToOneSubscription extends SubscriptionBase {
       this.blockBytes = bytesRead;
       if (bytesRead > 0) this.consume(blockStart, bytesRead);
     }
-    if ((++this.polls & (POLLS_PER_CLOCK_CHECK - 1)) === 0) this.idle();
+    // A poll that moved checks every POLLS_PER_CLOCK_CHECK polls; one that found nothing looks at the clock every
+    // EMPTY_POLLS_PER_CLOCK_LOOK (idle time: it costs nothing) and checks when IDLE_CHECK_INTERVAL_MS have passed, so a
+    // consumer that polls rarely still unblocks a dead producer's record about unblockTimeoutMs after it stalled.
+    if (bytesRead > 0) {
+      if ((++this.polls & (POLLS_PER_CLOCK_CHECK - 1)) === 0) this.idle();
+    } else if ((++this.polls & (EMPTY_POLLS_PER_CLOCK_LOOK - 1)) === 0) {
+      if (((this.native.monotonicMs() - this.lastIdle) & CLOCK_MASK) >= IDLE_CHECK_INTERVAL_MS) this.idle();
+    }
     return delivered;
   }
 
@@ -178,6 +190,7 @@ export class ManyToOneSubscription extends SubscriptionBase {
   private idle(): void {
     // Not Date.now(): it returns a new heap number, and this runs every 1024 polls of a consumer that may spin.
     const now = this.native.monotonicMs();
+    this.lastIdle = now;
     if (((now - this.lastBeat) & CLOCK_MASK) >= HEARTBEAT_INTERVAL_MS) this.beat(now);
     if (this.stalledSince < 0) {
       if (loadPosition(this.i32, this.tailIndex) > this.head) this.stalledSince = now;

@@ -265,6 +265,23 @@ describe('ManyToOneSubscription#unblock', () => {
     );
   });
 
+  it('unblocks about unblockTimeoutMs after the stall for a consumer that polls rarely (every 20 ms)', async () => {
+    const r = ring('m2o-unblock-sparse', { unblockTimeoutMs: 100 });
+    const stuck = r.join();
+    stuck.tryClaim(20, 1);
+    r.join().offer(bytes(7), 2);
+    const started = Date.now();
+    const got: number[] = [];
+    // 100 polls in 2 s: far fewer than a busy consumer's 1024 between clock checks.
+    while (got.length === 0 && Date.now() - started < 2000) {
+      r.sub.poll((_b, _o, _l, typeId) => got.push(typeId));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(got).toEqual([2]);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(r.sub.unblockedCount).toBe(1);
+  });
+
   it('times a stall from when it first sees producers ahead, not from an earlier look at an empty ring', async () => {
     const r = ring('m2o-unblock-young', { unblockTimeoutMs: 1000 });
     const pub = r.join();
