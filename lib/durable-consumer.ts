@@ -6,6 +6,7 @@
  */
 import { ErrorCode, ShmringError } from './errors';
 import * as L from './layout';
+import { storePosition, tryLoadPosition } from './position';
 import type { RingMemory } from './ring-file';
 
 /** How long a durable consumer may stay away while it holds the producer back, unless the options say otherwise. */
@@ -123,12 +124,12 @@ export function nameSlot(buffer: SharedArrayBuffer, slot: number, request: Durab
 
 /** Reads an ms timestamp field; 0 (unknown) for anything that is not a plausible one. */
 function loadMillis(buffer: SharedArrayBuffer, slot: number, offset: number): number {
-  const value = Number(Atomics.load(new BigInt64Array(buffer), L.slotField64Index(slot, offset)));
-  return value > 0 && value <= Number.MAX_SAFE_INTEGER ? value : 0;
+  const value = tryLoadPosition(new Int32Array(buffer), L.slotFieldIndex(slot, offset));
+  return value > 0 ? value : 0;
 }
 
 function storeMillis(buffer: SharedArrayBuffer, slot: number, offset: number, value: number): void {
-  Atomics.store(new BigInt64Array(buffer), L.slotField64Index(slot, offset), BigInt(value));
+  storePosition(new Int32Array(buffer), new BigInt64Array(buffer), L.slotFieldIndex(slot, offset), value);
 }
 
 /** The slot's consumer is back (the caller holds its lock and won its state word): it is attached again. */
